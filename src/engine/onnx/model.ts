@@ -143,3 +143,46 @@ export function serializeModel(m: OnnxModel): Uint8Array {
   }
   return model.finish();
 }
+
+/** A typed array of the right class for a dtype, holding these values. */
+export function toTyped(values: ArrayLike<number> | TypedArray, dtype: DType): TypedArray {
+  if (isTypedFor(values, dtype)) return values as TypedArray;
+  const src = Array.from(values as ArrayLike<number | bigint>, (v) => Number(v));
+  switch (dtype) {
+    case "float32":
+      return Float32Array.from(src);
+    case "float64":
+      return Float64Array.from(src);
+    case "int64":
+      return BigInt64Array.from(src, (v) => BigInt(Math.trunc(v)));
+    case "int32":
+      return Int32Array.from(src);
+    case "bool":
+    case "uint8":
+      return Uint8Array.from(src);
+    case "int8":
+      return Int8Array.from(src);
+    case "float16":
+      throw new Error("float16 constants must be given as Uint16Array bit patterns");
+  }
+}
+
+function isTypedFor(v: unknown, dtype: DType): boolean {
+  switch (dtype) {
+    case "float32":
+      return v instanceof Float32Array;
+    case "float64":
+      return v instanceof Float64Array;
+    case "int64":
+      return v instanceof BigInt64Array;
+    case "int32":
+      return v instanceof Int32Array;
+    case "bool":
+    case "uint8":
+      return v instanceof Uint8Array;
+    case "int8":
+      return v instanceof Int8Array;
+    case "float16":
+      return v instanceof Uint16Array;
+  }
+}

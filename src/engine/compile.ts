@@ -1,0 +1,150 @@
+/**
+ * Lowering: turn the traced graph that produces some named outputs into one ONNX model. Graph inputs are
+ * the `input` leaves (data and parameters, fed zero-copy at run time) and the `random` leaves (filled by the
+ * session from a counter-based generator); `constant` leaves and frozen inputs become initializers.
+ */
+import { topoSort } from "./grad.js";
+import { DEFAULT_OPSET, type OnnxModel, type OnnxNode, toTyped, type ValueInfo } from "./onnx/model.js";
+import { type Dim, fmt, ShapeError, sizeOf } from "./shape.js";
+import { type DType, type Lowering, registry, type Tensor, type TypedArray } from "./tensor.js";
+
+export interface TensorSpec {
+  name: string;
+  shape: readonly Dim[];
+  dtype: DType;
+}
+
+export interface RandomSpec extends TensorSpec {
+  seed: number;
+  distribution: "uniform" | "normal";
+}
+
+export interface CompileOptions {
+  /** Allow ONNX Runtime contrib ops (FusedMatMul, Gelu, …). Off for portable exports. Default on. */
+  contrib?: boolean;
+  /** Inputs to bake in as initializers (e.g. weights of an inference graph), by input name. */
+  freeze?: ReadonlyMap<string, TypedArray> | Record<string, TypedArray>;
+  opset?: number;
+  name?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface Compiled {
+  model: OnnxModel;
+  /** Inputs the caller feeds, in graph order. */
+  inputs: TensorSpec[];
+  /** Inputs the session fills with fresh random numbers on every run. */
+  randoms: RandomSpec[];
+  outputs: TensorSpec[];
+}
+
+export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = {}): Compiled {
+  const contrib = opts.contrib ?? true;
+  const freeze = opts.freeze instanceof Map ? opts.freeze : new Map(Object.entries(opts.freeze ?? {}));
+  const nodes: OnnxNode[] = [];
+  const initializers: OnnxModel["initializers"] = [];
+  const inputs: TensorSpec[] = [];
+  const randoms: RandomSpec[] = [];
+  const names = new Map<Tensor, string>();
+  const inputNames = new Set<string>();
+  const constCache = new Map<string, string>();
+  let counter = 0;
+
+  const lowering: Lowering = {
+    contrib,
+    name(t) {
+      const n = names.get(t);
+      if (n === undefined) throw new Error(`internal: ${t} used before it was lowered`);
+      return n;
+    },
+    tmp: (hint = "t") => `${hint}_${counter++}`,
+    emit(op, ins, outs, attrs, domain) {
+      nodes.push({ op, inputs: ins, outputs: outs, attrs: attrs as OnnxNode["attrs"], domain });
+    },
+    constant(values, dtype, dims) {
+      const small = values.length <= 16;
+      const key = small ? `${dtype}|${dims}|${Array.from(values as ArrayLike<number>).join(",")}` : "";
+      const hit = small ? constCache.get(key) : undefined;
+      if (hit) return hit;
+      const name = `const_${counter++}`;
+      initializers.push({ name, dtype, dims, data: toTyped(values, dtype) });
+      if (small) constCache.set(key, name);
+      return name;
+    },
+  };
+
+  const roots = Object.values(outputs);
+  for (const node of topoSort(roots)) {
+    const a = node.attrs;
+    const t = node.outputs[0] as Tensor;
+    if (node.op === "input") {
+      const name = a.name as string;
+      if (inputNames.has(name)) throw new ShapeError(`compile: two different inputs are named '${name}'`);
+      inputNames.add(name);
+      names.set(t, name);
+      const frozen = freeze.get(name);
+      if (frozen) {
+        const n = sizeOf(t.shape);
+        if (frozen.length !== n)
+          throw new ShapeError(
+            `compile: frozen input '${name}' has ${frozen.length} values, shape ${fmt(t.shape)} needs ${n}`,
+          );
+        initializers.push({ name, dtype: t.dtype, dims: t.shape as number[], data: frozen });
+      } else {
+        inputs.push({ name, shape: t.shape, dtype: t.dtype });
+      }
+      continue;
+    }
+    if (node.op === "constant") {
+      names.set(t, lowering.constant(a.data as TypedArray, t.dtype, t.shape as number[]));
+      continue;
+    }
+    if (node.op === "random") {
+      const name = `random_${counter++}`;
+      names.set(t, name);
+      randoms.push({
+        name,
+        shape: t.shape,
+        dtype: t.dtype,
+        seed: a.seed as number,
+        distribution: a.distribution as "uniform",
+      });
+      continue;
+    }
+    const outs = node.outputs.map((o) => {
+      const n = `v${o.id}`;
+      names.set(o, n);
+      return n;
+    });
+    (registry.get(node.op) as { lower: (l: Lowering, n: typeof node, o: string[]) => void }).lower(
+      lowering,
+      node,
+      outs,
+    );
+  }
+
+  const outputSpecs: TensorSpec[] = [];
+  for (const [name, t] of Object.entries(outputs)) {
+    if (inputNames.has(name)) throw new ShapeError(`compile: output '${name}' has the name of an input`);
+    nodes.push({ op: "Identity", inputs: [lowering.name(t)], outputs: [name] });
+    outputSpecs.push({ name, shape: t.shape, dtype: t.dtype });
+  }
+
+  const valueInfo = (s: TensorSpec): ValueInfo => ({ name: s.name, dtype: s.dtype, dims: s.shape });
+  const usesContrib = nodes.some((n) => n.domain === "com.microsoft");
+  return {
+    model: {
+      nodes,
+      initializers,
+      inputs: [...inputs, ...randoms].map(valueInfo),
+      outputs: outputSpecs.map(valueInfo),
+      opset: opts.opset ?? DEFAULT_OPSET,
+      domains: usesContrib ? { "com.microsoft": 1 } : {},
+      name: opts.name,
+      metadata: opts.metadata,
+    },
+    inputs,
+    randoms,
+    outputs: outputSpecs,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Running compiled graphs with ONNX Runtime. Inputs are passed zero-copy from the caller's typed arrays;
+ * each output comes back as a fresh typed array (onnxruntime-node copies outputs). `run` blocks the event
+ * loop while ONNX Runtime computes, so overlapping work belongs in worker threads.
+ */
+import { availableParallelism } from "node:os";
+import ort from "onnxruntime-node";
+import { UserError } from "../util/errors.js";
+import type { Compiled, TensorSpec } from "./compile.js";
+import { serializeModel } from "./onnx/model.js";
+import { fillNormal, fillUniform, streamKey } from "./random.js";
+import { fmt } from "./shape.js";
+import type { DType, TypedArray } from "./tensor.js";
+
+export interface SessionOptions {
+  /** Intra-op threads; default: all cores. */
+  threads?: number;
+  optimization?: "disabled" | "basic" | "extended" | "all";
+  /** Write an ONNX Runtime profile (JSON) with this file prefix. */
+  profile?: string;
+}
+
+export interface RunTensor {
+  data: TypedArray;
+  dims: number[];
+}
+
+export type Feed = TypedArray | RunTensor;
+
+const ARRAY_CLASS: Partial<Record<DType, new (n: number) => TypedArray>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+};
+
+export class Session {
+  private runs = 0;
+  private readonly randomBuffers: Map<string, Float32Array | Float64Array>;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly compiled: Compiled,
+  ) {
+    this.randomBuffers = new Map(
+      compiled.randoms.map((r) => {
+        const n = r.shape.reduce<number>((p, d) => p * (d as number), 1);
+        return [r.name, r.dtype === "float64" ? new Float64Array(n) : new Float32Array(n)];
+      }),
+    );
+  }
+
+  static async create(compiled: Compiled, opts: SessionOptions = {}): Promise<Session> {
+    const bytes = serializeModel(compiled.model);
+    const session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: opts.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: opts.optimization ?? "all",
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      logSeverityLevel: 3,
+      enableProfiling: opts.profile !== undefined,
+      profileFilePrefix: opts.profile,
+    });
+    return new Session(session, compiled);
+  }
+
+  /**
+   * Run once. `step` keys the random inputs (default: a counter of runs), so that a resumed run draws
+   * the same numbers as an uninterrupted one.
+   */
+  async run(feeds: Record<string, Feed>, opts: { step?: number } = {}): Promise<Record<string, RunTensor>> {
+    const step = opts.step ?? this.runs;
+    this.runs++;
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const spec of this.compiled.inputs) {
+      const feed = feeds[spec.name];
+      if (feed === undefined)
+        throw new UserError(`run: missing input '${spec.name}' ${fmt(spec.shape)} ${spec.dtype}`);
+      const { data, dims } = toRunTensor(feed, spec);
+      ortFeeds[spec.name] = new ort.Tensor(spec.dtype as "float32", data as Float32Array, dims);
+    }
+    for (const [name] of Object.entries(feeds)) {
+      if (!this.compiled.inputs.some((s) => s.name === name))
+        throw new UserError(`run: the graph has no input '${name}'`);
+    }
+    for (const r of this.compiled.randoms) {
+      const buf = this.randomBuffers.get(r.name) as Float32Array;
+      const key = streamKey(r.seed, step, r.name);
+      if (r.distribution === "normal") fillNormal(buf, key);
+      else fillUniform(buf, key);
+      ortFeeds[r.name] = new ort.Tensor(r.dtype as "float32", buf, r.shape as number[]);
+    }
+    const result = await this.session.run(ortFeeds);
+    const out: Record<string, RunTensor> = {};
+    for (const spec of this.compiled.outputs) {
+      const t = result[spec.name] as ort.Tensor;
+      out[spec.name] = { data: t.data as TypedArray, dims: [...t.dims] };
+    }
+    return out;
+  }
+
+  endProfiling(): string {
+    return this.session.endProfiling() as unknown as string;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Check a feed against its spec; infer symbolic dims from the data length when only one is symbolic. */
+function toRunTensor(feed: Feed, spec: TensorSpec): RunTensor {
+  const data = ArrayBuffer.isView(feed) ? feed : feed.data;
+  const Expected = ARRAY_CLASS[spec.dtype];
+  if (Expected && !(data instanceof Expected)) {
+    throw new UserError(
+      `run: input '${spec.name}' must be a ${Expected.name} (${spec.dtype}), got ${data.constructor.name}`,
+    );
+  }
+  let dims: number[];
+  if (!ArrayBuffer.isView(feed)) {
+    dims = feed.dims;
+    const ok =
+      dims.length === spec.shape.length && spec.shape.every((d, i) => typeof d !== "number" || d === dims[i]);
+    if (!ok) throw new UserError(`run: input '${spec.name}' has dims [${dims}], expected ${fmt(spec.shape)}`);
+  } else {
+    const symbolic = spec.shape.filter((d) => typeof d !== "number").length;
+    const known = spec.shape.reduce<number>((p, d) => p * (typeof d === "number" ? d : 1), 1);
+    if (symbolic > 1) throw new UserError(`run: input '${spec.name}' ${fmt(spec.shape)} needs explicit dims`);
+    const free = known === 0 ? 0 : data.length / known;
+    if (!Number.isInteger(free)) {
+      throw new UserError(
+        `run: input '${spec.name}' has ${data.length} values, not a multiple of ${known} for ${fmt(spec.shape)}`,
+      );
+    }
+    dims = spec.shape.map((d) => (typeof d === "number" ? d : free));
+  }
+  const n = dims.reduce((p, d) => p * d, 1);
+  if (n !== data.length)
+    throw new UserError(`run: input '${spec.name}' has ${data.length} values, dims [${dims}] need ${n}`);
+  return { data, dims };
+}
+
+export { ARRAY_CLASS };
