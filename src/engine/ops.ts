@@ -355,16 +355,11 @@ def("matmul", {
   },
   lower: (l, n, [y]) => {
     const [a, b] = [l.name(inp(n, 0)), l.name(inp(n, 1))];
-    const { transA, transB } = n.attrs as { transA: boolean; transB: boolean };
-    if (!transA && !transB) return l.emit("MatMul", [a, b], [y as string]);
-    if (l.contrib && inp(n, 0).dtype === "float32") {
-      return l.emit(
-        "FusedMatMul",
-        [a, b],
-        [y as string],
-        { transA: +transA, transB: +transB, alpha: { f: 1 } },
-        "com.microsoft",
-      );
+    const { transA, transB, alpha } = n.attrs as { transA: boolean; transB: boolean; alpha: number };
+    const dt = inp(n, 0).dtype;
+    if ((transA || transB || alpha !== 1) && l.contrib && dt === "float32") {
+      const attrs = { transA: +transA, transB: +transB, alpha: { f: alpha } };
+      return l.emit("FusedMatMul", [a, b], [y as string], attrs, "com.microsoft");
     }
     const swap = (name: string, t: Tensor): string => {
       const perm = [...t.shape.keys()];
@@ -373,22 +368,26 @@ def("matmul", {
       l.emit("Transpose", [name], [s], { perm });
       return s;
     };
-    l.emit("MatMul", [transA ? swap(a, inp(n, 0)) : a, transB ? swap(b, inp(n, 1)) : b], [y as string]);
+    const ins = [transA ? swap(a, inp(n, 0)) : a, transB ? swap(b, inp(n, 1)) : b];
+    if (alpha === 1) return l.emit("MatMul", ins, [y as string]);
+    const p = l.tmp();
+    l.emit("MatMul", ins, [p]);
+    l.emit("Mul", [p, scalarConst(l, alpha, dt)], [y as string]);
   },
   grad: (n, [g]) => {
     if (!g) return [];
     const [a, b] = [inp(n, 0), inp(n, 1)];
-    const { transA, transB } = n.attrs as { transA: boolean; transB: boolean };
+    const { transA, transB, alpha } = n.attrs as { transA: boolean; transB: boolean; alpha: number };
     // A weight (rank 2) against batched activations: one 2-D product over the flattened batch.
     let gb: Tensor;
     if (b.rank === 2 && a.rank > 2 && !transA) {
       gb = transB
-        ? flat2d(g).matmul(flat2d(a), { transA: true })
-        : flat2d(a).matmul(flat2d(g), { transA: true });
+        ? flat2d(g).matmul(flat2d(a), { transA: true, alpha })
+        : flat2d(a).matmul(flat2d(g), { transA: true, alpha });
     } else {
-      gb = transB ? g.matmul(a, { transA: true, transB: transA }) : a.matmul(g, { transA: !transA });
+      gb = transB ? g.matmul(a, { transA: true, transB: transA, alpha }) : a.matmul(g, { transA: !transA, alpha });
     }
-    const ga = transA ? b.matmul(g, { transA: transB, transB: true }) : g.matmul(b, { transB: !transB });
+    const ga = transA ? b.matmul(g, { transA: transB, transB: true, alpha }) : g.matmul(b, { transB: !transB, alpha });
     return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)];
   },
 });

@@ -165,9 +165,12 @@ export class Tensor {
   }
 
   // Linear algebra.
-  /** Batched matrix product with NumPy broadcasting of the batch dims; optional transposes of the last two. */
-  matmul(o: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
-    return apply("matmul", [this, o], { transA: !!opts.transA, transB: !!opts.transB });
+  /**
+   * Batched matrix product with NumPy broadcasting of the batch dims; optional transposes of the last two
+   * axes and a scale `alpha` (free with ONNX Runtime's FusedMatMul).
+   */
+  matmul(o: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
+    return apply("matmul", [this, o], { transA: !!opts.transA, transB: !!opts.transB, alpha: opts.alpha ?? 1 });
   }
 
   /** Layer normalization over the last axis with gain and bias (ONNX LayerNormalization). */

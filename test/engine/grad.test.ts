@@ -141,6 +141,22 @@ const linalg: Case[] = [
     ],
     (a, b) => a.matmul(b),
   ],
+  [
+    "matmul with alpha",
+    [
+      [2, 3, 4],
+      [2, 5, 4],
+    ],
+    (a, b) => a.matmul(b, { transB: true, alpha: 0.125 }),
+  ],
+  [
+    "matmul weightᵀ with alpha",
+    [
+      [2, 3, 4],
+      [5, 4],
+    ],
+    (a, b) => a.matmul(b, { transB: true, alpha: 0.5 }),
+  ],
 ];
 
 const reductions: Case[] = [

@@ -1,0 +1,56 @@
+import { constant, type DType, type Tensor } from "../engine/index.js";
+import { Linear } from "./linear.js";
+import { Module, Parameter } from "./module.js";
+
+/**
+ * Multi-head self-attention with a packed q/k/v projection (`in_proj`, [3·dim, dim], as PyTorch's
+ * nn.MultiheadAttention and OpenCLIP store it) and an output projection. softmax(q·kᵀ/√d_head)·v per head,
+ * with an optional causal mask.
+ */
+export class MultiheadAttention extends Module {
+  inProjWeight: Parameter;
+  inProjBias: Parameter;
+  outProj: Linear;
+
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+    readonly causal = false,
+  ) {
+    super();
+    if (dim % heads !== 0) throw new Error(`attention: width ${dim} is not divisible by ${heads} heads`);
+    const bound = Math.sqrt(6 / (dim + 3 * dim)); // xavier_uniform over the packed matrix, as PyTorch
+    this.inProjWeight = new Parameter([3 * dim, dim], { kind: "uniform", bound });
+    this.inProjBias = new Parameter([3 * dim], { kind: "zeros" });
+    this.outProj = new Linear(dim, dim);
+    this.outProj.bias = new Parameter([dim], { kind: "zeros" });
+  }
+
+  forward(x: Tensor): Tensor {
+    const [b, t] = x.shape as [number | string, number];
+    const d = this.dim;
+    const h = this.heads;
+    const dh = d / h;
+    const w = this.inProjWeight.value;
+    const bias = this.inProjBias.value;
+    // One projection per q, k, v from slices of the packed weight, each reshaped to [B, H, T, d_head].
+    const project = (i: number) =>
+      x
+        .matmul(w.slice(0, i * d, (i + 1) * d), { transB: true })
+        .add(bias.slice(0, i * d, (i + 1) * d))
+        .reshape([b, t, h, dh])
+        .transpose([0, 2, 1, 3]);
+    const [q, k, v] = [project(0), project(1), project(2)];
+    let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) });
+    if (this.causal) scores = scores.add(causalMask(t, scores.dtype));
+    const attended = scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
+    return this.outProj.forward(attended);
+  }
+}
+
+/** [T, T] additive mask: 0 on and below the diagonal, −∞ above (a token sees only earlier tokens). */
+export function causalMask(t: number, dtype: DType = "float32"): Tensor {
+  const m = dtype === "float64" ? new Float64Array(t * t) : new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = Number.NEGATIVE_INFINITY;
+  return constant(m, [t, t], dtype);
+}

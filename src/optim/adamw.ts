@@ -1,0 +1,85 @@
+/**
+ * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019):
+ *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,
+ *   p ← p·(1 − lr·λ) − lr·m̂/(√v̂ + ε)   with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ),
+ * the decay applied only to parameters whose `decay` flag is set (not gains, biases, embeddings).
+ * Runs on the caller's Float32Arrays in place.
+ */
+import type { Parameter } from "../nn/module.js";
+import type { Optimizer, OptimizerState } from "./optimizer.js";
+
+export interface AdamWOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class AdamW implements Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  step = 0;
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+
+  constructor(
+    readonly params: readonly Parameter[],
+    opts: AdamWOptions = {},
+  ) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0.01;
+    this.m = params.map((p) => new Float32Array(p.size));
+    this.v = params.map((p) => new Float32Array(p.size));
+  }
+
+  /** One update with these gradients (aligned with `params`), scaled by `gradScale` (for clipping). */
+  update(grads: readonly Float32Array[], lr: number, gradScale = 1): void {
+    this.step++;
+    const { beta1: b1, beta2: b2, eps } = this;
+    const a = lr / (1 - b1 ** this.step);
+    const vScale = 1 / Math.sqrt(1 - b2 ** this.step);
+    this.params.forEach((p, k) => {
+      const g = grads[k] as Float32Array;
+      const m = this.m[k] as Float32Array;
+      const v = this.v[k] as Float32Array;
+      const x = p.data;
+      const keep = p.decay ? 1 - lr * this.weightDecay : 1;
+      for (let i = 0; i < x.length; i++) {
+        const gi = (g[i] as number) * gradScale;
+        const mi = b1 * (m[i] as number) + (1 - b1) * gi;
+        const vi = b2 * (v[i] as number) + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        x[i] = (x[i] as number) * keep - (a * mi) / (Math.sqrt(vi) * vScale + eps);
+      }
+    });
+  }
+
+  state(): OptimizerState {
+    const tensors: Record<string, Float32Array> = {};
+    this.params.forEach((p, k) => {
+      tensors[`m.${p.name}`] = this.m[k] as Float32Array;
+      tensors[`v.${p.name}`] = this.v[k] as Float32Array;
+    });
+    return { step: this.step, tensors };
+  }
+
+  loadState(s: OptimizerState): void {
+    this.step = s.step;
+    this.params.forEach((p, k) => {
+      for (const [prefix, dst] of [
+        ["m", this.m[k]],
+        ["v", this.v[k]],
+      ] as const) {
+        const src = s.tensors[`${prefix}.${p.name}`];
+        if (!src || src.length !== p.size)
+          throw new Error(`optimizer state: '${prefix}.${p.name}' is missing or has the wrong size`);
+        (dst as Float32Array).set(src);
+      }
+    });
+  }
+}
