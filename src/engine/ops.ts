@@ -385,9 +385,13 @@ def("matmul", {
         ? flat2d(g).matmul(flat2d(a), { transA: true, alpha })
         : flat2d(a).matmul(flat2d(g), { transA: true, alpha });
     } else {
-      gb = transB ? g.matmul(a, { transA: true, transB: transA, alpha }) : a.matmul(g, { transA: !transA, alpha });
+      gb = transB
+        ? g.matmul(a, { transA: true, transB: transA, alpha })
+        : a.matmul(g, { transA: !transA, alpha });
     }
-    const ga = transA ? b.matmul(g, { transA: transB, transB: true, alpha }) : g.matmul(b, { transB: !transB, alpha });
+    const ga = transA
+      ? b.matmul(g, { transA: transB, transB: true, alpha })
+      : g.matmul(b, { transB: !transB, alpha });
     return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)];
   },
 });

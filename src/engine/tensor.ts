@@ -170,7 +170,11 @@ export class Tensor {
    * axes and a scale `alpha` (free with ONNX Runtime's FusedMatMul).
    */
   matmul(o: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
-    return apply("matmul", [this, o], { transA: !!opts.transA, transB: !!opts.transB, alpha: opts.alpha ?? 1 });
+    return apply("matmul", [this, o], {
+      transA: !!opts.transA,
+      transB: !!opts.transB,
+      alpha: opts.alpha ?? 1,
+    });
   }
 
   /** Layer normalization over the last axis with gain and bias (ONNX LayerNormalization). */

@@ -68,7 +68,7 @@ describe("attention", () => {
     const attn = new MultiheadAttention(D, H, true).initialize(3);
     const rng = new Rng(1);
     for (const p of attn.parameters())
-      if (p.name.endsWith("bias")) p.data.forEach((_, i) => (p.data[i] = rng.next() - 0.5));
+      if (p.name.endsWith("bias")) for (let i = 0; i < p.size; i++) p.data[i] = rng.next() - 0.5;
     bind(attn);
     const x = input("x", [B, T, D]);
     const y = attn.forward(x);
@@ -117,7 +117,7 @@ describe("attention", () => {
     const attn = new MultiheadAttention(6, 3, true);
     const params = attn.parameters();
     await gradcheck([[2, 4, 6], ...params.map((p) => [...p.shape])], (x, ...ps) => {
-      params.forEach((p, i) => (p.value = ps[i]!));
+      for (const [i, p] of params.entries()) p.value = ps[i]!;
       return attn.forward(x!);
     });
   });

@@ -36,7 +36,8 @@ describe("AdamW", () => {
       }
     });
     const got = [...w.data, ...b.data];
-    got.forEach((v, i) => assert.ok(Math.abs(v - ref.x[i]!) < 1e-6, `param ${i}: ${v} vs ${ref.x[i]}`));
+    for (const [i, v] of got.entries())
+      assert.ok(Math.abs(v - ref.x[i]!) < 1e-6, `param ${i}: ${v} vs ${ref.x[i]}`);
     const copy = new AdamW([param("w", [0, 0], true), param("b", [0], false)]);
     copy.loadState(opt.state());
     assert.deepEqual(copy.state(), opt.state());

@@ -22,7 +22,7 @@ test("MLP on Iris: cross-entropy falls below 0.1 and training accuracy reaches 9
     const col = rows.map((r) => r[j] as number);
     const mean = col.reduce((a, b) => a + b, 0) / n;
     const std = Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
-    col.forEach((v, i) => (x[i * 4 + j] = (v - mean) / std));
+    for (const [i, v] of col.entries()) x[i * 4 + j] = (v - mean) / std;
   }
   const model = new MLP(4, 32, "gelu", 3).initialize(0);
   const step = await TrainStep.create({
