@@ -38,6 +38,8 @@ export interface Compiled {
   outputs: TensorSpec[];
 }
 
+const LEAVES = new Set(["input", "constant", "random"]);
+
 export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = {}): Compiled {
   const contrib = opts.contrib ?? true;
   const freeze = opts.freeze instanceof Map ? opts.freeze : new Map(Object.entries(opts.freeze ?? {}));
@@ -72,6 +74,12 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       return name;
     },
   };
+
+  // A graph output produced by an op takes the output's name directly (an Identity would copy it).
+  const outputNameOf = new Map<Tensor, string>();
+  for (const [name, t] of Object.entries(outputs)) {
+    if (!LEAVES.has(t.op) && !outputNameOf.has(t)) outputNameOf.set(t, name);
+  }
 
   const roots = Object.values(outputs);
   for (const node of topoSort(roots)) {
@@ -112,7 +120,7 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       continue;
     }
     const outs = node.outputs.map((o) => {
-      const n = `v${o.id}`;
+      const n = outputNameOf.get(o) ?? `v${o.id}`;
       names.set(o, n);
       return n;
     });
@@ -126,7 +134,8 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
   const outputSpecs: TensorSpec[] = [];
   for (const [name, t] of Object.entries(outputs)) {
     if (inputNames.has(name)) throw new ShapeError(`compile: output '${name}' has the name of an input`);
-    nodes.push({ op: "Identity", inputs: [lowering.name(t)], outputs: [name] });
+    if (outputNameOf.get(t) !== name)
+      nodes.push({ op: "Identity", inputs: [lowering.name(t)], outputs: [name] });
     outputSpecs.push({ name, shape: t.shape, dtype: t.dtype });
   }
 

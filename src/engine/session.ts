@@ -18,6 +18,11 @@ export interface SessionOptions {
   optimization?: "disabled" | "basic" | "extended" | "all";
   /** Write an ONNX Runtime profile (JSON) with this file prefix. */
   profile?: string;
+  /**
+   * ONNX Runtime's CPU memory arena; default off: with it a CLIP training step peaked at 3.0 GB, without it
+   * at 1.6 GB, at no measurable cost in time (the memory-pattern planner still pre-plans activations).
+   */
+  arena?: boolean;
 }
 
 export interface RunTensor {
@@ -60,7 +65,7 @@ export class Session {
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: opts.optimization ?? "all",
-      enableCpuMemArena: true,
+      enableCpuMemArena: opts.arena ?? false,
       enableMemPattern: true,
       logSeverityLevel: 3,
       enableProfiling: opts.profile !== undefined,

@@ -3,14 +3,14 @@ import { Linear } from "./linear.js";
 import { Module, Parameter } from "./module.js";
 
 /**
- * Multi-head self-attention with a packed q/k/v projection (`in_proj`, [3·dim, dim], as PyTorch's
+ * Multi-head self-attention with a packed q/k/v projection (`in_proj_weight` [3·dim, dim], as PyTorch's
  * nn.MultiheadAttention and OpenCLIP store it) and an output projection. softmax(q·kᵀ/√d_head)·v per head,
  * with an optional causal mask.
  */
 export class MultiheadAttention extends Module {
-  inProjWeight: Parameter;
-  inProjBias: Parameter;
-  outProj: Linear;
+  in_proj_weight: Parameter;
+  in_proj_bias: Parameter;
+  out_proj: Linear;
 
   constructor(
     readonly dim: number,
@@ -20,10 +20,10 @@ export class MultiheadAttention extends Module {
     super();
     if (dim % heads !== 0) throw new Error(`attention: width ${dim} is not divisible by ${heads} heads`);
     const bound = Math.sqrt(6 / (dim + 3 * dim)); // xavier_uniform over the packed matrix, as PyTorch
-    this.inProjWeight = new Parameter([3 * dim, dim], { kind: "uniform", bound });
-    this.inProjBias = new Parameter([3 * dim], { kind: "zeros" });
-    this.outProj = new Linear(dim, dim);
-    this.outProj.bias = new Parameter([dim], { kind: "zeros" });
+    this.in_proj_weight = new Parameter([3 * dim, dim], { kind: "uniform", bound });
+    this.in_proj_bias = new Parameter([3 * dim], { kind: "zeros" });
+    this.out_proj = new Linear(dim, dim);
+    this.out_proj.bias = new Parameter([dim], { kind: "zeros" });
   }
 
   forward(x: Tensor): Tensor {
@@ -31,8 +31,8 @@ export class MultiheadAttention extends Module {
     const d = this.dim;
     const h = this.heads;
     const dh = d / h;
-    const w = this.inProjWeight.value;
-    const bias = this.inProjBias.value;
+    const w = this.in_proj_weight.value;
+    const bias = this.in_proj_bias.value;
     // One projection per q, k, v from slices of the packed weight, each reshaped to [B, H, T, d_head].
     const project = (i: number) =>
       x
@@ -44,7 +44,7 @@ export class MultiheadAttention extends Module {
     let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) });
     if (this.causal) scores = scores.add(causalMask(t, scores.dtype));
     const attended = scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
-    return this.outProj.forward(attended);
+    return this.out_proj.forward(attended);
   }
 }
 

@@ -23,7 +23,7 @@ export class Parameter {
 
   constructor(
     readonly shape: readonly number[],
-    readonly init: Init,
+    public init: Init,
     /** Whether AdamW's decoupled weight decay applies (off for gains, biases, embeddings, temperature). */
     readonly decay = shape.length >= 2,
   ) {

@@ -39,24 +39,21 @@ export class AdamW implements Optimizer {
   /** One update with these gradients (aligned with `params`), scaled by `gradScale` (for clipping). */
   update(grads: readonly Float32Array[], lr: number, gradScale = 1): void {
     this.step++;
-    const { beta1: b1, beta2: b2, eps } = this;
-    const a = lr / (1 - b1 ** this.step);
-    const vScale = 1 / Math.sqrt(1 - b2 ** this.step);
-    this.params.forEach((p, k) => {
-      const g = grads[k] as Float32Array;
-      const m = this.m[k] as Float32Array;
-      const v = this.v[k] as Float32Array;
-      const x = p.data;
+    const stepSize = lr / (1 - this.beta1 ** this.step);
+    const vScale = 1 / Math.sqrt(1 - this.beta2 ** this.step);
+    for (let k = 0; k < this.params.length; k++) {
+      const p = this.params[k] as Parameter;
       const keep = p.decay ? 1 - lr * this.weightDecay : 1;
-      for (let i = 0; i < x.length; i++) {
-        const gi = (g[i] as number) * gradScale;
-        const mi = b1 * (m[i] as number) + (1 - b1) * gi;
-        const vi = b2 * (v[i] as number) + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        x[i] = (x[i] as number) * keep - (a * mi) / (Math.sqrt(vi) * vScale + eps);
-      }
-    });
+      adamwKernel(p.data, grads[k] as Float32Array, this.m[k] as Float32Array, this.v[k] as Float32Array, [
+        this.beta1,
+        this.beta2,
+        this.eps,
+        stepSize,
+        vScale,
+        keep,
+        gradScale,
+      ]);
+    }
   }
 
   state(): OptimizerState {
@@ -81,5 +78,29 @@ export class AdamW implements Optimizer {
         (dst as Float32Array).set(src);
       }
     });
+  }
+}
+
+/**
+ * The element loop, kept in a standalone function with scalars in locals: V8 then keeps them in registers
+ * (captured closure variables made the same loop three times slower).
+ */
+function adamwKernel(
+  x: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  scalars: readonly [number, number, number, number, number, number, number],
+): void {
+  const [b1, b2, eps, stepSize, vScale, keep, gradScale] = scalars;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  for (let i = 0; i < x.length; i++) {
+    const gi = (g[i] as number) * gradScale;
+    const mi = b1 * (m[i] as number) + c1 * gi;
+    const vi = b2 * (v[i] as number) + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    x[i] = (x[i] as number) * keep - (stepSize * mi) / (Math.sqrt(vi) * vScale + eps);
   }
 }

@@ -76,10 +76,10 @@ describe("attention", () => {
     const feeds = Object.fromEntries([...stateDict(attn)].map(([k, v]) => [k, v]));
     const r = await (await Session.create(compile({ y }))).run({ ...feeds, x: xd });
     // Reference.
-    const W = attn.inProjWeight.data;
-    const bias = attn.inProjBias.data;
-    const Wo = attn.outProj.weight.data;
-    const bo = attn.outProj.bias!.data;
+    const W = attn.in_proj_weight.data;
+    const bias = attn.in_proj_bias.data;
+    const Wo = attn.out_proj.weight.data;
+    const bo = attn.out_proj.bias!.data;
     const dh = D / H;
     const proj = (b: number, t: number, row: number) => {
       let s = bias[row]!;

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** `juxta <command> [options]`: dispatch, help, and clean errors for user mistakes. */
+import { UserError } from "../util/errors.js";
+import { type Command, parseCommand } from "./command.js";
+import { bench } from "./commands/bench.js";
+
+const commands: Command[] = [bench as unknown as Command];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    "juxta: contrastive learning (CLIP and family) on ONNX Runtime",
+    "",
+    "usage: juxta <command> [options]    (juxta <command> --help for its options)",
+    "",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) throw new UserError(`unknown command '${name}'\n\n${usage()}`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(`usage: ${cmd.usage}\n\n${cmd.summary}${cmd.help ? `\n\n${cmd.help}` : ""}`);
+    return;
+  }
+  const { values, positionals } = parseCommand(cmd, rest);
+  await cmd.run(values, positionals);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UserError) {
+    console.error(`juxta: ${e.message}`);
+    process.exit(1);
+  }
+  throw e;
+});

@@ -1,0 +1,88 @@
+/**
+ * Named CLIP shapes. `tiny` is exactly the PyTorch peer's recipe (../shared/bench/peer/clip_torch.py), so the
+ * two can be timed side by side; `b32` has OpenAI ViT-B/32's shapes so that its weights can be loaded.
+ */
+import type { ClipConfig } from "./clip.js";
+
+export const PRESETS = {
+  tiny: {
+    embedDim: 256,
+    vision: {
+      type: "vit",
+      imageSize: 64,
+      patchSize: 8,
+      width: 256,
+      layers: 6,
+      heads: 4,
+      mlpRatio: 4,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+    text: {
+      vocabSize: 8192,
+      contextLength: 32,
+      width: 256,
+      layers: 6,
+      heads: 4,
+      mlpRatio: 4,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+  },
+  small: {
+    embedDim: 384,
+    vision: {
+      type: "vit",
+      imageSize: 96,
+      patchSize: 8,
+      width: 384,
+      layers: 8,
+      heads: 6,
+      mlpRatio: 4,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+    text: {
+      vocabSize: 16384,
+      contextLength: 48,
+      width: 384,
+      layers: 8,
+      heads: 6,
+      mlpRatio: 4,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+  },
+  b32: {
+    embedDim: 512,
+    vision: {
+      type: "vit",
+      imageSize: 224,
+      patchSize: 32,
+      width: 768,
+      layers: 12,
+      heads: 12,
+      mlpRatio: 4,
+      act: "quick_gelu",
+      lnEps: 1e-5,
+    },
+    text: {
+      vocabSize: 49408,
+      contextLength: 77,
+      width: 512,
+      layers: 12,
+      heads: 8,
+      mlpRatio: 4,
+      act: "quick_gelu",
+      lnEps: 1e-5,
+    },
+  },
+} as const satisfies Record<string, ClipConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+
+export function presetConfig(name: string): ClipConfig {
+  const cfg = (PRESETS as Record<string, ClipConfig>)[name];
+  if (!cfg) throw new Error(`unknown preset '${name}'`);
+  return structuredClone(cfg) as ClipConfig;
+}

@@ -1,0 +1,55 @@
+/**
+ * CLIP's text tower: token and learned position embeddings, causal pre-LN Transformer, `ln_final`, and the
+ * feature at the end-of-text token (the position of the largest token id, as OpenAI CLIP) projected to the
+ * shared space.
+ */
+import { arange, type Dim, type Tensor } from "../engine/index.js";
+import { type Activation, Embedding, LayerNorm, Module, Parameter } from "../nn/index.js";
+import { Transformer } from "./transformer.js";
+
+export interface TextConfig {
+  vocabSize: number;
+  contextLength: number;
+  width: number;
+  layers: number;
+  heads: number;
+  mlpRatio: number;
+  act: Activation;
+  lnEps: number;
+}
+
+export class TextTransformer extends Module {
+  token_embedding: Embedding;
+  positional_embedding: Parameter;
+  transformer: Transformer;
+  ln_final: LayerNorm;
+  text_projection: Parameter;
+
+  constructor(
+    readonly cfg: TextConfig,
+    readonly embedDim: number,
+  ) {
+    super();
+    this.token_embedding = new Embedding(cfg.vocabSize, cfg.width, 0.02);
+    this.positional_embedding = new Parameter(
+      [cfg.contextLength, cfg.width],
+      { kind: "normal", std: 0.01 },
+      false,
+    );
+    this.transformer = new Transformer(cfg, true);
+    this.ln_final = new LayerNorm(cfg.width, cfg.lnEps);
+    this.text_projection = new Parameter([cfg.width, embedDim], { kind: "normal", std: cfg.width ** -0.5 });
+  }
+
+  /** Token ids [B, context] (int32 or int64) → [B, embed] (not normalized). */
+  forward(tokens: Tensor): Tensor {
+    const { contextLength: t, width } = this.cfg;
+    const b = tokens.shape[0] as Dim;
+    let x = this.token_embedding.forward(tokens).add(this.positional_embedding.value);
+    x = this.transformer.forward(x);
+    // Pool before ln_final (a per-token map, so the result is the same) to normalize B rows, not B·T.
+    const eot = tokens.argmax(1).unsqueeze(1).eq(arange(t)).cast(x.dtype);
+    const pooled = eot.unsqueeze(2).mul(x).sum(1).reshape([b, width]);
+    return this.ln_final.forward(pooled).matmul(this.text_projection.value);
+  }
+}

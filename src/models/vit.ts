@@ -1,0 +1,77 @@
+/**
+ * Vision Transformer image tower (CLIP's): non-overlapping patches embedded by `conv1` (a convolution
+ * whose stride equals its kernel, computed as one matmul over flattened patches), a class token, learned
+ * positions, `ln_pre`, pre-LN blocks, `ln_post` on the class token, projection to the shared space.
+ */
+import { concat, type Dim, type Tensor } from "../engine/index.js";
+import { type Activation, Conv2d, LayerNorm, Module, Parameter } from "../nn/index.js";
+import { Transformer } from "./transformer.js";
+
+export interface VisionConfig {
+  type: "vit";
+  imageSize: number;
+  patchSize: number;
+  width: number;
+  layers: number;
+  heads: number;
+  mlpRatio: number;
+  act: Activation;
+  lnEps: number;
+}
+
+export class VisionTransformer extends Module {
+  conv1: Conv2d;
+  class_embedding: Parameter;
+  positional_embedding: Parameter;
+  ln_pre: LayerNorm;
+  transformer: Transformer;
+  ln_post: LayerNorm;
+  proj: Parameter;
+
+  constructor(
+    readonly cfg: VisionConfig,
+    readonly embedDim: number,
+  ) {
+    super();
+    const { width, patchSize: p, imageSize } = cfg;
+    if (imageSize % p !== 0)
+      throw new Error(`vit: image size ${imageSize} is not a multiple of patch size ${p}`);
+    const grid = imageSize / p;
+    const scale = width ** -0.5;
+    this.conv1 = new Conv2d(3, width, p, { stride: p, bias: false });
+    this.class_embedding = new Parameter([width], { kind: "normal", std: scale }, false);
+    this.positional_embedding = new Parameter(
+      [grid * grid + 1, width],
+      { kind: "normal", std: scale },
+      false,
+    );
+    this.ln_pre = new LayerNorm(width, cfg.lnEps);
+    this.transformer = new Transformer(cfg, false);
+    this.ln_post = new LayerNorm(width, cfg.lnEps);
+    this.proj = new Parameter([width, embedDim], { kind: "normal", std: scale });
+  }
+
+  get tokens(): number {
+    return (this.cfg.imageSize / this.cfg.patchSize) ** 2 + 1;
+  }
+
+  /** [B, 3, S, S] normalized pixels → [B, embed] (not normalized). */
+  forward(images: Tensor): Tensor {
+    const { width, patchSize: p, imageSize: s } = this.cfg;
+    const g = s / p;
+    const b = images.shape[0] as Dim;
+    // A stride-p p×p convolution is a matmul over non-overlapping patches: flatten each patch as a row
+    // (c, kh, kw order, as the conv weight is laid out) and multiply once, which is faster than Conv and
+    // its gradient (ConvTranspose) in ONNX Runtime.
+    const patches = images
+      .reshape([b, 3, g, p, g, p])
+      .transpose([0, 2, 4, 1, 3, 5])
+      .reshape([b, g * g, 3 * p * p]);
+    const x = patches.matmul(this.conv1.weight.value.reshape([width, 3 * p * p]), { transB: true });
+    const cls = this.class_embedding.value.reshape([1, 1, width]).expand([b, 1, width]);
+    let h = concat([cls, x], 1).add(this.positional_embedding.value);
+    h = this.transformer.forward(this.ln_pre.forward(h));
+    const pooled = this.ln_post.forward(h.slice(1, 0, 1).reshape([b, width]));
+    return pooled.matmul(this.proj.value);
+  }
+}
