@@ -5,7 +5,7 @@
  */
 import { topoSort } from "./grad.js";
 import { DEFAULT_OPSET, type OnnxModel, type OnnxNode, toTyped, type ValueInfo } from "./onnx/model.js";
-import { type Dim, fmt, ShapeError, sizeOf } from "./shape.js";
+import { type Dim, factors, fmt, ShapeError, sizeOf } from "./shape.js";
 import { type DType, type Lowering, registry, type Tensor, type TypedArray } from "./tensor.js";
 
 export interface TensorSpec {
@@ -51,6 +51,9 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
   const inputNames = new Set<string>();
   const constCache = new Map<string, string>();
   let counter = 0;
+  /** Where each symbolic dim can be read at run time: a graph input and its axis. */
+  const symbolSource = new Map<string, { input: string; axis: number }>();
+  const shapeOfInput = new Map<string, string>();
 
   const lowering: Lowering = {
     contrib,
@@ -73,6 +76,33 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       if (small) constCache.set(key, name);
       return name;
     },
+    dims(dims) {
+      if (dims.every((d) => typeof d === "number"))
+        return lowering.constant(dims as number[], "int64", [dims.length]);
+      const parts = dims.map((d) => {
+        const { n, syms } = factors(d);
+        let part = lowering.constant([n], "int64", [1]);
+        for (const sym of syms) {
+          const src = symbolSource.get(sym);
+          if (!src) throw new ShapeError(`compile: no graph input carries the symbolic dim '${sym}'`);
+          let shape = shapeOfInput.get(src.input);
+          if (!shape) {
+            shape = lowering.tmp("shape");
+            lowering.emit("Shape", [src.input], [shape]);
+            shapeOfInput.set(src.input, shape);
+          }
+          const dim = lowering.tmp("dim");
+          lowering.emit("Gather", [shape, lowering.constant([src.axis], "int64", [1])], [dim], { axis: 0 });
+          const prod = lowering.tmp("dim");
+          lowering.emit("Mul", [part, dim], [prod]);
+          part = prod;
+        }
+        return part;
+      });
+      const out = lowering.tmp("dims");
+      lowering.emit("Concat", parts, [out], { axis: 0 });
+      return out;
+    },
   };
 
   // A graph output produced by an op takes the output's name directly (an Identity would copy it).
@@ -82,7 +112,15 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
   }
 
   const roots = Object.values(outputs);
-  for (const node of topoSort(roots)) {
+  const order = topoSort(roots);
+  for (const node of order) {
+    if (node.op !== "input" || freeze.has(node.attrs.name as string)) continue;
+    (node.outputs[0] as Tensor).shape.forEach((d, axis) => {
+      if (typeof d === "string" && !d.includes("*") && !symbolSource.has(d))
+        symbolSource.set(d, { input: node.attrs.name as string, axis });
+    });
+  }
+  for (const node of order) {
     const a = node.attrs;
     const t = node.outputs[0] as Tensor;
     if (node.op === "input") {
@@ -90,6 +128,7 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       if (inputNames.has(name)) throw new ShapeError(`compile: two different inputs are named '${name}'`);
       inputNames.add(name);
       names.set(t, name);
+
       const frozen = freeze.get(name);
       if (frozen) {
         const n = sizeOf(t.shape);

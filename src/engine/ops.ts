@@ -529,13 +529,10 @@ def("expand", {
   lower: (l, n, [y]) => {
     const x = inp(n, 0);
     const lead = out(n).rank - x.rank;
-    // A symbolic target dim that the input already has can be written as 1 (Expand keeps the input's dim).
-    const spec = out(n).shape.map((d, i) => {
-      if (typeof d === "number") return d;
-      if (x.shape[i - lead] === d) return 1;
-      throw new ShapeError(`expand: cannot lower a broadcast to symbolic dim '${d}'`);
-    });
-    l.emit("Expand", [l.name(x), int64s(l, spec)], [y as string]);
+    // A symbolic target dim that the input already has can be written as 1 (Expand keeps the input's dim);
+    // others are read from the shape of the graph input that carries them.
+    const spec = out(n).shape.map((d, i) => (typeof d === "string" && x.shape[i - lead] === d ? 1 : d));
+    l.emit("Expand", [l.name(x), l.dims(spec)], [y as string]);
   },
   grad: (n, [g]) => [g && unbroadcast(g, inp(n, 0).shape)],
 });

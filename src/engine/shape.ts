@@ -13,7 +13,7 @@ export class ShapeError extends UserError {
 }
 
 /** Factors of a dimension: numeric part and sorted symbol names. */
-function factors(d: Dim): { n: number; syms: string[] } {
+export function factors(d: Dim): { n: number; syms: string[] } {
   if (typeof d === "number") return { n: d, syms: [] };
   let n = 1;
   const syms: string[] = [];

@@ -288,6 +288,11 @@ export interface Lowering {
   ): void;
   /** An initializer holding these values; returns its name. */
   constant(values: ArrayLike<number> | TypedArray, dtype: DType, dims: readonly number[]): string;
+  /**
+   * A 1-D int64 tensor holding these dims at run time: numbers as constants, symbolic dims read from the
+   * shape of the graph input that carries them (e.g. 'batch').
+   */
+  dims(dims: readonly Dim[]): string;
   /** Whether ONNX Runtime contrib ops (com.microsoft) may be used. */
   contrib: boolean;
 }

@@ -53,6 +53,23 @@ describe("shape errors are raised while tracing", () => {
 });
 
 describe("symbolic batch dimension", () => {
+  test("a weight expanded to the symbolic batch (a class token) reads the batch from the input's shape", async () => {
+    const x = input("x", ["batch", 2, 3]);
+    const cls = input("cls", [3]);
+    const tokens = cls.reshape([1, 1, 3]).expand(["batch", 1, 3]);
+    const y = tokens.add(x.sum(1, true)).mul(2);
+    assert.deepEqual(y.shape, ["batch", 1, 3]);
+    const s = await Session.create(compile({ y }, { freeze: { cls: new Float32Array([1, 2, 3]) } }));
+    for (const n of [1, 4]) {
+      const r = await s.run({ x: new Float32Array(n * 6).fill(1) });
+      assert.deepEqual(r.y!.dims, [n, 1, 3]);
+      assert.deepEqual(
+        Array.from(r.y!.data as Float32Array),
+        Array.from({ length: n * 3 }, (_, i) => 2 * (2 + 1 + (i % 3))),
+      );
+    }
+  });
+
   test("shapes propagate through reshape/matmul and run at any batch size", async () => {
     const x = input("x", ["batch", 4, 3]);
     const w = input("w", [3, 2]);
