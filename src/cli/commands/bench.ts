@@ -1,4 +1,5 @@
 import { benchEngine } from "../../bench/engine.js";
+import { benchEmbed } from "../../bench/embed.js";
 import { benchTrain } from "../../bench/train.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
@@ -15,13 +16,19 @@ const SUITES: Record<
       steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
       peer: !v["no-peer"],
     }),
+  embed: (v) =>
+    benchEmbed({
+      preset: v.preset as string | undefined,
+      batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 1 }),
+      peer: !v["no-peer"],
+    }),
 };
 
 export const bench = defineCommand({
   name: "bench",
   summary: "measure throughput (engine, train, embed, search, data) against the PyTorch peer's recorded run",
   usage:
-    "juxta bench --suite engine|train|all [--preset tiny] [--batch 128] [--steps 6] [--no-peer] [--json]",
+    "juxta bench --suite engine|train|embed|all [--preset tiny] [--batch 128] [--steps 6] [--no-peer] [--json]",
   options: {
     suite: { type: "string", default: "all" },
     json: { type: "boolean" },
