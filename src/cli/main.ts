@@ -3,8 +3,9 @@
 import { UserError } from "../util/errors.js";
 import { type Command, parseCommand } from "./command.js";
 import { bench } from "./commands/bench.js";
+import { tokenizer } from "./commands/tokenizer.js";
 
-const commands: Command[] = [bench as unknown as Command];
+const commands: Command[] = [bench, tokenizer].map((c) => c as unknown as Command);
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,21 @@
+/** Juxta's byte-level BPE tokenizer (CLIP style): encoding, file formats, training. */
+export { readCaptions } from "./captions.js";
+export { clipClean, htmlUnescape } from "./clean.js";
+export {
+  CLIP_MERGES,
+  clipVocab,
+  loadClipBpe,
+  loadTokenizer,
+  loadTokenizerJson,
+  loadVocabMerges,
+  saveTokenizerJson,
+} from "./formats.js";
+export {
+  END_TOKEN,
+  type SpecOrigin,
+  START_TOKEN,
+  Tokenizer,
+  type TokenizerSpec,
+  WORD_END,
+} from "./tokenizer.js";
+export { type TrainOptions, trainBpe } from "./train.js";
