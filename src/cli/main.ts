@@ -3,9 +3,11 @@
 import { UserError } from "../util/errors.js";
 import { type Command, parseCommand } from "./command.js";
 import { bench } from "./commands/bench.js";
+import { data } from "./commands/data.js";
+import { train } from "./commands/train.js";
 import { tokenizer } from "./commands/tokenizer.js";
 
-const commands: Command[] = [bench, tokenizer].map((c) => c as unknown as Command);
+const commands: Command[] = [train, data, tokenizer, bench].map((c) => c as unknown as Command);
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,224 @@
+/**
+ * Manifests: JSONL, CSV and TSV files whose rows name an image, a caption and optionally a label. Rows are
+ * read with field paths (see fieldpath.ts), image paths resolve against the manifest's folder, and every bad
+ * row (broken JSON or UTF-8, missing or mistyped field, blank caption, absent image file) is logged and
+ * skipped with its line.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { UserError } from "../util/errors.js";
+import { parseDelimited } from "./delimited.js";
+import { type FieldPath, followPath, parseFieldPath, type Reached } from "./fieldpath.js";
+import { applyTemplate, checkTemplate, type DatasetOptions } from "./options.js";
+import type { Sample, SkipLog } from "./types.js";
+
+export type ManifestFormat = "jsonl" | "csv" | "tsv";
+
+interface Row {
+  line: number;
+  value: unknown;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function* jsonlRows(bytes: Uint8Array, file: string, log: SkipLog): Generator<Row> {
+  let line = 0;
+  let pos = 0;
+  while (pos < bytes.length) {
+    line++;
+    let end = bytes.indexOf(0x0a, pos);
+    if (end < 0) end = bytes.length;
+    const raw = bytes.subarray(pos, end);
+    pos = end + 1;
+    let text: string;
+    try {
+      text = utf8.decode(raw);
+    } catch {
+      log.add({ file, line }, "not UTF-8: the line holds bytes that are not valid UTF-8");
+      continue;
+    }
+    if (text.trim() === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      log.add({ file, line }, `invalid JSON: ${(e as Error).message}`);
+      continue;
+    }
+    if (typeof value !== "object" || value === null) {
+      log.add({ file, line }, `wrong type: expected a JSON object, got ${JSON.stringify(value)}`);
+      continue;
+    }
+    yield { line, value };
+  }
+}
+
+function* delimitedRows(bytes: Uint8Array, file: string, tsv: boolean, log: SkipLog): Generator<Row> {
+  const records = parseDelimited(bytes, { delimiter: tsv ? "\t" : ",", quotes: !tsv });
+  let header: string[] | undefined;
+  for (const rec of records) {
+    if ("error" in rec) {
+      if (!header) throw new UserError(`${file}:${rec.line}: cannot read the header row: ${rec.error}`);
+      log.add({ file, line: rec.line }, rec.error);
+      continue;
+    }
+    if (!header) {
+      header = rec.fields.map((h) => h.trim());
+      const seen = new Set<string>();
+      for (const h of header) {
+        if (seen.has(h))
+          throw new UserError(`${file}:${rec.line}: column '${h}' appears twice in the header row`);
+        seen.add(h);
+      }
+      continue;
+    }
+    if (rec.fields.length !== header.length) {
+      log.add(
+        { file, line: rec.line },
+        `wrong field count: expected ${header.length} fields (as in the header), got ${rec.fields.length}`,
+      );
+      continue;
+    }
+    const value: Record<string, string> = {};
+    header.forEach((h, i) => {
+      value[h] = rec.fields[i]!;
+    });
+    yield { line: rec.line, value };
+  }
+}
+
+/** A column of a CSV/TSV file: the whole field name, since column names may contain dots or brackets. */
+function columnPath(name: string): FieldPath {
+  return { source: name, steps: [{ key: name }], fansOut: false };
+}
+
+function typeName(v: unknown): string {
+  return Array.isArray(v) ? "a list" : v === null ? "null" : `a ${typeof v}`;
+}
+
+interface Pending {
+  line: number;
+  image: string;
+  texts: string[];
+  label?: string;
+}
+
+/** The strings a path reaches in one row; unusable values are logged, `undefined` if none is usable. */
+function strings(
+  row: Row,
+  path: FieldPath,
+  what: string,
+  file: string,
+  log: SkipLog,
+  blank: string,
+): string[] | undefined {
+  const reached: Reached[] = followPath(row.value, path);
+  const loc = { file, line: row.line, field: path.source };
+  if (reached.length === 0) {
+    log.add(loc, `missing field: ${path.source} matched an empty list`);
+    return undefined;
+  }
+  const out: string[] = [];
+  for (const r of reached) {
+    if (!r.ok) log.add(loc, r.reason);
+    else if (typeof r.value !== "string")
+      log.add(loc, `wrong type: the ${what} is ${typeName(r.value)}, expected a string`);
+    else if (r.value.trim() === "") log.add(loc, blank);
+    else out.push(r.value.trim());
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/** Existence of each distinct path, checked a few dozen at a time. */
+async function existing(paths: Iterable<string>): Promise<Set<string>> {
+  const all = [...new Set(paths)];
+  const ok = new Set<string>();
+  const width = 32;
+  for (let i = 0; i < all.length; i += width) {
+    await Promise.all(
+      all.slice(i, i + width).map(async (p) => {
+        const s = await stat(p).catch(() => undefined);
+        if (s?.isFile()) ok.add(p);
+      }),
+    );
+  }
+  return ok;
+}
+
+export async function readManifest(
+  file: string,
+  format: ManifestFormat,
+  opts: DatasetOptions,
+  log: SkipLog,
+): Promise<Sample[]> {
+  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read manifest ${file}: ${e.code ?? e.message}`);
+  });
+  const jsonl = format === "jsonl";
+  const path = (name: string) => (jsonl ? parseFieldPath(name) : columnPath(name));
+  const imagePath = path(opts.imageField ?? "image");
+  const textPath = path(opts.textField ?? "text");
+  const labelPath = path(opts.labelField ?? "label");
+  if (labelPath.fansOut)
+    throw new UserError(`label field '${labelPath.source}' must name one value, not use [*]`);
+  const template = opts.template === undefined ? undefined : checkTemplate(opts.template);
+  const rows = jsonl ? jsonlRows(bytes, file, log) : delimitedRows(bytes, file, format === "tsv", log);
+  const base = dirname(resolve(file));
+
+  const pending: Pending[] = [];
+  let checkedColumns = jsonl;
+  for (const row of rows) {
+    if (!checkedColumns) {
+      const columns = Object.keys(row.value as object);
+      for (const p of template === undefined ? [imagePath, textPath] : [imagePath])
+        if (!columns.includes(p.source))
+          throw new UserError(
+            `${file}: no column '${p.source}' in the header row (columns: ${columns.join(", ")})`,
+          );
+      checkedColumns = true;
+    }
+    const labelValue = followPath(row.value, labelPath)[0];
+    let label: string | undefined;
+    if (labelValue?.ok) {
+      const v = labelValue.value;
+      if (typeof v === "number" || (typeof v === "string" && v.trim() !== "")) label = String(v).trim();
+      else if (typeof v !== "string") {
+        log.add({ file, line: row.line, field: labelPath.source }, `wrong type: the label is ${typeName(v)}`);
+        continue;
+      }
+    }
+    const images = strings(row, imagePath, "image path", file, log, "missing field: the image path is empty");
+    if (!images) continue;
+    let texts: string[] | undefined;
+    const reached = followPath(row.value, textPath);
+    if (template !== undefined && label !== undefined && reached.every((r) => !r.ok))
+      texts = [applyTemplate(template, label)];
+    else texts = strings(row, textPath, "caption", file, log, "empty caption");
+    if (!texts) continue;
+    for (const image of images) {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image)) {
+        log.add(
+          { file, line: row.line, field: imagePath.source },
+          `remote image: ${image} (URLs are not downloaded)`,
+        );
+        continue;
+      }
+      pending.push({ line: row.line, image: resolve(base, image), texts, label });
+    }
+  }
+
+  const found = opts.checkImages === false ? undefined : await existing(pending.map((p) => p.image));
+  const samples: Sample[] = [];
+  for (const p of pending) {
+    if (found && !found.has(p.image)) {
+      log.add({ file, line: p.line, field: imagePath.source }, `missing image: ${p.image}`);
+      continue;
+    }
+    for (const text of p.texts) {
+      const sample: Sample = { image: { kind: "file", path: p.image }, text, origin: { file, line: p.line } };
+      if (p.label !== undefined) sample.label = p.label;
+      samples.push(sample);
+    }
+  }
+  return samples;
+}

@@ -1,0 +1,102 @@
+/**
+ * MNIST-style IDX files (MNIST, Fashion-MNIST): an images file (magic 2051, count × rows × cols bytes) and
+ * its labels file (magic 2049, one byte each), plain or gzipped, turned into grayscale raw images. Sizes in
+ * the headers are checked against the file lengths, so a truncated download is reported, not misread.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
+import { UserError } from "../util/errors.js";
+import { applyTemplate, checkTemplate, type DatasetOptions } from "./options.js";
+import type { Sample, SkipLog } from "./types.js";
+
+export const MNIST_TEMPLATE = "a photo of the number {label}.";
+const IMAGES_MAGIC = 2051;
+const LABELS_MAGIC = 2049;
+
+export function isIdxImagesName(name: string): boolean {
+  return /idx3-ubyte(\.gz)?$/.test(name);
+}
+
+/** The images files of an MNIST folder for a split: `train-*` or `t10k-*` / `test-*`. */
+export function mnistImageFiles(dir: string, names: string[], split: "train" | "test"): string[] {
+  const prefix = split === "train" ? /^train/ : /^(t10k|test)/;
+  const chosen = names.filter((n) => isIdxImagesName(n) && prefix.test(n)).sort();
+  if (chosen.length === 0) throw new UserError(`${dir}: no MNIST ${split} images file (*-images-idx3-ubyte)`);
+  // One file: a folder often holds both `x` and `x.gz`, and sorting puts the plain one first.
+  return chosen.slice(0, 1).map((n) => join(dir, n));
+}
+
+/** `train-images-idx3-ubyte(.gz)` → the `train-labels-idx1-ubyte(.gz)` beside it. */
+export function labelsFileFor(images: string): string {
+  const name = basename(images).replace("images", "labels").replace("idx3", "idx1");
+  const plain = join(dirname(images), name);
+  for (const candidate of [plain, plain.replace(/\.gz$/, ""), `${plain}.gz`])
+    if (existsSync(candidate)) return candidate;
+  throw new UserError(`${images}: its labels file ${plain} is missing`);
+}
+
+async function readMaybeGzip(file: string): Promise<Uint8Array> {
+  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read ${file}: ${e.code ?? e.message}`);
+  });
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  return promisify(gunzip)(bytes).catch((e: Error) => {
+    throw new UserError(`${file}: broken gzip data: ${e.message}`);
+  });
+}
+
+function header(bytes: Uint8Array, file: string, magic: number, dims: number): number[] {
+  const need = 4 + 4 * dims;
+  if (bytes.length < need)
+    throw new UserError(`${file}: truncated IDX file: ${bytes.length} bytes, the header needs ${need}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const got = view.getUint32(0);
+  if (got !== magic)
+    throw new UserError(
+      `${file}: not an IDX ${dims === 3 ? "images" : "labels"} file (magic ${got}, expected ${magic})`,
+    );
+  const shape = Array.from({ length: dims }, (_, i) => view.getUint32(4 + 4 * i));
+  const expected = need + shape.reduce((a, b) => a * b, 1);
+  if (bytes.length !== expected)
+    throw new UserError(
+      `${file}: IDX size mismatch: the header (${shape.join(" × ")}) means ${expected} bytes, the file has ` +
+        `${bytes.length}${bytes.length < expected ? ` (truncated at byte offset ${bytes.length})` : ""}`,
+    );
+  return shape;
+}
+
+export async function readMnist(imageFiles: string[], opts: DatasetOptions, log: SkipLog): Promise<Sample[]> {
+  const template = checkTemplate(opts.template ?? MNIST_TEMPLATE);
+  const classes = opts.classes ?? Array.from({ length: 10 }, (_, i) => String(i));
+  const samples: Sample[] = [];
+  for (const file of imageFiles) {
+    const labelsFile = labelsFileFor(file);
+    const images = await readMaybeGzip(file);
+    const labels = await readMaybeGzip(labelsFile);
+    const [count, rows, cols] = header(images, file, IMAGES_MAGIC, 3) as [number, number, number];
+    const [labelCount] = header(labels, labelsFile, LABELS_MAGIC, 1) as [number];
+    if (labelCount !== count)
+      throw new UserError(`${labelsFile}: has ${labelCount} labels but ${file} has ${count} images`);
+    const size = rows * cols;
+    for (let i = 0; i < count; i++) {
+      const origin = { file, line: i + 1 };
+      const index = labels[8 + i]!;
+      const label = classes[index];
+      if (label === undefined) {
+        log.add(origin, `label out of range: ${index}, there are ${classes.length} classes`);
+        continue;
+      }
+      const pixels = images.subarray(16 + i * size, 16 + (i + 1) * size);
+      samples.push({
+        image: { kind: "raw", width: cols, height: rows, channels: 1, pixels },
+        text: applyTemplate(template, label),
+        label,
+        origin,
+      });
+    }
+  }
+  return samples;
+}
