@@ -1,0 +1,332 @@
+/**
+ * Training a CLIP model on image-text pairs, start to finish: read the data (bad rows skipped and counted),
+ * train or load the tokenizer, decode every image once, then loop — batches prepared in worker threads while
+ * ONNX Runtime runs the compiled step, AdamW with warmup + cosine, a progress line, metrics as JSON lines,
+ * atomic checkpoints — and resume exactly where a checkpoint left off.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Loader } from "../data/loader.js";
+import { openDataset } from "../data/open.js";
+import type { DatasetOptions } from "../data/options.js";
+import { SkipLog } from "../data/types.js";
+import { buildPixelStore } from "../image/store.js";
+import { CLIP } from "../models/clip.js";
+import { presetConfig } from "../models/presets.js";
+import { checkTokenizer, loadClip, MODEL_FILE, saveClip } from "../models/saved.js";
+import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
+import { loadTokenizer, trainBpe } from "../text/index.js";
+import type { Tokenizer } from "../text/tokenizer.js";
+import { UserError } from "../util/errors.js";
+import { appendJsonLine } from "../util/fs.js";
+import { Progress, type ProgressStream } from "../util/progress.js";
+import { loadOptimizer, readState, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
+import { createClipStep } from "./clip-step.js";
+import type { TrainStep } from "./step.js";
+
+export interface ClipTrainOptions {
+  /** Manifest, folder or shard of image-text pairs (a resume reads it from the run). */
+  data?: string;
+  out: string;
+  preset?: string;
+  epochs?: number;
+  /** Wall-clock budget; the schedule is sized from the measured step time. */
+  minutes?: number;
+  batch?: number;
+  lr?: number;
+  weightDecay?: number;
+  warmup?: number;
+  seed?: number;
+  /** Continue the run in `out` from its last checkpoint. */
+  resume?: boolean;
+  /** Use this tokenizer.json instead of training one on the captions. */
+  tokenizer?: string;
+  /** Steps between checkpoints (default: about every 2 minutes' worth). */
+  saveEvery?: number;
+  maxGradNorm?: number;
+  strict?: boolean;
+  dataset?: DatasetOptions;
+  workers?: number;
+  /** Stop after this many steps in this invocation (a later --resume continues); for tests and demos. */
+  stopAfter?: number;
+  /** Where progress and messages go (default stderr). */
+  stream?: ProgressStream;
+}
+
+export interface ClipTrainResult {
+  dir: string;
+  steps: number;
+  losses: number[];
+  lastLoss: number;
+  skipped: number;
+}
+
+/** The options that define a run; a resume must not change them. */
+const RUN_KEYS = [
+  "data",
+  "preset",
+  "epochs",
+  "minutes",
+  "batch",
+  "lr",
+  "weightDecay",
+  "warmup",
+  "seed",
+  "maxGradNorm",
+] as const;
+
+export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult> {
+  const stream = opts.stream ?? process.stderr;
+  const say = (line: string) => stream.write(`${line}\n`);
+  const dir = opts.out;
+  const prior = readState(dir);
+  if (opts.resume && !prior)
+    throw new UserError(`--resume: ${dir} holds no checkpoint (state.json) to resume from`);
+  if (!opts.resume && prior)
+    throw new UserError(
+      `${dir} already holds a run (step ${prior.step}); pass --resume to continue it or choose another --out`,
+    );
+  const o = resolveOptions(opts, prior);
+  mkdirSync(dir, { recursive: true });
+
+  // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
+  const log = new SkipLog(opts.strict ?? false);
+  const rows = await openDataset(o.data, opts.dataset ?? {}, log);
+  const cfg = presetConfig(o.preset);
+  const size = cfg.vision.imageSize;
+  const decode = new Progress({ label: "decode", total: rows.length, stream, unit: "images" });
+  let decoded = 0;
+  const { store, samples } = await buildPixelStore(rows, {
+    cacheSide: Math.round(size * 1.25),
+    skips: log,
+    onProgress: (done) => {
+      decode.tick(done - decoded);
+      decoded = done;
+    },
+  });
+  decode.done();
+  if (log.total > 0) say(log.summary());
+  const captioned = samples.filter((s) => s.text);
+  if (captioned.length < samples.length)
+    throw new UserError(
+      `${o.data}: ${samples.length - captioned.length} samples have no caption; CLIP trains on image-text pairs`,
+    );
+
+  // Tokenizer: the run's own (resume), a given one, or one trained on these captions.
+  let tokenizer: Tokenizer;
+  const runTokenizer = join(dir, "tokenizer.json");
+  if (prior) tokenizer = loadTokenizer(runTokenizer);
+  else if (opts.tokenizer) tokenizer = loadTokenizer(opts.tokenizer);
+  else {
+    say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${samples.length} captions`);
+    tokenizer = trainBpe(
+      samples.map((s) => s.text as string),
+      { vocabSize: cfg.text.vocabSize },
+    );
+  }
+  checkTokenizer(tokenizer, cfg, opts.tokenizer ?? runTokenizer);
+
+  const loader = new Loader(store, samples, {
+    batchSize: o.batch,
+    size,
+    seed: o.seed,
+    augment: "clip",
+    workers: opts.workers,
+  });
+
+  // Model and optimizer: fresh, or the checkpoint's.
+  let model: CLIP;
+  if (prior) {
+    const loaded = loadClip(dir);
+    model = loaded.model;
+    if (loaded.config.step !== prior.step)
+      throw new UserError(
+        `${join(dir, MODEL_FILE)}: holds step ${loaded.config.step}, state.json says ${prior.step}`,
+      );
+  } else model = new CLIP(cfg).initialize(o.seed);
+  model.train();
+  const step = await createClipStep(model, { batch: o.batch });
+  const opt = new AdamW(step.params, { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: o.weightDecay });
+  if (prior) loadOptimizer(dir, opt, prior.step);
+
+  const ctx = cfg.text.contextLength;
+  let state: TrainState;
+  if (prior) state = prior;
+  else {
+    // An epoch budget fixes the schedule's length; a time budget sizes it from the pace of two dry runs.
+    const total =
+      o.epochs !== undefined
+        ? o.epochs * loader.stepsPerEpoch
+        : await estimateSteps(step, loader, tokenizer, ctx, (o.minutes as number) * 60);
+    state = {
+      step: 0,
+      totalSteps: total,
+      warmupSteps: o.warmup ?? Math.max(1, Math.min(500, Math.round(total * 0.1))),
+      elapsedSeconds: 0,
+      options: Object.fromEntries(RUN_KEYS.map((k) => [k, o[k]])),
+    };
+  }
+  const metricsPath = join(dir, "metrics.jsonl");
+  if (prior) truncateMetrics(metricsPath, prior.step);
+  else writeFileSync(metricsPath, "");
+
+  const losses: number[] = [];
+  const budgetSeconds = o.minutes !== undefined ? o.minutes * 60 : Number.POSITIVE_INFINITY;
+  const saveEvery = opts.saveEvery;
+  let lastSave = performance.now();
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  process.once("SIGINT", onSignal);
+  const startStep = state.step;
+  const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
+  const checkpoint = () => {
+    saveClip(dir, model, tokenizer, { step: state.step, preset: o.preset });
+    saveOptimizer(dir, opt);
+    saveState(dir, state);
+    lastSave = performance.now();
+  };
+
+  if (startStep > 0) say(`resuming at step ${startStep} of ${state.totalSteps}`);
+  const bar = new Progress({
+    label: "train",
+    total: state.totalSteps - startStep,
+    stream,
+    unit: "pairs",
+    perTick: o.batch,
+  });
+  const t0 = performance.now();
+  const elapsedAtStart = state.elapsedSeconds;
+  try {
+    for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
+      const tokens = tokenizer.encodeBatch(batch.texts, ctx);
+      const r = await step.run({ images: batch.pixels, tokens }, state.step);
+      if (!Number.isFinite(r.loss)) {
+        const kept =
+          state.step > 0 && existsSync(join(dir, MODEL_FILE))
+            ? `the last good checkpoint is in ${dir}`
+            : "no checkpoint was written";
+        throw new UserError(
+          `loss became ${r.loss} at step ${state.step + 1}; training stopped and ${kept}. Try a lower --lr (now ${o.lr}) or --max-grad-norm 1`,
+        );
+      }
+      const lr = warmupCosine(state.step, { lr: o.lr, warmup: state.warmupSteps, total: state.totalSteps });
+      opt.update(r.grads, lr, clipScale(r.gradNorm, o.maxGradNorm));
+      state.step++;
+      state.elapsedSeconds = elapsedAtStart + (performance.now() - t0) / 1000;
+      losses.push(r.loss);
+      const temperature = (r.metrics.temperature as Float32Array)[0] as number;
+      const accuracy = (r.metrics.accuracy as Float32Array)[0] as number;
+      appendJsonLine(metricsPath, {
+        step: state.step,
+        epoch: batch.epoch,
+        loss: r.loss,
+        lr,
+        temperature,
+        accuracy,
+        grad_norm: r.gradNorm,
+        seconds: Math.round(state.elapsedSeconds * 10) / 10,
+      });
+      bar.tick(1, { loss: r.loss.toFixed(3), lr: lr.toExponential(1), T: temperature.toFixed(1) });
+      const done = state.step >= state.totalSteps || state.elapsedSeconds >= budgetSeconds;
+      const due = saveEvery ? state.step % saveEvery === 0 : performance.now() - lastSave > 120_000;
+      const stop = interrupted || (opts.stopAfter !== undefined && state.step - startStep >= opts.stopAfter);
+      if (done || due || stop) checkpoint();
+      if (done || stop) break;
+    }
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    bar.done();
+    await loader.close();
+    await step.release();
+  }
+  if (interrupted)
+    say(`interrupted: checkpoint at step ${state.step} saved in ${dir}; continue with --resume`);
+  return {
+    dir,
+    steps: state.step,
+    losses,
+    lastLoss: losses[losses.length - 1] ?? Number.NaN,
+    skipped: log.total,
+  };
+}
+
+/** Steps that fit in `seconds`, from the time of a second dry run (the first pays for warm-up). */
+async function estimateSteps(
+  step: TrainStep,
+  loader: Loader,
+  tokenizer: Tokenizer,
+  ctx: number,
+  seconds: number,
+): Promise<number> {
+  const batches = loader.batches(0, 0);
+  const first = await batches.next();
+  await batches.return(undefined);
+  if (first.done) throw new Error("internal: the loader yielded no batch");
+  const feeds = { images: first.value.pixels, tokens: tokenizer.encodeBatch(first.value.texts, ctx) };
+  await step.run(feeds, 0);
+  const t = performance.now();
+  await step.run(feeds, 0);
+  const perStep = (performance.now() - t) / 1000;
+  return Math.max(1, Math.floor(seconds / perStep));
+}
+
+type Resolved = {
+  data: string;
+  preset: string;
+  epochs: number | undefined;
+  minutes: number | undefined;
+  batch: number;
+  lr: number;
+  weightDecay: number;
+  warmup: number | undefined;
+  seed: number;
+  maxGradNorm: number | undefined;
+};
+
+function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): Resolved {
+  if (prior) {
+    const saved = prior.options as Partial<Resolved>;
+    for (const k of RUN_KEYS) {
+      const given = opts[k];
+      if (given !== undefined && k !== "minutes" && given !== saved[k])
+        throw new UserError(
+          `--resume: --${flagName(k)} ${given} differs from the run's ${saved[k]}; a resumed run keeps its settings`,
+        );
+    }
+    return { ...(saved as Resolved), minutes: opts.minutes ?? saved.minutes };
+  }
+  if (!opts.data) throw new UserError("--data is required to start a run");
+  const epochs = opts.epochs ?? (opts.minutes === undefined ? 10 : undefined);
+  return {
+    data: opts.data,
+    preset: opts.preset ?? "tiny",
+    epochs,
+    minutes: opts.minutes,
+    batch: opts.batch ?? 128,
+    lr: opts.lr ?? 5e-4,
+    weightDecay: opts.weightDecay ?? 0.2,
+    warmup: opts.warmup,
+    seed: opts.seed ?? 0,
+    maxGradNorm: opts.maxGradNorm,
+  };
+}
+
+const flagName = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Drop metric lines past the checkpoint (steps that a crash lost and the resume will redo). */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
+}

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { readSafetensors } from "../../src/io/safetensors.js";
+import { CLIP, type ClipConfig } from "../../src/models/clip.js";
+import { ClipEncoders } from "../../src/models/encoders.js";
+import { createClipStep } from "../../src/train/clip-step.js";
+import { projectRoot } from "../helpers.js";
+
+const FIXTURE = join(projectRoot, "test", "fixtures", "clip-xcheck");
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += ((a[i] as number) - (b[i] as number)) ** 2;
+    den += (b[i] as number) ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+function loadFixture() {
+  const cfg = JSON.parse(readFileSync(join(FIXTURE, "config.json"), "utf8")) as ClipConfig;
+  const { tensors } = readSafetensors(join(FIXTURE, "fixture.safetensors"));
+  const get = (name: string) => {
+    const t = tensors.get(name);
+    assert.ok(t, `fixture tensor '${name}'`);
+    return t.data;
+  };
+  const model = new CLIP(cfg).initialize(0);
+  for (const p of model.parameters()) p.data.set(get(`param.${p.name}`) as Float32Array);
+  return { cfg, model, get };
+}
+
+describe("CLIP against PyTorch (fixture made by test/fixtures/clip-xcheck/make_fixture.py)", () => {
+  it("loss and every parameter's gradient match to 1e-4 relative", async () => {
+    const { model, get } = loadFixture();
+    const step = await createClipStep(model, { batch: 4 });
+    const r = await step.run(
+      { images: get("images") as Float32Array, tokens: get("tokens") as Int32Array },
+      0,
+    );
+    const refLoss = (get("loss") as Float32Array)[0] as number;
+    assert.ok(Math.abs(r.loss - refLoss) <= 1e-4 * Math.abs(refLoss), `loss ${r.loss} vs PyTorch ${refLoss}`);
+    assert.equal(step.params.length, model.parameters().length);
+    step.params.forEach((p, i) => {
+      const err = relativeError(r.grads[i] as Float32Array, get(`grad.${p.name}`) as Float32Array);
+      assert.ok(err <= 1e-4, `gradient of ${p.name}: relative error ${err.toExponential(2)}`);
+    });
+    await step.release();
+  });
+});
+
+describe("ClipEncoders", () => {
+  it("embeds with a symbolic batch: a batch of 4 equals rows encoded one at a time", async () => {
+    const { cfg, model, get } = loadFixture();
+    const encoders = await ClipEncoders.create(model, { chunk: 4 });
+    const images = get("images") as Float32Array;
+    const tokens = get("tokens") as Int32Array;
+    const all = await encoders.encodeImages(images);
+    const allText = await encoders.encodeTexts(tokens);
+    assert.equal(all.length, 4 * cfg.embedDim);
+    const rowPixels = images.length / 4;
+    const ctx = cfg.text.contextLength;
+    for (let r = 0; r < 4; r++) {
+      const one = await encoders.encodeImages(images.subarray(r * rowPixels, (r + 1) * rowPixels));
+      const oneText = await encoders.encodeTexts(tokens.subarray(r * ctx, (r + 1) * ctx));
+      const d = cfg.embedDim;
+      assert.ok(relativeError(one, all.subarray(r * d, (r + 1) * d)) < 1e-5, `image row ${r}`);
+      assert.ok(relativeError(oneText, allText.subarray(r * d, (r + 1) * d)) < 1e-5, `text row ${r}`);
+    }
+    await encoders.release();
+  });
+});
