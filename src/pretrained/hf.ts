@@ -1,0 +1,254 @@
+/**
+ * Hugging Face `CLIPModel` folders (`config.json` with model_type "clip", `model.safetensors`): the config
+ * mapped to Juxta's ClipConfig and every tensor renamed to Juxta's (OpenCLIP) names — q/k/v projections packed
+ * into `in_proj_*`, the two projections transposed — and back again for export.
+ */
+import type { SafetensorsInput, SafetensorsTensor } from "../io/safetensors.js";
+import type { ClipConfig } from "../models/clip.js";
+import type { Activation } from "../nn/index.js";
+import { UserError } from "../util/errors.js";
+
+type Json = Record<string, unknown>;
+
+const ACTIVATIONS: Record<string, Activation> = {
+  quick_gelu: "quick_gelu",
+  gelu: "gelu",
+  gelu_new: "gelu_tanh",
+  gelu_pytorch_tanh: "gelu_tanh",
+  relu: "relu",
+};
+
+export function hfToConfig(json: Json, source: string): ClipConfig {
+  const text = (json.text_config ?? {}) as Json;
+  const vision = (json.vision_config ?? {}) as Json;
+  const num = (obj: Json, key: string, fallback: number, where: string): number => {
+    const v = obj[key] ?? fallback;
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new UserError(`${source}: field '${where}${key}' must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const act = (obj: Json, where: string): Activation => {
+    const name = String(obj.hidden_act ?? "quick_gelu");
+    const a = ACTIVATIONS[name];
+    if (!a)
+      throw new UserError(
+        `${source}: field '${where}hidden_act' is '${name}'; Juxta supports ${Object.keys(ACTIVATIONS).join(", ")}`,
+      );
+    return a;
+  };
+  const vWidth = num(vision, "hidden_size", 768, "vision_config.");
+  const tWidth = num(text, "hidden_size", 512, "text_config.");
+  return {
+    embedDim: num(json, "projection_dim", 512, ""),
+    vision: {
+      type: "vit",
+      imageSize: num(vision, "image_size", 224, "vision_config."),
+      patchSize: num(vision, "patch_size", 32, "vision_config."),
+      width: vWidth,
+      layers: num(vision, "num_hidden_layers", 12, "vision_config."),
+      heads: num(vision, "num_attention_heads", 12, "vision_config."),
+      mlpRatio: num(vision, "intermediate_size", 3072, "vision_config.") / vWidth,
+      act: act(vision, "vision_config."),
+      lnEps: num(vision, "layer_norm_eps", 1e-5, "vision_config."),
+    },
+    text: {
+      vocabSize: num(text, "vocab_size", 49408, "text_config."),
+      contextLength: num(text, "max_position_embeddings", 77, "text_config."),
+      width: tWidth,
+      layers: num(text, "num_hidden_layers", 12, "text_config."),
+      heads: num(text, "num_attention_heads", 8, "text_config."),
+      mlpRatio: num(text, "intermediate_size", 2048, "text_config.") / tWidth,
+      act: act(text, "text_config."),
+      lnEps: num(text, "layer_norm_eps", 1e-5, "text_config."),
+    },
+    initLogitScale: num(json, "logit_scale_init_value", Math.log(1 / 0.07), ""),
+  };
+}
+
+export function configToHf(cfg: ClipConfig): Json {
+  const actName = (a: Activation) => (a === "gelu_tanh" ? "gelu_new" : a);
+  return {
+    architectures: ["CLIPModel"],
+    model_type: "clip",
+    projection_dim: cfg.embedDim,
+    logit_scale_init_value: cfg.initLogitScale ?? Math.log(1 / 0.07),
+    text_config: {
+      model_type: "clip_text_model",
+      vocab_size: cfg.text.vocabSize,
+      hidden_size: cfg.text.width,
+      intermediate_size: Math.round(cfg.text.width * cfg.text.mlpRatio),
+      num_hidden_layers: cfg.text.layers,
+      num_attention_heads: cfg.text.heads,
+      max_position_embeddings: cfg.text.contextLength,
+      hidden_act: actName(cfg.text.act),
+      layer_norm_eps: cfg.text.lnEps,
+      projection_dim: cfg.embedDim,
+      bos_token_id: cfg.text.vocabSize - 2,
+      eos_token_id: cfg.text.vocabSize - 1,
+      pad_token_id: 0,
+    },
+    vision_config: {
+      model_type: "clip_vision_model",
+      hidden_size: cfg.vision.width,
+      intermediate_size: Math.round(cfg.vision.width * cfg.vision.mlpRatio),
+      num_hidden_layers: cfg.vision.layers,
+      num_attention_heads: cfg.vision.heads,
+      image_size: cfg.vision.imageSize,
+      patch_size: cfg.vision.patchSize,
+      num_channels: 3,
+      hidden_act: actName(cfg.vision.act),
+      layer_norm_eps: cfg.vision.lnEps,
+      projection_dim: cfg.embedDim,
+    },
+  };
+}
+
+/** Per-layer renames inside an encoder layer (HF → OpenCLIP), q/k/v handled separately. */
+const LAYER_RENAMES: [string, string][] = [
+  ["self_attn.out_proj.", "attn.out_proj."],
+  ["layer_norm1.", "ln_1."],
+  ["layer_norm2.", "ln_2."],
+  ["mlp.fc1.", "mlp.c_fc."],
+  ["mlp.fc2.", "mlp.c_proj."],
+];
+
+const TOWERS = [
+  { hf: "vision_model", ours: "visual" },
+  { hf: "text_model", ours: "text" },
+] as const;
+
+const FIXED_RENAMES: Record<string, string> = {
+  "vision_model.embeddings.patch_embedding.weight": "visual.conv1.weight",
+  "vision_model.embeddings.class_embedding": "visual.class_embedding",
+  "vision_model.embeddings.position_embedding.weight": "visual.positional_embedding",
+  "vision_model.pre_layrnorm.weight": "visual.ln_pre.weight",
+  "vision_model.pre_layrnorm.bias": "visual.ln_pre.bias",
+  "vision_model.post_layernorm.weight": "visual.ln_post.weight",
+  "vision_model.post_layernorm.bias": "visual.ln_post.bias",
+  "text_model.embeddings.token_embedding.weight": "text.token_embedding.weight",
+  "text_model.embeddings.position_embedding.weight": "text.positional_embedding",
+  "text_model.final_layer_norm.weight": "text.ln_final.weight",
+  "text_model.final_layer_norm.bias": "text.ln_final.bias",
+  logit_scale: "logit_scale",
+};
+
+/** Buffers HF stores that carry no weights. */
+const IGNORED = /\.position_ids$/;
+
+function transpose(t: SafetensorsTensor, name: string, source: string): SafetensorsTensor {
+  if (t.shape.length !== 2)
+    throw new UserError(`${source}: tensor '${name}' should be 2-D, has shape [${t.shape}]`);
+  const [r, c] = t.shape as [number, number];
+  const src = t.data as Float32Array;
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j] as number;
+  return { dtype: "F32", stored: t.stored, shape: [c, r], data: out };
+}
+
+function concatRows(parts: SafetensorsTensor[]): SafetensorsTensor {
+  const total = parts.reduce((n, p) => n + p.data.length, 0);
+  const out = new Float32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p.data as Float32Array, at);
+    at += p.data.length;
+  }
+  const [rows, ...rest] = parts[0]!.shape;
+  return {
+    dtype: "F32",
+    stored: parts[0]!.stored,
+    shape: [(rows as number) * parts.length, ...rest],
+    data: out,
+  };
+}
+
+/** HF tensors → Juxta names. Unknown tensors are a UserError naming them. */
+export function hfToJuxta(
+  tensors: ReadonlyMap<string, SafetensorsTensor>,
+  source: string,
+): Map<string, SafetensorsTensor> {
+  const out = new Map<string, SafetensorsTensor>();
+  const used = new Set<string>();
+  const take = (name: string): SafetensorsTensor => {
+    const t = tensors.get(name);
+    if (!t) throw new UserError(`${source}: tensor '${name}' is missing`);
+    used.add(name);
+    return t;
+  };
+  for (const [hf, ours] of Object.entries(FIXED_RENAMES)) if (tensors.has(hf)) out.set(ours, take(hf));
+  if (tensors.has("visual_projection.weight"))
+    out.set("visual.proj", transpose(take("visual_projection.weight"), "visual_projection.weight", source));
+  if (tensors.has("text_projection.weight"))
+    out.set(
+      "text.text_projection",
+      transpose(take("text_projection.weight"), "text_projection.weight", source),
+    );
+  for (const { hf, ours } of TOWERS) {
+    for (let layer = 0; ; layer++) {
+      const from = `${hf}.encoder.layers.${layer}.`;
+      if (![...tensors.keys()].some((k) => k.startsWith(from))) break;
+      const to = `${ours}.transformer.resblocks.${layer}.`;
+      for (const kind of ["weight", "bias"] as const) {
+        const qkv = (["q", "k", "v"] as const).map((p) => take(`${from}self_attn.${p}_proj.${kind}`));
+        out.set(`${to}attn.in_proj_${kind}`, concatRows(qkv));
+      }
+      for (const [a, b] of LAYER_RENAMES)
+        for (const kind of ["weight", "bias"]) out.set(`${to}${b}${kind}`, take(`${from}${a}${kind}`));
+    }
+  }
+  const unknown = [...tensors.keys()].filter((k) => !used.has(k) && !IGNORED.test(k));
+  if (unknown.length > 0)
+    throw new UserError(
+      `${source}: tensors Juxta's CLIP does not have: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""}`,
+    );
+  return out;
+}
+
+/** Juxta tensors (name → F32 data with shape) → HF names, for `export --format hf`. */
+export function juxtaToHf(
+  weights: Record<string, SafetensorsInput>,
+  cfg: ClipConfig,
+): Record<string, SafetensorsInput> {
+  const out: Record<string, SafetensorsInput> = {};
+  const get = (name: string) => {
+    const w = weights[name];
+    if (!w) throw new Error(`internal: weight '${name}' is missing`);
+    return w as { dtype: "F32"; shape: readonly number[]; data: Float32Array };
+  };
+  const asTensor = (w: { shape: readonly number[]; data: Float32Array }): SafetensorsTensor => ({
+    dtype: "F32",
+    stored: "F32",
+    shape: [...w.shape],
+    data: w.data,
+  });
+  for (const [hf, ours] of Object.entries(FIXED_RENAMES)) out[hf] = get(ours);
+  const tp = (name: string, hf: string) => {
+    const t = transpose(asTensor(get(name)), name, "export");
+    out[hf] = { dtype: "F32", shape: t.shape, data: t.data as Float32Array };
+  };
+  tp("visual.proj", "visual_projection.weight");
+  tp("text.text_projection", "text_projection.weight");
+  for (const { hf, ours } of TOWERS) {
+    const tower = ours === "visual" ? cfg.vision : cfg.text;
+    const d = tower.width;
+    for (let layer = 0; layer < tower.layers; layer++) {
+      const from = `${ours}.transformer.resblocks.${layer}.`;
+      const to = `${hf}.encoder.layers.${layer}.`;
+      for (const kind of ["weight", "bias"] as const) {
+        const packed = get(`${from}attn.in_proj_${kind}`);
+        const rowSize = kind === "weight" ? d : 1;
+        (["q", "k", "v"] as const).forEach((p, i) => {
+          const data = packed.data.slice(i * d * rowSize, (i + 1) * d * rowSize);
+          out[`${to}self_attn.${p}_proj.${kind}`] = {
+            dtype: "F32",
+            shape: kind === "weight" ? [d, d] : [d],
+            data,
+          };
+        });
+      }
+      for (const [a, b] of LAYER_RENAMES)
+        for (const kind of ["weight", "bias"]) out[`${to}${a}${kind}`] = get(`${from}${b}${kind}`);
+    }
+  }
+  return out;
+}
