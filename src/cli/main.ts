@@ -4,8 +4,8 @@ import { UserError } from "../util/errors.js";
 import { type Command, parseCommand } from "./command.js";
 import { bench } from "./commands/bench.js";
 import { data } from "./commands/data.js";
-import { train } from "./commands/train.js";
 import { tokenizer } from "./commands/tokenizer.js";
+import { train } from "./commands/train.js";
 
 const commands: Command[] = [train, data, tokenizer, bench].map((c) => c as unknown as Command);
 

@@ -126,7 +126,7 @@ export class Loader {
     const entry: PoolWorker = { worker, outstanding: 0 };
     worker.unref(); // referenced only while it has jobs, so a forgotten loader does not keep the process alive
     worker.on("message", (reply: WorkerReply) => {
-      if (--entry.outstanding === 0) worker.unref();
+      if (--entry.outstanding === 0 && !this.closed) worker.unref(); // close() holds a reference until exit
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if ("error" in reply) w?.reject(new Error(`loader worker failed: ${reply.error}`));
@@ -218,7 +218,14 @@ export class Loader {
     this.closed = true;
     for (const w of this.waiting.values()) w.reject(new Error("loader is closed"));
     this.waiting.clear();
-    await Promise.all(this.pool.map((p) => p.worker.terminate()));
+    // An unref'd worker does not keep the event loop alive, so its terminate() could be left pending with
+    // nothing else running (the process would exit mid-await): hold a reference until it has stopped.
+    await Promise.all(
+      this.pool.map((p) => {
+        p.worker.ref();
+        return p.worker.terminate();
+      }),
+    );
   }
 }
 

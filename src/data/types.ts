@@ -2,7 +2,7 @@
  * What every data source produces: samples that point at an image (not yet decoded) with an optional
  * caption and label, and a log of what was skipped and why.
  */
-import { type Location, formatLocation, inputError } from "../util/errors.js";
+import { formatLocation, inputError, type Location } from "../util/errors.js";
 
 /** Where a sample's image comes from; decoding happens later, once, in the image pipeline. */
 export type ImageRef =

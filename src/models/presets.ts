@@ -2,6 +2,7 @@
  * Named CLIP shapes. `tiny` is exactly the PyTorch peer's recipe (../shared/bench/peer/clip_torch.py), so the
  * two can be timed side by side; `b32` has OpenAI ViT-B/32's shapes so that its weights can be loaded.
  */
+import { UserError } from "../util/errors.js";
 import type { ClipConfig } from "./clip.js";
 
 export const PRESETS = {
@@ -83,6 +84,6 @@ export type PresetName = keyof typeof PRESETS;
 
 export function presetConfig(name: string): ClipConfig {
   const cfg = (PRESETS as Record<string, ClipConfig>)[name];
-  if (!cfg) throw new Error(`unknown preset '${name}'`);
+  if (!cfg) throw new UserError(`unknown preset '${name}'; choose one of: ${Object.keys(PRESETS).join(", ")}`);
   return structuredClone(cfg) as ClipConfig;
 }

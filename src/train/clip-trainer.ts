@@ -11,7 +11,7 @@ import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import { SkipLog } from "../data/types.js";
 import { buildPixelStore } from "../image/store.js";
-import { CLIP } from "../models/clip.js";
+import { CLIP, type ClipConfig } from "../models/clip.js";
 import { presetConfig } from "../models/presets.js";
 import { checkTokenizer, loadClip, MODEL_FILE, saveClip } from "../models/saved.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
@@ -29,6 +29,8 @@ export interface ClipTrainOptions {
   data?: string;
   out: string;
   preset?: string;
+  /** Model shapes, instead of a preset (programmatic use: small models in tests and experiments). */
+  config?: ClipConfig;
   epochs?: number;
   /** Wall-clock budget; the schedule is sized from the measured step time. */
   minutes?: number;
@@ -65,6 +67,7 @@ export interface ClipTrainResult {
 const RUN_KEYS = [
   "data",
   "preset",
+  "config",
   "epochs",
   "minutes",
   "batch",
@@ -92,7 +95,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
   const log = new SkipLog(opts.strict ?? false);
   const rows = await openDataset(o.data, opts.dataset ?? {}, log);
-  const cfg = presetConfig(o.preset);
+  const cfg = o.config ?? presetConfig(o.preset);
   const size = cfg.vision.imageSize;
   const decode = new Progress({ label: "decode", total: rows.length, stream, unit: "images" });
   let decoded = 0;
@@ -275,6 +278,7 @@ async function estimateSteps(
 type Resolved = {
   data: string;
   preset: string;
+  config: ClipConfig | undefined;
   epochs: number | undefined;
   minutes: number | undefined;
   batch: number;
@@ -290,7 +294,7 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
     const saved = prior.options as Partial<Resolved>;
     for (const k of RUN_KEYS) {
       const given = opts[k];
-      if (given !== undefined && k !== "minutes" && given !== saved[k])
+      if (given !== undefined && k !== "minutes" && JSON.stringify(given) !== JSON.stringify(saved[k]))
         throw new UserError(
           `--resume: --${flagName(k)} ${given} differs from the run's ${saved[k]}; a resumed run keeps its settings`,
         );
@@ -301,7 +305,8 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
   const epochs = opts.epochs ?? (opts.minutes === undefined ? 10 : undefined);
   return {
     data: opts.data,
-    preset: opts.preset ?? "tiny",
+    preset: opts.config ? "custom" : (opts.preset ?? "tiny"),
+    config: opts.config,
     epochs,
     minutes: opts.minutes,
     batch: opts.batch ?? 128,

@@ -1,5 +1,5 @@
-import { benchEngine } from "../../bench/engine.js";
 import { benchEmbed } from "../../bench/embed.js";
+import { benchEngine } from "../../bench/engine.js";
 import { benchTrain } from "../../bench/train.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";

@@ -1,0 +1,141 @@
+/** The CLIP trainer end to end on a small synthetic image-text set: checkpoints, exact resume, bad input. */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import sharp from "sharp";
+import type { ClipConfig } from "../../src/models/clip.js";
+import { loadClip } from "../../src/models/saved.js";
+import { trainClip } from "../../src/train/clip-trainer.js";
+import { UserError } from "../../src/util/errors.js";
+
+const CONFIG: ClipConfig = {
+  embedDim: 16,
+  vision: {
+    type: "vit",
+    imageSize: 16,
+    patchSize: 8,
+    width: 32,
+    layers: 1,
+    heads: 2,
+    mlpRatio: 2,
+    act: "gelu",
+    lnEps: 1e-5,
+  },
+  text: {
+    vocabSize: 600,
+    contextLength: 8,
+    width: 32,
+    layers: 1,
+    heads: 2,
+    mlpRatio: 2,
+    act: "gelu",
+    lnEps: 1e-5,
+  },
+};
+
+const COLORS = {
+  red: [220, 30, 30],
+  green: [30, 200, 60],
+  blue: [40, 60, 220],
+  yellow: [230, 210, 40],
+} as const;
+const SHAPES = ["square", "bar"] as const;
+
+/** 4 colours × 2 shapes × 3 sizes = 24 small PNGs with captions, plus one bad row and one missing image. */
+async function makeData(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "juxta-train-"));
+  const rows: string[] = [];
+  let i = 0;
+  for (const [name, rgb] of Object.entries(COLORS))
+    for (const shape of SHAPES)
+      for (const size of [10, 14, 18]) {
+        const w = shape === "bar" ? 6 : size;
+        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24"><rect width="24" height="24" fill="white"/><rect x="${(24 - w) / 2}" y="${(24 - size) / 2}" width="${w}" height="${size}" fill="rgb(${rgb.join(",")})"/></svg>`;
+        const file = `img${i++}.png`;
+        await sharp(Buffer.from(svg)).png().toFile(join(dir, file));
+        rows.push(JSON.stringify({ image: file, text: `a ${size > 12 ? "big" : "small"} ${name} ${shape}` }));
+      }
+  rows.push("{not json");
+  rows.push(JSON.stringify({ image: "missing.png", text: "a lost image" }));
+  writeFileSync(join(dir, "data.jsonl"), `${rows.join("\n")}\n`);
+  return dir;
+}
+
+const quiet = { write: () => true };
+
+describe("trainClip", () => {
+  it("an interrupted-and-resumed run gives exactly the losses of an uninterrupted one", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    const common = { data, config: CONFIG, batch: 8, epochs: 3, lr: 2e-3, seed: 3, stream: quiet };
+    const whole = await trainClip({ ...common, out: mkdtempSync(join(tmpdir(), "juxta-run-")) });
+    assert.equal(whole.steps, 9); // 24 usable pairs / 8 per batch × 3 epochs
+    assert.equal(whole.skipped, 2);
+
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    const first = await trainClip({ ...common, out, stopAfter: 4 });
+    assert.equal(first.steps, 4);
+    const state = JSON.parse(readFileSync(join(out, "state.json"), "utf8")) as { step: number };
+    assert.equal(state.step, 4);
+    await assert.rejects(trainClip({ ...common, out }), /already holds a run/);
+    const rest = await trainClip({ out, resume: true, stream: quiet });
+    assert.equal(rest.steps, 9);
+    assert.deepEqual([...first.losses, ...rest.losses], whole.losses);
+    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
+    assert.deepEqual(
+      metrics.map((l) => (JSON.parse(l) as { step: number }).step),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    const saved = loadClip(out);
+    assert.equal(saved.config.step, 9);
+    assert.ok(whole.losses[8]! < whole.losses[0]!, `loss falls: ${whole.losses.map((x) => x.toFixed(3))}`);
+  });
+
+  it("refuses a resume that changes the run's settings, and a resume without a checkpoint", async () => {
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    await assert.rejects(trainClip({ out, resume: true, stream: quiet }), /holds no checkpoint/);
+    const data = join(await makeData(), "data.jsonl");
+    await trainClip({ data, out, config: CONFIG, batch: 8, epochs: 1, stopAfter: 1, stream: quiet });
+    await assert.rejects(trainClip({ out, resume: true, batch: 16, stream: quiet }), (e: Error) => {
+      assert.ok(e instanceof UserError);
+      assert.match(e.message, /--batch 16 differs from the run's 8/);
+      return true;
+    });
+  });
+
+  it("stops with a clear message on a non-finite loss and keeps the last good checkpoint", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    await trainClip({ data, out, config: CONFIG, batch: 8, epochs: 2, stopAfter: 2, stream: quiet });
+    // An absurd learning rate after the checkpoint makes the weights overflow.
+    const state = JSON.parse(readFileSync(join(out, "state.json"), "utf8")) as { options: { lr: number } };
+    state.options.lr = 1e30;
+    writeFileSync(join(out, "state.json"), JSON.stringify(state));
+    await assert.rejects(trainClip({ out, resume: true, stream: quiet }), (e: Error) => {
+      assert.ok(e instanceof UserError);
+      assert.match(
+        e.message,
+        /loss became (NaN|Infinity|-Infinity) at step \d+; training stopped and the last good checkpoint is in/,
+      );
+      return true;
+    });
+    assert.equal(loadClip(out).config.step, 2);
+    assert.ok(existsSync(join(out, "optimizer.safetensors")));
+  });
+
+  it("strict mode makes the first bad row fatal, naming file and line", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    await assert.rejects(
+      trainClip({
+        data,
+        out: mkdtempSync(join(tmpdir(), "juxta-run-")),
+        config: CONFIG,
+        batch: 8,
+        strict: true,
+        stream: quiet,
+      }),
+      /data\.jsonl:25/,
+    );
+  });
+});
