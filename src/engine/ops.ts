@@ -8,6 +8,7 @@ import {
   type Dim,
   dimEqual,
   fmt,
+  isStatic,
   resolveReshape,
   type Shape,
   ShapeError,
@@ -396,8 +397,65 @@ def("matmul", {
   },
 });
 
+/**
+ * A dense layer, y = x·Wᵀ + b with W [N, K] and x [..., K], lowered to one Gemm over the flattened batch so
+ * that the bias is added inside the product (a separate broadcast Add is a full extra pass over y).
+ */
+def("linear", {
+  infer: ([x, w, b]) => {
+    requireFloat("linear", x!);
+    if (w!.rank !== 2) throw new ShapeError(`linear: the weight must be [out, in], got ${fmt(w!.shape)}`);
+    const [n, k] = w!.shape as [Dim, Dim];
+    if (x!.rank < 1 || !dimEqual(x!.shape[x!.rank - 1] as Dim, k))
+      throw new ShapeError(`linear: input ${fmt(x!.shape)} does not end in the weight's ${k} input features`);
+    if (b && (b.rank !== 1 || !dimEqual(b.shape[0] as Dim, n)))
+      throw new ShapeError(`linear: bias ${fmt(b.shape)} does not match the weight's ${n} outputs`);
+    return { shape: [...x!.shape.slice(0, -1), n], dtype: sameDtype("linear", b ? [x!, w!, b] : [x!, w!]) };
+  },
+  lower: (l, n, [y]) => {
+    const x = inp(n, 0);
+    const ins = n.inputs.map((t) => l.name(t as Tensor));
+    if (x.rank === 2) return l.emit("Gemm", ins, [y as string], { transB: 1 });
+    const k = x.shape[x.rank - 1] as number;
+    const flat = l.tmp("flat");
+    l.emit("Reshape", [ins[0] as string, int64s(l, [-1, k])], [flat]);
+    const y2 = l.tmp("gemm");
+    l.emit("Gemm", [flat, ...ins.slice(1)], [y2], { transB: 1 });
+    l.emit("Reshape", [y2, l.dims(out(n).shape)], [y as string]);
+  },
+  grad: (n, [g]) => {
+    if (!g) return [];
+    const [x, w, b] = [inp(n, 0), inp(n, 1), n.inputs[2] as Tensor | undefined];
+    const gx = g.matmul(w);
+    const gw = flat2d(g).matmul(flat2d(x), { transA: true });
+    const gb = b && g.sum([...Array(g.rank - 1).keys()]);
+    return b ? [gx, gw, gb] : [gx, gw];
+  },
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // Reductions.
+
+/**
+ * A float32 sum over the leading axes (bias and LayerNorm-gain gradients: [B, T, D] → [D]) as a product with
+ * a row of ones. ONNX Runtime's ReduceSum over leading axes runs at ~3 GB/s (6.8 ms for [8320, 256]); MLAS's
+ * MatMul does the same sum in 0.2 ms. Sums over trailing axes are fast as ReduceSum and stay so.
+ */
+function sumLeadingAsMatMul(l: Lowering, x: Tensor, y: Tensor, axes: number[], name: string): boolean {
+  const sorted = [...axes].sort((a, b) => a - b);
+  if (x.dtype !== "float32" || !isStatic(x.shape) || !isStatic(y.shape)) return false;
+  if (!sorted.every((a, i) => a === i) || sorted.length === x.rank) return false;
+  const m = sizeOf(x.shape.slice(0, sorted.length));
+  const rest = sizeOf(x.shape.slice(sorted.length));
+  if (m < 64) return false;
+  const flat = l.tmp("flat");
+  l.emit("Reshape", [l.name(x), int64s(l, [m, rest])], [flat]);
+  const ones = l.constant(new Float32Array(m).fill(1), "float32", [1, m]);
+  const row = l.tmp("sum");
+  l.emit("MatMul", [ones, flat], [row]);
+  l.emit("Reshape", [row, int64s(l, y.shape as number[])], [name]);
+  return true;
+}
 
 function reduction(name: string, grad: (x: Tensor, y: Tensor, g: Tensor, axes: number[]) => Tensor): void {
   def(name, {
@@ -412,6 +470,7 @@ function reduction(name: string, grad: (x: Tensor, y: Tensor, g: Tensor, axes: n
       const x = l.name(inp(n, 0));
       if (axes.length === 0) return l.emit("Identity", [x], [y as string]);
       const keepdims = n.attrs.keepdims ? 1 : 0;
+      if (name === "sum" && sumLeadingAsMatMul(l, inp(n, 0), out(n), axes, y as string)) return;
       if (name === "sum") l.emit("ReduceSum", [x, int64s(l, axes)], [y as string], { keepdims });
       else l.emit(name === "mean" ? "ReduceMean" : "ReduceMax", [x], [y as string], { axes, keepdims });
     },

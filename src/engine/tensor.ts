@@ -177,6 +177,11 @@ export class Tensor {
     });
   }
 
+  /** A dense layer: this·Wᵀ (+ b), W stored [out, in] as PyTorch's Linear. */
+  linear(weight: Tensor, bias?: Tensor): Tensor {
+    return apply("linear", bias ? [this, weight, bias] : [this, weight]);
+  }
+
   /** Layer normalization over the last axis with gain and bias (ONNX LayerNormalization). */
   layerNorm(gain: Tensor, bias: Tensor, eps = 1e-5): Tensor {
     return apply("layerNorm", [this, gain, bias], { eps });

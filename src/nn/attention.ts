@@ -36,8 +36,7 @@ export class MultiheadAttention extends Module {
     // One projection per q, k, v from slices of the packed weight, each reshaped to [B, H, T, d_head].
     const project = (i: number) =>
       x
-        .matmul(w.slice(0, i * d, (i + 1) * d), { transB: true })
-        .add(bias.slice(0, i * d, (i + 1) * d))
+        .linear(w.slice(0, i * d, (i + 1) * d), bias.slice(0, i * d, (i + 1) * d))
         .reshape([b, t, h, dh])
         .transpose([0, 2, 1, 3]);
     const [q, k, v] = [project(0), project(1), project(2)];

@@ -26,7 +26,6 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = x.matmul(this.weight.value, { transB: true });
-    return this.bias ? y.add(this.bias.value) : y;
+    return x.linear(this.weight.value, this.bias?.value);
   }
 }

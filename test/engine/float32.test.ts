@@ -116,6 +116,29 @@ describe("float32-only kernels against float64 analytic forms", () => {
     assertClose(r1.q!.data as Float32Array, r2.q!.data as Float32Array, 1e-6, "q");
   });
 
+  test("sum over leading axes (lowered as a product with ones in float32) equals the float64 ReduceSum", async () => {
+    for (const [shape, axes, keep] of [
+      [[6, 13, 5], [0, 1], false],
+      [[6, 13, 5], [1, 0], true],
+      [[70, 3], [0], false],
+    ] as [number[], number[], boolean][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const feeds = { x: rand(n, 9) };
+      const r32 = await (await Session.create(compile({ y: input("x", shape).sum(axes, keep) }))).run(feeds);
+      const x64 = input("x", shape, "float64");
+      const r64 = await (await Session.create(compile({ y: x64.sum(axes, keep) }))).run({
+        x: Float64Array.from(feeds.x),
+      });
+      assert.deepEqual(r32.y!.dims, r64.y!.dims);
+      assertClose(
+        r32.y!.data as Float32Array,
+        r64.y!.data as Float64Array,
+        1e-5,
+        `sum ${shape} over ${axes}`,
+      );
+    }
+  });
+
   test("LayerNormalization kernel (float32) equals the float64 spelled-out form", async () => {
     const x32 = input("x", [4, 8]);
     const w32 = input("w", [8]);

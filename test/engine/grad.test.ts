@@ -101,6 +101,16 @@ const linalg: Case[] = [
     ],
     (a, b) => a.matmul(b, { transB: true }),
   ],
+  ["linear 2d with bias", [[3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
+  ["linear batched with bias", [[2, 3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
+  [
+    "linear batched without bias",
+    [
+      [2, 3, 4],
+      [5, 4],
+    ],
+    (x, w) => x.linear(w),
+  ],
   [
     "matmul batched × batched",
     [
