@@ -3,11 +3,30 @@
 import { UserError } from "../util/errors.js";
 import { type Command, parseCommand } from "./command.js";
 import { bench } from "./commands/bench.js";
+import { classify } from "./commands/classify.js";
 import { data } from "./commands/data.js";
+import { embed } from "./commands/embed.js";
+import { evaluate } from "./commands/eval.js";
+import { index } from "./commands/index.js";
+import { quickstart } from "./commands/quickstart.js";
+import { report } from "./commands/report.js";
+import { search } from "./commands/search.js";
 import { tokenizer } from "./commands/tokenizer.js";
 import { train } from "./commands/train.js";
 
-const commands: Command[] = [train, data, tokenizer, bench].map((c) => c as unknown as Command);
+const commands: Command[] = [
+  quickstart,
+  train,
+  evaluate,
+  embed,
+  classify,
+  index,
+  search,
+  report,
+  data,
+  tokenizer,
+  bench,
+].map((c) => c as unknown as Command);
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -90,6 +90,10 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       `${dir} already holds a run (step ${prior.step}); pass --resume to continue it or choose another --out`,
     );
   const o = resolveOptions(opts, prior);
+  if (prior && prior.step >= prior.totalSteps) {
+    say(`${dir}: the run is complete (${prior.step} of ${prior.totalSteps} steps); nothing to resume`);
+    return { dir, steps: prior.step, losses: [], lastLoss: Number.NaN, skipped: 0 };
+  }
   mkdirSync(dir, { recursive: true });
 
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.

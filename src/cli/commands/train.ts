@@ -81,8 +81,9 @@ export const train = defineCommand({
         template: v.template,
       },
     });
-    console.log(
-      `trained ${result.steps} steps, final loss ${result.lastLoss.toFixed(4)}; model saved in ${result.dir}`,
-    );
+    if (result.losses.length > 0)
+      console.log(
+        `trained to step ${result.steps}, final loss ${result.lastLoss.toFixed(4)}; model saved in ${result.dir}`,
+      );
   },
 });

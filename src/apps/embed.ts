@@ -1,0 +1,155 @@
+/**
+ * Embeddings to files: images (a folder, list or data set), preprocessed pixels (a `pixel_values` tensor
+ * in a .safetensors file, the parity entry point) and texts (one a line, or a JSON list) in; projected,
+ * unnormalized float32 embeddings out, as .safetensors (`image_embeds`, `text_embeds`, with ids and texts
+ * in the metadata) or as .npy (one array; its ids in a `<name>.ids.json` file beside it).
+ */
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import type { DatasetOptions } from "../data/options.js";
+import type { SkipLog } from "../data/types.js";
+import { writeNpy } from "../io/npy.js";
+import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
+import { inputError, UserError } from "../util/errors.js";
+import { writeJsonAtomic } from "../util/fs.js";
+import type { ProgressStream } from "../util/progress.js";
+import { type ClipLike, Embedder } from "./embedder.js";
+import { listImages } from "./images.js";
+
+export interface EmbedInputs {
+  /** Images: a folder, an image, a .txt list of paths, or a data set. */
+  images?: string;
+  /** A .safetensors file holding `pixel_values` [n, 3, S, S], already preprocessed. */
+  pixels?: string;
+  /** Texts: a .txt file (one a line) or a .json list of strings (or {"texts": [...]}). */
+  texts?: string;
+  dataset?: DatasetOptions;
+  log?: SkipLog;
+}
+
+export interface Embeddings {
+  dim: number;
+  /** Row-major [n, dim] image embeddings and the id of each row (path, or `pixel_values[i]`). */
+  image?: { embeds: Float32Array; ids: string[] };
+  text?: { embeds: Float32Array; texts: string[] };
+}
+
+export async function embedInputs(
+  clip: ClipLike,
+  inputs: EmbedInputs,
+  opts: { progress?: ProgressStream } = {},
+): Promise<Embeddings> {
+  if (inputs.images !== undefined && inputs.pixels !== undefined)
+    throw new UserError("give images either as --images or as --pixels, not both");
+  const wantImages = inputs.images !== undefined || inputs.pixels !== undefined;
+  if (!wantImages && inputs.texts === undefined)
+    throw new UserError(
+      "nothing to embed: give --images FILE|DIR, --pixels FILE.safetensors or --texts FILE",
+    );
+  // Inputs are read and checked before the model is compiled, so a bad file fails fast.
+  const pixels =
+    inputs.pixels === undefined ? undefined : readPixels(inputs.pixels, clip.preprocess.imageSize);
+  const images =
+    inputs.images === undefined
+      ? undefined
+      : await listImages(inputs.images, { dataset: inputs.dataset, log: inputs.log });
+  const texts = inputs.texts === undefined ? undefined : readTexts(inputs.texts);
+  const towers: ("image" | "text")[] = [];
+  if (wantImages) towers.push("image");
+  if (texts) towers.push("text");
+  const embedder = await Embedder.create(clip, { towers, progress: opts.progress });
+  try {
+    const out: Embeddings = { dim: embedder.dim };
+    if (pixels)
+      out.image = {
+        embeds: await embedder.embedPixels(pixels.data),
+        ids: Array.from({ length: pixels.n }, (_, i) => `pixel_values[${i}]`),
+      };
+    if (images)
+      out.image = {
+        embeds: await embedder.embedImages(images.map((im) => im.ref)),
+        ids: images.map((im) => im.id),
+      };
+    if (texts) out.text = { embeds: await embedder.embedTexts(texts), texts };
+    return out;
+  } finally {
+    await embedder.release();
+  }
+}
+
+/** Write embeddings as .safetensors or .npy, chosen by the extension of `file`. */
+export function writeEmbeddings(file: string, emb: Embeddings, meta: { model: string }): void {
+  const ext = extname(file).toLowerCase();
+  const { dim } = emb;
+  if (ext === ".safetensors") {
+    const tensors: Record<string, SafetensorsInput> = {};
+    const metadata: Record<string, string> = { model: meta.model };
+    if (emb.image) {
+      tensors.image_embeds = { dtype: "F32", shape: [emb.image.ids.length, dim], data: emb.image.embeds };
+      metadata.image_ids = JSON.stringify(emb.image.ids);
+    }
+    if (emb.text) {
+      tensors.text_embeds = { dtype: "F32", shape: [emb.text.texts.length, dim], data: emb.text.embeds };
+      metadata.texts = JSON.stringify(emb.text.texts);
+    }
+    writeSafetensors(file, tensors, metadata);
+    return;
+  }
+  if (ext === ".npy") {
+    if (emb.image && emb.text)
+      throw new UserError(
+        `${file}: an .npy file holds one array; write image and text embeddings to a .safetensors file`,
+      );
+    const rows = emb.image ? emb.image.ids : (emb.text?.texts ?? []);
+    const data = emb.image?.embeds ?? emb.text?.embeds ?? new Float32Array(0);
+    writeNpy(file, data, [rows.length, dim]);
+    writeJsonAtomic(idsFile(file), rows);
+    return;
+  }
+  throw new UserError(`${file}: the output must end in .safetensors or .npy`);
+}
+
+/** Where the row ids of an .npy embedding file go: `emb.npy` → `emb.ids.json`. */
+export function idsFile(npyFile: string): string {
+  return `${npyFile.slice(0, -extname(npyFile).length)}.ids.json`;
+}
+
+function readPixels(file: string, size: number): { data: Float32Array; n: number } {
+  if (extname(file).toLowerCase() !== ".safetensors")
+    throw new UserError(`${file}: --pixels expects a .safetensors file holding a 'pixel_values' tensor`);
+  const t = readSafetensors(file).tensors.get("pixel_values");
+  if (!t) throw inputError({ file, field: "pixel_values" }, "missing; expected a float tensor [n, 3, S, S]");
+  const [n, c, h, w] = t.shape;
+  if (t.shape.length !== 4 || c !== 3 || h !== size || w !== size)
+    throw inputError(
+      { file, field: "pixel_values" },
+      `shape [${t.shape}], expected [n, 3, ${size}, ${size}] for this model's ${size}-pixel input`,
+    );
+  if (t.dtype === "F32") return { data: t.data, n: n as number };
+  if (t.dtype === "F64") return { data: Float32Array.from(t.data), n: n as number };
+  throw inputError({ file, field: "pixel_values" }, `dtype ${t.dtype}, expected a float type`);
+}
+
+/** Texts from a .json list (or {"texts": [...]}) or a text file with one a line (blank lines skipped). */
+export function readTexts(file: string): string[] {
+  let raw: string;
+  try {
+    raw = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UserError(`${file}: cannot read texts (${(e as Error).message})`);
+  }
+  let texts: unknown;
+  if (extname(file).toLowerCase() === ".json") {
+    try {
+      texts = JSON.parse(raw);
+    } catch (e) {
+      throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+    if (texts !== null && typeof texts === "object" && !Array.isArray(texts))
+      texts = (texts as { texts?: unknown }).texts;
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === "string"))
+      throw inputError({ file }, 'expected a JSON list of strings or {"texts": [...]}');
+  } else texts = raw.split(/\r?\n/).filter((line) => line.trim() !== "");
+  if ((texts as string[]).length === 0) throw new UserError(`${file}: no texts in this file`);
+  return texts as string[];
+}

@@ -1,0 +1,191 @@
+/**
+ * Searchable image collections: a VectorIndex folder (exact cosine search) of image embeddings keyed by
+ * image id (absolute path), plus `model.json` naming the model folder (and tokenizer) that made them, so a
+ * search reopens the same model and an update cannot mix embeddings of two models.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { DatasetOptions } from "../data/options.js";
+import type { SkipLog } from "../data/types.js";
+import type { LoadedClip } from "../models/saved.js";
+import { openModel } from "../pretrained/open.js";
+import { type Json, type SearchHit, VectorIndex } from "../search/index.js";
+import { inputError, UserError } from "../util/errors.js";
+import { writeJsonAtomic } from "../util/fs.js";
+import type { ProgressStream } from "../util/progress.js";
+import { Embedder } from "./embedder.js";
+import { listImages } from "./images.js";
+
+export const INDEX_MODEL_FILE = "model.json";
+const FORMAT = "juxta-image-index";
+
+/** What `model.json` records. */
+export interface IndexModel {
+  /** Absolute path of the model folder. */
+  model: string;
+  /** Absolute path of a tokenizer used instead of the model's own, if one was given. */
+  tokenizer?: string;
+  dim: number;
+}
+
+export interface IndexUpdateOptions {
+  /** The index folder. */
+  out: string;
+  /** Model folder; required for a new index, and must be the index's own when updating. */
+  model?: string;
+  tokenizer?: string;
+  /** Images to add (a folder, image, .txt list or data set). */
+  images?: string;
+  /** Update the existing index at `out` instead of creating one. */
+  add?: boolean;
+  /** Image ids or paths to remove from the existing index. */
+  remove?: readonly string[];
+  dataset?: DatasetOptions;
+  log?: SkipLog;
+  progress?: ProgressStream;
+}
+
+export interface IndexUpdate {
+  added: number;
+  /** Images already in the index, left as they were. */
+  skipped: number;
+  removed: number;
+  /** Paths given to remove that the index does not hold. */
+  notFound: string[];
+  /** Images in the index after the update. */
+  size: number;
+}
+
+/** Create an index of images, or add to / remove from an existing one, and save it. */
+export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexUpdate> {
+  const exists = existsSync(join(opts.out, "header.json"));
+  const updating = opts.add === true || (opts.remove?.length ?? 0) > 0;
+  if (exists && !updating)
+    throw new UserError(
+      `${opts.out}: an index is already there; use --add to update it, or pick another --out`,
+    );
+  if (!exists && updating)
+    throw new UserError(`${opts.out}: no index to update (build one without --add first)`);
+  if (!updating && opts.images === undefined)
+    throw new UserError("--images FILE|DIR is required to build an index");
+
+  let info: IndexModel | undefined = exists ? readIndexModel(opts.out) : undefined;
+  if (info && opts.model !== undefined && resolve(opts.model) !== info.model)
+    throw new UserError(
+      `${opts.out} holds embeddings made by ${info.model}, not ${resolve(opts.model)}; one index cannot mix two models`,
+    );
+  const modelDir = info?.model ?? opts.model;
+  if (modelDir === undefined) throw new UserError("--model RUN is required to build an index");
+  const tokenizer = opts.tokenizer !== undefined ? resolve(opts.tokenizer) : info?.tokenizer;
+
+  const index = exists ? VectorIndex.load(opts.out) : undefined;
+  const result: IndexUpdate = { added: 0, skipped: 0, removed: 0, notFound: [], size: 0 };
+  for (const path of opts.remove ?? []) {
+    // Ids of files are absolute paths; other ids (records in shards) are matched as given.
+    const ids = [...new Set([path, resolve(path)])];
+    if (index!.remove(ids) > 0) result.removed++;
+    else result.notFound.push(path);
+  }
+  let target = index;
+  if (opts.images !== undefined) {
+    const items = await listImages(opts.images, { dataset: opts.dataset, log: opts.log });
+    const fresh = items.filter((im) => !index?.has(im.id));
+    result.skipped = items.length - fresh.length;
+    if (fresh.length > 0) {
+      const clip = openIndexModel(modelDir, tokenizer, opts.out);
+      const embedder = await Embedder.create(clip, { towers: ["image"], progress: opts.progress });
+      try {
+        if (info && info.dim !== embedder.dim)
+          throw new UserError(
+            `${opts.out}: index is ${info.dim}-d but ${modelDir} embeds to ${embedder.dim}-d`,
+          );
+        target ??= VectorIndex.create(embedder.dim);
+        const embeds = await embedder.embedImages(fresh.map((im) => im.ref));
+        target.add(
+          fresh.map((im) => im.id),
+          embeds,
+          fresh.map(metaOf),
+        );
+        result.added = fresh.length;
+        info ??= { model: resolve(modelDir), ...(tokenizer ? { tokenizer } : {}), dim: embedder.dim };
+      } finally {
+        await embedder.release();
+      }
+    }
+  }
+  if (!target || !info) throw new Error("index update with neither an index nor images");
+  target.save(opts.out);
+  writeJsonAtomic(join(opts.out, INDEX_MODEL_FILE), { format: FORMAT, version: 1, ...info });
+  result.size = target.size;
+  return result;
+}
+
+/** A query: text, or an image file. */
+export type IndexQuery = { text: string } | { image: string };
+
+/** The k images closest to the query, best first, embedded by the index's own model (or `model`). */
+export async function searchImageIndex(
+  dir: string,
+  query: IndexQuery,
+  k: number,
+  opts: { model?: string; tokenizer?: string } = {},
+): Promise<SearchHit[]> {
+  const info = readIndexModel(dir);
+  const index = VectorIndex.load(dir);
+  const clip = openIndexModel(opts.model ?? info.model, opts.tokenizer ?? info.tokenizer, dir);
+  const tower = "text" in query ? "text" : "image";
+  const embedder = await Embedder.create(clip, { towers: [tower] });
+  try {
+    if (embedder.dim !== index.dim)
+      throw new UserError(`${dir}: index is ${index.dim}-d but the model embeds to ${embedder.dim}-d`);
+    const q =
+      "text" in query
+        ? await embedder.embedTexts([query.text])
+        : await embedder.embedImages([{ kind: "file", path: resolve(query.image) }]);
+    return index.search(q, k);
+  } finally {
+    await embedder.release();
+  }
+}
+
+/** Read an index folder's `model.json`. */
+export function readIndexModel(dir: string): IndexModel {
+  const file = join(dir, INDEX_MODEL_FILE);
+  if (!existsSync(join(dir, "header.json")))
+    throw new UserError(`${dir}: not an index (no header.json); build one with juxta index`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    throw new UserError(`${file}: missing or not valid JSON; this index was not written by juxta index`);
+  }
+  const m = raw as Partial<IndexModel> & { format?: unknown };
+  if (m === null || typeof m !== "object" || m.format !== FORMAT)
+    throw inputError({ file, field: "format" }, `expected '${FORMAT}'`);
+  if (typeof m.model !== "string")
+    throw inputError({ file, field: "model" }, "expected the model folder's path");
+  if (m.tokenizer !== undefined && typeof m.tokenizer !== "string")
+    throw inputError({ file, field: "tokenizer" }, "expected a path");
+  if (typeof m.dim !== "number") throw inputError({ file, field: "dim" }, "expected the embedding size");
+  return { model: m.model, ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}), dim: m.dim };
+}
+
+function openIndexModel(model: string, tokenizer: string | undefined, index: string): LoadedClip {
+  try {
+    return openModel(model, { tokenizer });
+  } catch (e) {
+    if (e instanceof UserError && !existsSync(model))
+      throw new UserError(
+        `${e.message} (the index ${index} was built with it; pass --model to use another copy)`,
+      );
+    throw e;
+  }
+}
+
+function metaOf(im: { text?: string; label?: string }): Json | undefined {
+  if (im.text === undefined && im.label === undefined) return undefined;
+  const meta: { [key: string]: Json } = {};
+  if (im.text !== undefined) meta.text = im.text;
+  if (im.label !== undefined) meta.label = im.label;
+  return meta;
+}

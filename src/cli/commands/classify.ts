@@ -1,0 +1,55 @@
+/** `juxta classify`: zero-shot labels for images, ranked with probabilities. */
+import { classifyImages, parseLabels } from "../../apps/classify.js";
+import { MODEL_HELP, modelFlag } from "../../apps/flags.js";
+import { listImages } from "../../apps/images.js";
+import { resolveTemplates } from "../../apps/templates.js";
+import { UserError } from "../../util/errors.js";
+import { defineCommand, numberFlag } from "../command.js";
+
+export const classify = defineCommand({
+  name: "classify",
+  summary: "zero-shot classify images against labels you give (ranked, with probabilities)",
+  usage:
+    'juxta classify --model RUN --labels "cat,dog,…" [--templates photo|emoji|both|FILE] [--top K] [--json] IMAGE…',
+  help: [
+    "options:",
+    ...MODEL_HELP,
+    "  --labels LIST        comma-separated class names",
+    "  --templates SET      prompts: photo, emoji, both (default) or a file with one '{}' template a line",
+    "  --top K              labels shown per image (default: all)",
+    "  --json               print one JSON line: [{image, ranked: [{label, prob, score}]}]",
+    "IMAGE may also be a folder (searched recursively) or a .txt list of paths.",
+    "Probabilities are the softmax of logit_scale × cosine similarity over the given labels.",
+  ].join("\n"),
+  options: {
+    model: { type: "string" },
+    tokenizer: { type: "string" },
+    labels: { type: "string" },
+    templates: { type: "string" },
+    top: { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(v, positionals) {
+    if (v.labels === undefined) throw new UserError('--labels "cat,dog,…" is required');
+    const labels = parseLabels(v.labels);
+    if (positionals.length === 0) throw new UserError(`no images given\nusage: ${classify.usage}`);
+    const top = numberFlag(v.top, "top", labels.length, { integer: true, min: 1 });
+    const templates = resolveTemplates(v.templates);
+    const images = (await Promise.all(positionals.map((p) => listImages(p)))).flat();
+    const clip = modelFlag(v);
+    const results = (await classifyImages(clip, images, labels, { templates })).map((r) => ({
+      ...r,
+      ranked: r.ranked.slice(0, top),
+    }));
+    if (v.json) {
+      console.log(JSON.stringify(results));
+      return;
+    }
+    const width = Math.max(...labels.map((l) => l.length));
+    for (const r of results) {
+      console.log(r.image);
+      for (const s of r.ranked)
+        console.log(`  ${s.label.padEnd(width)}  ${(100 * s.prob).toFixed(1).padStart(5)}%`);
+    }
+  },
+});

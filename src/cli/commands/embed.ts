@@ -1,0 +1,59 @@
+/** `juxta embed`: image or text embeddings of a CLIP model to a .safetensors or .npy file. */
+import { embedInputs, writeEmbeddings } from "../../apps/embed.js";
+import {
+  DATASET_FLAGS,
+  DATASET_HELP,
+  datasetOptions,
+  MODEL_HELP,
+  modelFlag,
+  reportSkips,
+} from "../../apps/flags.js";
+import { SkipLog } from "../../data/types.js";
+import { UserError } from "../../util/errors.js";
+import { defineCommand } from "../command.js";
+
+export const embed = defineCommand({
+  name: "embed",
+  summary: "write image or text embeddings (projected, unnormalized float32) to .safetensors or .npy",
+  usage:
+    "juxta embed --model RUN (--images FILE|DIR | --pixels FILE.safetensors) [--texts FILE] --out FILE.safetensors|FILE.npy",
+  help: [
+    "options:",
+    ...MODEL_HELP,
+    "  --images FILE|DIR    a folder (searched recursively), an image, a .txt list of paths, or a data set",
+    "  --pixels FILE        a .safetensors file with 'pixel_values' [n, 3, S, S], already preprocessed",
+    "  --texts FILE         a .txt file with one text a line, or a .json list of strings",
+    "  --out FILE           .safetensors: 'image_embeds' and/or 'text_embeds', ids and texts in the metadata;",
+    "                       .npy: one array, its row ids in FILE.ids.json",
+    ...DATASET_HELP,
+    "example:",
+    "  juxta embed --model runs/emoji --images photos/ --out photos.safetensors",
+  ].join("\n"),
+  options: {
+    model: { type: "string" },
+    tokenizer: { type: "string" },
+    images: { type: "string" },
+    pixels: { type: "string" },
+    texts: { type: "string" },
+    out: { type: "string" },
+    ...DATASET_FLAGS,
+  },
+  async run(v) {
+    if (v.out === undefined) throw new UserError("--out FILE.safetensors|FILE.npy is required");
+    if (!/\.(safetensors|npy)$/i.test(v.out))
+      throw new UserError(`--out must end in .safetensors or .npy, got '${v.out}'`);
+    const clip = modelFlag(v);
+    const log = new SkipLog(v.strict ?? false);
+    const emb = await embedInputs(
+      clip,
+      { images: v.images, pixels: v.pixels, texts: v.texts, dataset: datasetOptions(v), log },
+      { progress: process.stderr },
+    );
+    reportSkips(log);
+    writeEmbeddings(v.out, emb, { model: clip.dir });
+    const parts = [];
+    if (emb.image) parts.push(`${emb.image.ids.length} image`);
+    if (emb.text) parts.push(`${emb.text.texts.length} text`);
+    console.log(`wrote ${parts.join(" and ")} embeddings (${emb.dim}-d) to ${v.out}`);
+  },
+});
