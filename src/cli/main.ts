@@ -7,6 +7,7 @@ import { classify } from "./commands/classify.js";
 import { data } from "./commands/data.js";
 import { embed } from "./commands/embed.js";
 import { evaluate } from "./commands/eval.js";
+import { exportCommand } from "./commands/export.js";
 import { index } from "./commands/index.js";
 import { quickstart } from "./commands/quickstart.js";
 import { report } from "./commands/report.js";

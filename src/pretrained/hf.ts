@@ -65,7 +65,14 @@ export function hfToConfig(json: Json, source: string): ClipConfig {
   };
 }
 
-export function configToHf(cfg: ClipConfig): Json {
+/** Token ids a Hugging Face config names; by default CLIP's layout (specials are the last two ids). */
+export interface HfTokenIds {
+  bos: number;
+  eos: number;
+  pad: number;
+}
+
+export function configToHf(cfg: ClipConfig, ids?: HfTokenIds): Json {
   const actName = (a: Activation) => (a === "gelu_tanh" ? "gelu_new" : a);
   return {
     architectures: ["CLIPModel"],
@@ -83,9 +90,9 @@ export function configToHf(cfg: ClipConfig): Json {
       hidden_act: actName(cfg.text.act),
       layer_norm_eps: cfg.text.lnEps,
       projection_dim: cfg.embedDim,
-      bos_token_id: cfg.text.vocabSize - 2,
-      eos_token_id: cfg.text.vocabSize - 1,
-      pad_token_id: 0,
+      bos_token_id: ids?.bos ?? cfg.text.vocabSize - 2,
+      eos_token_id: ids?.eos ?? cfg.text.vocabSize - 1,
+      pad_token_id: ids?.pad ?? 0,
     },
     vision_config: {
       model_type: "clip_vision_model",

@@ -1,3 +1,4 @@
+import { benchB32 } from "../../bench/b32.js";
 import { benchEmbed } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
 import { benchTrain } from "../../bench/train.js";
@@ -16,6 +17,7 @@ const SUITES: Record<
       steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
       peer: !v["no-peer"],
     }),
+  b32: async () => ({ suite: "b32", ...(await benchB32()) }),
   embed: (v) =>
     benchEmbed({
       preset: v.preset as string | undefined,
@@ -28,7 +30,7 @@ export const bench = defineCommand({
   name: "bench",
   summary: "measure throughput (engine, train, embed, search, data) against the PyTorch peer's recorded run",
   usage:
-    "juxta bench --suite engine|train|embed|all [--preset tiny] [--batch 128] [--steps 6] [--no-peer] [--json]",
+    "juxta bench --suite engine|train|embed|b32|all [--preset tiny] [--batch 128] [--steps 6] [--no-peer] [--json]",
   options: {
     suite: { type: "string", default: "all" },
     json: { type: "boolean" },

@@ -1,0 +1,43 @@
+/** `juxta export`: a model as ONNX files for transformers.js / ONNX Runtime, or as a Hugging Face folder. */
+import { exportModel } from "../../export/index.js";
+import { UserError } from "../../util/errors.js";
+import { defineCommand } from "../command.js";
+
+export const exportCommand = defineCommand({
+  name: "export",
+  summary: "export a CLIP model as ONNX (transformers.js layout) or as a Hugging Face CLIPModel folder",
+  usage: "juxta export --model DIR --format onnx|hf --out DIR [--tokenizer PATH] [--quantize q8]",
+  help: [
+    "DIR is a Juxta run, a Hugging Face CLIPModel folder or an OpenCLIP folder.",
+    "onnx writes onnx/model.onnx, onnx/text_model.onnx, onnx/vision_model.onnx (fp32, standard ONNX ops)",
+    "and config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json beside them: the",
+    "layout transformers.js loads (e.g. pipeline('zero-shot-image-classification', <folder name>)).",
+    "hf writes config.json and model.safetensors (Hugging Face names) with the same side files.",
+    "--tokenizer gives a tokenizer to folders that have none (OpenCLIP's), e.g. bpe_simple_vocab_16e6.txt.gz.",
+    "--quantize q8 is not available (no maintained npm quantizer); the command says so and stops.",
+    "examples:",
+    "  juxta export --model runs/clip --format onnx --out web/models/my-clip",
+    "  juxta export --model openclip-b32 --tokenizer bpe_simple_vocab_16e6.txt.gz --format hf --out b32-hf",
+  ].join("\n"),
+  options: {
+    model: { type: "string" },
+    format: { type: "string" },
+    out: { type: "string" },
+    tokenizer: { type: "string" },
+    quantize: { type: "string" },
+  },
+  async run(values) {
+    if (!values.model || !values.format || !values.out)
+      throw new UserError("juxta export needs --model DIR, --format onnx|hf and --out DIR");
+    const start = performance.now();
+    const files = exportModel(values.model, {
+      format: values.format,
+      out: values.out,
+      tokenizer: values.tokenizer,
+      quantize: values.quantize,
+    });
+    const seconds = ((performance.now() - start) / 1000).toFixed(1);
+    console.log(`exported ${values.model} as ${values.format} to ${values.out} in ${seconds} s:`);
+    for (const f of files) console.log(`  ${f}`);
+  },
+});

@@ -1,0 +1,79 @@
+/**
+ * The JSON files of a Hugging Face CLIP folder that sit beside the weights, shared by both export formats:
+ * `config.json` (CLIPModel), `preprocessor_config.json` (CLIPImageProcessor: OpenAI's evaluation transform,
+ * as Juxta's `preprocessImages`), `tokenizer.json` and `tokenizer_config.json` (CLIPTokenizer).
+ */
+import { join } from "node:path";
+import type { LoadedClip } from "../models/saved.js";
+import { configToHf } from "../pretrained/hf.js";
+import { saveTokenizerJson } from "../text/index.js";
+import type { Tokenizer } from "../text/tokenizer.js";
+import { writeJsonAtomic } from "../util/fs.js";
+
+type Json = Record<string, unknown>;
+
+/**
+ * CLIPModel's config with the tokenizer's own special ids. Padding uses the end token (as OpenAI's
+ * tokenizer does): the text tower pools at the first end token, so trailing copies change nothing.
+ */
+export function hfModelConfig(loaded: LoadedClip): Json {
+  const { tokenizer: tok } = loaded;
+  return {
+    ...configToHf(loaded.model.cfg, { bos: tok.startId, eos: tok.endId, pad: tok.endId }),
+    torch_dtype: "float32",
+  };
+}
+
+/** Resize the shortest side to S (bicubic), centre crop S × S, scale by 1/255, normalize; RGB. */
+export function preprocessorConfig(loaded: LoadedClip): Json {
+  const { imageSize: s, mean, std } = loaded.preprocess;
+  return {
+    image_processor_type: "CLIPImageProcessor",
+    feature_extractor_type: "CLIPFeatureExtractor",
+    do_resize: true,
+    size: { shortest_edge: s },
+    resample: 3,
+    do_center_crop: true,
+    crop_size: { height: s, width: s },
+    do_rescale: true,
+    rescale_factor: 1 / 255,
+    do_normalize: true,
+    image_mean: [...mean],
+    image_std: [...std],
+    do_convert_rgb: true,
+  };
+}
+
+export function tokenizerConfig(tok: Tokenizer, contextLength: number): Json {
+  return {
+    tokenizer_class: "CLIPTokenizer",
+    model_max_length: contextLength,
+    bos_token: tok.startToken,
+    eos_token: tok.endToken,
+    pad_token: tok.endToken,
+    unk_token: tok.endToken,
+    do_lower_case: true,
+    errors: "replace",
+    add_prefix_space: false,
+    clean_up_tokenization_spaces: false,
+  };
+}
+
+/** Written by {@link writeHfSideFiles}, relative to the output folder. */
+export const SIDE_FILES = [
+  "config.json",
+  "preprocessor_config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+] as const;
+
+/** config.json, preprocessor_config.json, tokenizer.json and tokenizer_config.json into `dir`. */
+export function writeHfSideFiles(loaded: LoadedClip, dir: string): void {
+  writeJsonAtomic(join(dir, "config.json"), hfModelConfig(loaded));
+  writeJsonAtomic(join(dir, "preprocessor_config.json"), preprocessorConfig(loaded));
+  saveTokenizerJson(loaded.tokenizer, join(dir, "tokenizer.json"));
+  writeJsonAtomic(
+    join(dir, "tokenizer_config.json"),
+    tokenizerConfig(loaded.tokenizer, loaded.model.cfg.text.contextLength),
+  );
+}
