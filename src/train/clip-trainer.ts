@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { evaluateClip, evalValues, loadEvalSet } from "../apps/evaluate.js";
 import { Loader } from "../data/loader.js";
 import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
@@ -13,8 +14,17 @@ import { SkipLog } from "../data/types.js";
 import { buildPixelStore } from "../image/store.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
 import { presetConfig } from "../models/presets.js";
-import { checkTokenizer, loadClip, MODEL_FILE, saveClip } from "../models/saved.js";
+import {
+  checkTokenizer,
+  defaultPreprocess,
+  type LoadedClip,
+  loadClip,
+  MODEL_FILE,
+  type Preprocess,
+  saveClip,
+} from "../models/saved.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
+import { loadInit, lockedParams } from "../pretrained/init.js";
 import { loadTokenizer, trainBpe } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
 import { UserError } from "../util/errors.js";
@@ -41,6 +51,14 @@ export interface ClipTrainOptions {
   seed?: number;
   /** Continue the run in `out` from its last checkpoint. */
   resume?: boolean;
+  /** Start from these pretrained weights (a Juxta run, a Hugging Face or an OpenCLIP folder). */
+  init?: string;
+  /** Keep the image (LiT) or the text tower frozen. */
+  lockImage?: boolean;
+  lockText?: boolean;
+  /** Evaluate on this held-out set every `evalEvery` steps (lines in RUN/evals.jsonl). */
+  evalData?: string;
+  evalEvery?: number;
   /** Use this tokenizer.json instead of training one on the captions. */
   tokenizer?: string;
   /** Steps between checkpoints (default: about every 2 minutes' worth). */
@@ -68,6 +86,9 @@ const RUN_KEYS = [
   "data",
   "preset",
   "config",
+  "init",
+  "lockImage",
+  "lockText",
   "epochs",
   "minutes",
   "batch",
@@ -96,11 +117,27 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   }
   mkdirSync(dir, { recursive: true });
 
+  // The model to train: the checkpoint's (resume), pretrained weights (--init), or a fresh one.
+  let start: { model: CLIP; tokenizer?: Tokenizer; preprocess: Preprocess };
+  if (prior) {
+    start = loadClip(dir);
+    const savedStep = (start as LoadedClip).config.step;
+    if (savedStep !== prior.step)
+      throw new UserError(`${join(dir, MODEL_FILE)}: holds step ${savedStep}, state.json says ${prior.step}`);
+  } else if (o.init) {
+    start = loadInit(o.init, { tokenizer: opts.tokenizer });
+    say(`starting from ${o.init} (${start.model.parameterCount.toLocaleString("en")} parameters)`);
+  } else {
+    const model = new CLIP(o.config ?? presetConfig(o.preset)).initialize(o.seed);
+    start = { model, preprocess: defaultPreprocess(model.cfg) };
+  }
+  const { model, preprocess } = start;
+  const cfg = model.cfg;
+  const size = cfg.vision.imageSize;
+
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
   const log = new SkipLog(opts.strict ?? false);
   const rows = await openDataset(o.data, opts.dataset ?? {}, log);
-  const cfg = o.config ?? presetConfig(o.preset);
-  const size = cfg.vision.imageSize;
   const decode = new Progress({ label: "decode", total: rows.length, stream, unit: "images" });
   let decoded = 0;
   const { store, samples } = await buildPixelStore(rows, {
@@ -119,10 +156,9 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       `${o.data}: ${samples.length - captioned.length} samples have no caption; CLIP trains on image-text pairs`,
     );
 
-  // Tokenizer: the run's own (resume), a given one, or one trained on these captions.
+  // Tokenizer: the start model's, a given one, or one trained on these captions.
   let tokenizer: Tokenizer;
-  const runTokenizer = join(dir, "tokenizer.json");
-  if (prior) tokenizer = loadTokenizer(runTokenizer);
+  if (start.tokenizer) tokenizer = start.tokenizer;
   else if (opts.tokenizer) tokenizer = loadTokenizer(opts.tokenizer);
   else {
     say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${samples.length} captions`);
@@ -131,28 +167,21 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       { vocabSize: cfg.text.vocabSize },
     );
   }
-  checkTokenizer(tokenizer, cfg, opts.tokenizer ?? runTokenizer);
+  checkTokenizer(tokenizer, cfg, opts.tokenizer ?? join(dir, "tokenizer.json"));
 
   const loader = new Loader(store, samples, {
     batchSize: o.batch,
     size,
     seed: o.seed,
     augment: "clip",
+    mean: preprocess.mean,
+    std: preprocess.std,
     workers: opts.workers,
   });
 
-  // Model and optimizer: fresh, or the checkpoint's.
-  let model: CLIP;
-  if (prior) {
-    const loaded = loadClip(dir);
-    model = loaded.model;
-    if (loaded.config.step !== prior.step)
-      throw new UserError(
-        `${join(dir, MODEL_FILE)}: holds step ${loaded.config.step}, state.json says ${prior.step}`,
-      );
-  } else model = new CLIP(cfg).initialize(o.seed);
   model.train();
-  const step = await createClipStep(model, { batch: o.batch });
+  const trainable = o.lockImage || o.lockText ? lockedParams(model, o) : undefined;
+  const step = await createClipStep(model, { batch: o.batch, trainable });
   const opt = new AdamW(step.params, { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: o.weightDecay });
   if (prior) loadOptimizer(dir, opt, prior.step);
 
@@ -174,8 +203,12 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     };
   }
   const metricsPath = join(dir, "metrics.jsonl");
-  if (prior) truncateMetrics(metricsPath, prior.step);
-  else writeFileSync(metricsPath, "");
+  const evalsPath = join(dir, "evals.jsonl");
+  for (const path of [metricsPath, evalsPath])
+    if (prior) truncateMetrics(path, prior.step);
+    else writeFileSync(path, "");
+  const evalSet = opts.evalData ? await loadEvalSet(opts.evalData, { dataset: opts.dataset }) : undefined;
+  const evalEvery = opts.evalEvery ?? Math.max(1, Math.ceil(state.totalSteps / 10));
 
   const losses: number[] = [];
   const budgetSeconds = o.minutes !== undefined ? o.minutes * 60 : Number.POSITIVE_INFINITY;
@@ -189,7 +222,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   const startStep = state.step;
   const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
   const checkpoint = () => {
-    saveClip(dir, model, tokenizer, { step: state.step, preset: o.preset });
+    saveClip(dir, model, tokenizer, { step: state.step, preset: o.preset, preprocess });
     saveOptimizer(dir, opt);
     saveState(dir, state);
     lastSave = performance.now();
@@ -239,6 +272,16 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       const done = state.step >= state.totalSteps || state.elapsedSeconds >= budgetSeconds;
       const due = saveEvery ? state.step % saveEvery === 0 : performance.now() - lastSave > 120_000;
       const stop = interrupted || (opts.stopAfter !== undefined && state.step - startStep >= opts.stopAfter);
+      if (evalSet && (done || state.step % evalEvery === 0)) {
+        const result = await evaluateClip({ model, tokenizer, preprocess }, evalSet, { linearProbe: false });
+        model.train();
+        const values = evalValues(result);
+        appendJsonLine(evalsPath, { step: state.step, values });
+        const shown = ["image_to_text/R@1", "text_to_image/R@1", "zero_shot/top1"].filter((k) => k in values);
+        bar.log(
+          `eval at step ${state.step}: ${shown.map((k) => `${k} ${(100 * (values[k] as number)).toFixed(1)}%`).join(", ")}`,
+        );
+      }
       if (done || due || stop) checkpoint();
       if (done || stop) break;
     }
@@ -283,6 +326,9 @@ type Resolved = {
   data: string;
   preset: string;
   config: ClipConfig | undefined;
+  init: string | undefined;
+  lockImage: boolean;
+  lockText: boolean;
   epochs: number | undefined;
   minutes: number | undefined;
   batch: number;
@@ -306,15 +352,21 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
     return { ...(saved as Resolved), minutes: opts.minutes ?? saved.minutes };
   }
   if (!opts.data) throw new UserError("--data is required to start a run");
+  if (opts.init && (opts.preset || opts.config))
+    throw new UserError("--init takes its shapes from the pretrained model; drop --preset");
   const epochs = opts.epochs ?? (opts.minutes === undefined ? 10 : undefined);
   return {
     data: opts.data,
-    preset: opts.config ? "custom" : (opts.preset ?? "tiny"),
+    preset: opts.config ? "custom" : opts.init ? "init" : (opts.preset ?? "tiny"),
     config: opts.config,
+    init: opts.init,
+    lockImage: opts.lockImage ?? false,
+    lockText: opts.lockText ?? false,
     epochs,
     minutes: opts.minutes,
     batch: opts.batch ?? 128,
-    lr: opts.lr ?? 5e-4,
+    // Fine-tuning moves pretrained weights gently (OpenCLIP's fine-tuning recipes use 1e-5 to 5e-5).
+    lr: opts.lr ?? (opts.init ? 1e-5 : 5e-4),
     weightDecay: opts.weightDecay ?? 0.2,
     warmup: opts.warmup,
     seed: opts.seed ?? 0,

@@ -138,4 +138,44 @@ describe("trainClip", () => {
       /data\.jsonl:25/,
     );
   });
+
+  it("fine-tunes from a saved model with the image tower locked (LiT), evaluating on held-out data", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    const base = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    await trainClip({ data, out: base, config: CONFIG, batch: 8, epochs: 1, stream: quiet });
+    const before = loadClip(base).model;
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    await trainClip({
+      data,
+      out,
+      init: base,
+      lockImage: true,
+      batch: 8,
+      epochs: 1,
+      lr: 1e-2,
+      evalData: data,
+      evalEvery: 2,
+      stream: quiet,
+    });
+    const after = loadClip(out).model;
+    const changed = (prefix: string) =>
+      after
+        .parameters()
+        .filter((p) => p.name.startsWith(prefix))
+        .some((p) => {
+          const q = before.parameters().find((b) => b.name === p.name)!;
+          return p.data.some((v, i) => v !== q.data[i]);
+        });
+    assert.equal(changed("visual."), false, "the locked image tower is unchanged");
+    assert.equal(changed("text."), true, "the text tower trained");
+    const evals = readFileSync(join(out, "evals.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      evals.map((e: { step: number }) => e.step),
+      [2, 3],
+    );
+    assert.ok("image_to_text/R@1" in evals[0].values);
+  });
 });
