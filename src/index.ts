@@ -1,0 +1,22 @@
+/** Juxta's public API: one import for the layers a TypeScript user builds on. */
+export * from "./apps/index.js";
+export { type DatasetOptions } from "./data/options.js";
+export { openDataset } from "./data/open.js";
+export { type Batch, Loader, type LoaderOptions } from "./data/loader.js";
+export { type ImageRef, type Sample, SkipLog } from "./data/types.js";
+export { buildEmojiDataset } from "./data/emoji.js";
+export * as engine from "./engine/index.js";
+export * from "./losses/index.js";
+export { CLIP, type ClipConfig } from "./models/clip.js";
+export { ClipEncoders } from "./models/encoders.js";
+export { PRESETS, presetConfig } from "./models/presets.js";
+export { type LoadedClip, loadClip, saveClip } from "./models/saved.js";
+export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";
+export { exportModel } from "./export/index.js";
+export { detectFormat, openModel } from "./pretrained/open.js";
+export { VectorIndex } from "./search/index.js";
+export { loadTokenizer, saveTokenizerJson, Tokenizer, trainBpe } from "./text/index.js";
+export { type ClipTrainOptions, trainClip } from "./train/clip-trainer.js";
+export { TrainStep } from "./train/step.js";
+export { UserError } from "./util/errors.js";
