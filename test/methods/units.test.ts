@@ -1,0 +1,213 @@
+/** MoCo's momentum encoder and queue, ResNet's BatchNorm statistics, saved image encoders, the SigLIP step. */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { compile, input, Session } from "../../src/engine/index.js";
+import { fillNormal, streamKey } from "../../src/engine/random.js";
+import { Queue, SIGLIP_INIT } from "../../src/losses/index.js";
+import { createSiglipStep, siglipBias } from "../../src/methods/siglip-step.js";
+import { createMethodStep } from "../../src/methods/steps.js";
+import { CLIP } from "../../src/models/clip.js";
+import {
+  ImageEncoder,
+  ImageFeatureEncoder,
+  imageEncoderConfig,
+  isImageEncoderDir,
+  loadImageEncoder,
+  saveImageEncoder,
+} from "../../src/models/image-encoder.js";
+import { ResNet } from "../../src/models/resnet.js";
+import { bind, stateDict } from "../../src/nn/module.js";
+import { AdamW } from "../../src/optim/index.js";
+import { TrainStep } from "../../src/train/step.js";
+import { TINY_ENCODER } from "./fixtures.js";
+
+const randomPixels = (n: number, s: number, key: string, shift = 0) => {
+  const x = fillNormal(new Float32Array(n * 3 * s * s), streamKey(key)) as Float32Array;
+  return shift ? x.map((v) => v + shift) : x;
+};
+
+test("moco: after one step the key encoder is m·key + (1 − m)·query and the queue advanced by the batch", async () => {
+  const n = 4;
+  const model = new ImageEncoder(TINY_ENCODER).initialize(1);
+  const key = new ImageEncoder(TINY_ENCODER).initialize(2); // deliberately not a copy, so both terms count
+  const queue = new Queue(3 * n, TINY_ENCODER.head.out, { seed: 3 });
+  const m = 0.9;
+  const step = await createMethodStep("moco", model, { batch: n, moco: { key, queue, momentum: m } });
+  const opt = new AdamW(step.params, { weightDecay: 0 });
+  const key0 = key.parameters().map((p) => p.data.slice());
+  const queue0 = queue.data.slice();
+  const pixels = randomPixels(2 * n, 16, "moco-step");
+  const r = await step.run({ pixels }, 0);
+  assert.ok(Number.isFinite(r.loss));
+  assert.equal(r.metrics.keys, undefined, "keys go to the queue, not the metrics");
+  opt.update(r.grads, 0.01);
+  step.afterUpdate();
+  const query = model.parameters();
+  key.parameters().forEach((p, k) => {
+    const q = query[k]!.data;
+    const before = key0[k]!;
+    for (let i = 0; i < p.data.length; i++) {
+      const want = Math.fround(m * before[i]! + (1 - m) * q[i]!);
+      assert.ok(Math.abs(p.data[i]! - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${p.name}[${i}]`);
+    }
+  });
+  assert.ok(
+    query.some((p, k) => p.data.some((v, i) => v !== key0[k]![i])),
+    "the optimizer moved the query",
+  );
+  const d = queue.dim;
+  const rowNorm = (r: number) => Math.hypot(...queue.data.subarray(r * d, (r + 1) * d));
+  for (let row = 0; row < n; row++) {
+    assert.ok(Math.abs(rowNorm(row) - 1) < 1e-5, `row ${row} holds a normalized key`);
+    assert.notDeepEqual(queue.data.subarray(row * d, (row + 1) * d), queue0.subarray(row * d, (row + 1) * d));
+  }
+  assert.deepEqual(queue.data.subarray(n * d), queue0.subarray(n * d), "rows past the batch are untouched");
+  const filled = queue.data.slice(0, n * d);
+  await step.run({ pixels }, 1);
+  assert.deepEqual(queue.data.subarray(0, n * d), filled, "the second batch goes to the next rows");
+  assert.notDeepEqual(queue.data.subarray(n * d, 2 * n * d), queue0.subarray(n * d, 2 * n * d));
+  await step.release();
+});
+
+test("resnet: training updates BatchNorm's running statistics from the batch; eval uses them", async () => {
+  const net = new ResNet({
+    type: "resnet",
+    imageSize: 8,
+    stemStride: 1,
+    widths: [4, 8],
+    blocks: [1, 1],
+  }).initialize(0);
+  const n = 6;
+  const pixels = randomPixels(n, 8, "bn", 0.5);
+  // The stem convolution's per-channel batch mean, computed on its own.
+  bind(net);
+  const images = input("images", [n, 3, 8, 8]);
+  const probe = await Session.create(
+    compile({ mean: net.stem.forward(images).mean([0, 2, 3]) }, { freeze: stateDict(net) }),
+  );
+  const batchMean = (await probe.run({ images: pixels })).mean!.data as Float32Array;
+  await probe.release();
+
+  net.train();
+  const step = await TrainStep.create({
+    model: net,
+    inputs: { images: { shape: [n, 3, 8, 8] } },
+    loss: ({ images }) => ({ loss: net.forward(images!).square().mean() }),
+  });
+  await step.run({ images: pixels }, 0);
+  await step.release();
+  const running = net.stem_bn.runningMean.data;
+  for (let c = 0; c < 4; c++) assert.ok(Math.abs(running[c]! - 0.1 * batchMean[c]!) < 1e-5, `channel ${c}`);
+  assert.ok(
+    net.stem_bn.runningVar.data.every((v) => v !== 1),
+    "running variance moved too",
+  );
+  assert.ok(
+    net.layers[1]!.bn2.runningMean.data.some((v) => v !== 0),
+    "deeper layers update as well",
+  );
+
+  // Eval: features of an image do not depend on the rest of the batch, and change with the running stats.
+  const enc = new ImageEncoder({ backbone: net.cfg, head: { hidden: 4, out: 4 } }).initialize(0);
+  enc.backbone = net;
+  const encoder = await ImageFeatureEncoder.create(enc);
+  const all = await encoder.encode(pixels);
+  const first = await encoder.encode(pixels.subarray(0, 3 * 64));
+  await encoder.release();
+  for (let i = 0; i < 8; i++) assert.ok(Math.abs(all[i]! - first[i]!) < 1e-5);
+  net.stem_bn.runningMean.data.fill(5);
+  const shifted = await ImageFeatureEncoder.create(enc);
+  const moved = await shifted.encode(pixels.subarray(0, 3 * 64));
+  await shifted.release();
+  assert.ok(
+    moved.some((v, i) => Math.abs(v - first[i]!) > 1e-3),
+    "eval reads the running mean",
+  );
+});
+
+test("image encoder: saved and loaded weights, config and features match; presets build", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "juxta-"));
+  const model = new ImageEncoder(TINY_ENCODER).initialize(4);
+  saveImageEncoder(dir, model, { step: 7, method: "simclr", classes: ["a", "b"] });
+  assert.ok(isImageEncoderDir(dir));
+  const loaded = loadImageEncoder(dir);
+  assert.equal(loaded.config.architecture, "image-encoder");
+  assert.equal(loaded.config.step, 7);
+  assert.deepEqual(loaded.config.classes, ["a", "b"]);
+  assert.equal(loaded.preprocess.imageSize, 16);
+  const pixels = randomPixels(3, 16, "save");
+  const a = await ImageFeatureEncoder.create(model);
+  const b = await ImageFeatureEncoder.create(loaded.model);
+  assert.deepEqual(await b.encode(pixels), await a.encode(pixels));
+  await a.release();
+  await b.release();
+  const sizes = Object.fromEntries(
+    ["resnet-tiny", "resnet-small", "vit-tiny"].map((p) => {
+      const e = new ImageEncoder(imageEncoderConfig(p));
+      return [p, [e.imageSize, e.featureDim]];
+    }),
+  );
+  assert.deepEqual(sizes, { "resnet-tiny": [32, 128], "resnet-small": [64, 256], "vit-tiny": [64, 256] });
+  assert.throws(() => imageEncoderConfig("nope"), /unknown image encoder preset 'nope'/);
+});
+
+test("siglip step: learnable t and b get gradients, the loss falls on a fixed batch", async () => {
+  const model = new CLIP({
+    embedDim: 16,
+    initLogitScale: SIGLIP_INIT.logTemperature,
+    vision: {
+      type: "vit",
+      imageSize: 16,
+      patchSize: 8,
+      width: 16,
+      layers: 1,
+      heads: 2,
+      mlpRatio: 2,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+    text: {
+      vocabSize: 32,
+      contextLength: 6,
+      width: 16,
+      layers: 1,
+      heads: 2,
+      mlpRatio: 2,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+  }).initialize(0);
+  const bias = siglipBias();
+  assert.equal(bias.data[0], -10);
+  const n = 4;
+  const step = await createSiglipStep(model, { batch: n, bias });
+  assert.deepEqual(
+    step.params.map((p) => p.name).filter((name) => name.startsWith("logit")),
+    ["logit_scale", "logit_bias"],
+  );
+  assert.ok(
+    step.params.some((p) => p.name === "visual.conv1.weight"),
+    "names are the CLIP model's own",
+  );
+  const tokens = Int32Array.from({ length: n * 6 }, (_, i) => (i * 7 + 3) % 32);
+  const images = randomPixels(n, 16, "siglip");
+  const opt = new AdamW(step.params, { weightDecay: 0 });
+  const losses: number[] = [];
+  for (let s = 0; s < 12; s++) {
+    const r = await step.run({ images, tokens }, s);
+    if (s === 0) {
+      assert.ok(Math.abs((r.metrics.temperature as Float32Array)[0]! - 10) < 1e-4);
+      assert.equal((r.metrics.bias as Float32Array)[0], -10);
+      const g = r.grads[step.params.indexOf(bias)]!;
+      assert.ok(g[0]! < 0, "with b = −10 every pair looks negative; the matching pairs pull b up");
+    }
+    opt.update(r.grads, 0.01);
+    losses.push(r.loss);
+  }
+  await step.release();
+  assert.ok(bias.data[0]! > -10, `b moved to ${bias.data[0]}`);
+  assert.ok(losses.at(-1)! < losses[0]! * 0.9, `loss ${losses[0]} → ${losses.at(-1)}`);
+});
