@@ -2,9 +2,10 @@
  * SimCLR ablations on the emoji set (labels: the 9 emoji categories), after the seeds' exercises: crop-only
  * vs full augmentations, cosine vs dot-product similarity, temperature 0.5 vs 0.1 — one factor at a time
  * from the baseline (full augmentations, cosine, τ = 0.5) — plus the untrained encoder for reference. Each
- * configuration trains the same small encoder for the same wall-clock budget and is scored by kNN and a
- * linear probe on its backbone features (train split → test split). Then the per-step cost of SimCLR and
- * MoCo against the encoder's plain forward + backward on the same 2N images.
+ * configuration trains the same small encoder for the same number of steps (--epochs) or the same
+ * wall-clock budget (--minutes) and is scored by kNN and a linear probe on its backbone features (train
+ * split → test split). Then the per-step cost of SimCLR and MoCo against the encoder's plain forward +
+ * backward on the same 2N images.
  *
  *   node --import tsx src/cli/main.ts data emoji --out /tmp/emoji
  *   node --import tsx scripts/ssl-experiment.ts --data /tmp/emoji --out /tmp/ssl-runs [--minutes 1.5]
@@ -34,7 +35,7 @@ const { values } = parseArgs({
 });
 if (!values.data || !values.out) {
   console.error(
-    "usage: ssl-experiment.ts --data EMOJI_DIR --out RUNS_DIR [--minutes 1.5] [--preset resnet-tiny]",
+    "usage: ssl-experiment.ts --data EMOJI_DIR --out RUNS_DIR [--epochs 2 | --minutes 1.5] [--preset resnet-tiny] [--batch 64] [--seed 0]",
   );
   process.exit(2);
 }

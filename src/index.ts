@@ -1,19 +1,35 @@
 /** Juxta's public API: one import for the layers a TypeScript user builds on. */
 export * from "./apps/index.js";
-export { type DatasetOptions } from "./data/options.js";
-export { openDataset } from "./data/open.js";
-export { type Batch, Loader, type LoaderOptions } from "./data/loader.js";
-export { type ImageRef, type Sample, SkipLog } from "./data/types.js";
 export { buildEmojiDataset } from "./data/emoji.js";
+export { type Batch, Loader, type LoaderOptions } from "./data/loader.js";
+export { openDataset } from "./data/open.js";
+export type { DatasetOptions } from "./data/options.js";
+export { type ImageRef, type Sample, SkipLog } from "./data/types.js";
 export * as engine from "./engine/index.js";
+export { exportModel } from "./export/index.js";
 export * from "./losses/index.js";
+export { evaluateImageEncoder, type ImageEvalOptions, type ImageEvalResult } from "./methods/evaluate.js";
+export { measureMethodOverhead, type OverheadOptions, type OverheadResult } from "./methods/overhead.js";
+export { createSiglipStep, siglipBias } from "./methods/siglip-step.js";
+export { createMethodStep, IMAGE_METHODS, type ImageMethod, type MethodStep } from "./methods/steps.js";
+export { type ImageMethodOptions, type ImageMethodResult, trainImageMethod } from "./methods/train.js";
 export { CLIP, type ClipConfig } from "./models/clip.js";
 export { ClipEncoders } from "./models/encoders.js";
+export {
+  IMAGE_ENCODER_PRESETS,
+  ImageEncoder,
+  type ImageEncoderConfig,
+  ImageFeatureEncoder,
+  imageEncoderConfig,
+  isImageEncoderDir,
+  type LoadedImageEncoder,
+  loadImageEncoder,
+  saveImageEncoder,
+} from "./models/image-encoder.js";
 export { PRESETS, presetConfig } from "./models/presets.js";
-export { type LoadedClip, loadClip, saveClip } from "./models/saved.js";
+export { type ClipMethod, type LoadedClip, loadClip, saveClip } from "./models/saved.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
-export { exportModel } from "./export/index.js";
 export { detectFormat, openModel } from "./pretrained/open.js";
 export { VectorIndex } from "./search/index.js";
 export { loadTokenizer, saveTokenizerJson, Tokenizer, trainBpe } from "./text/index.js";

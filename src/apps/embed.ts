@@ -114,7 +114,8 @@ export function idsFile(npyFile: string): string {
   return `${npyFile.slice(0, -extname(npyFile).length)}.ids.json`;
 }
 
-function readPixels(file: string, size: number): { data: Float32Array; n: number } {
+/** `pixel_values` [n, 3, size, size] from a .safetensors file, as float32. */
+export function readPixels(file: string, size: number): { data: Float32Array; n: number } {
   if (extname(file).toLowerCase() !== ".safetensors")
     throw new UserError(`${file}: --pixels expects a .safetensors file holding a 'pixel_values' tensor`);
   const t = readSafetensors(file).tensors.get("pixel_values");

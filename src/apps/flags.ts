@@ -4,6 +4,7 @@
  */
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
+import { isImageEncoderDir } from "../models/image-encoder.js";
 import type { LoadedClip } from "../models/saved.js";
 import { openModel } from "../pretrained/open.js";
 import { UserError } from "../util/errors.js";
@@ -45,6 +46,10 @@ export function datasetOptions(v: {
 export function modelFlag(v: { model?: string; tokenizer?: string }): LoadedClip {
   if (v.model === undefined)
     throw new UserError("--model RUN is required (a juxta train folder, or a Hugging Face/OpenCLIP folder)");
+  if (isImageEncoderDir(v.model))
+    throw new UserError(
+      `${v.model} is an image-only encoder (no text tower); juxta eval and juxta embed --images work with it`,
+    );
   return openModel(v.model, { tokenizer: v.tokenizer });
 }
 

@@ -1,4 +1,7 @@
-/** The application layer: evaluate, embed, classify, index/search and report on CLIP models. */
+/**
+ * The application layer: evaluate, embed, classify, index/search and report on CLIP models; evaluate and
+ * embed on image-only encoders.
+ */
 export { type Classification, classifyImages, type LabelScore, parseLabels } from "./classify.js";
 export { type Embeddings, type EmbedInputs, embedInputs, readTexts, writeEmbeddings } from "./embed.js";
 export { type ClipLike, Embedder, type EmbedderOptions, logitScale, normalizedRows } from "./embedder.js";
@@ -11,6 +14,7 @@ export {
   formatEval,
   loadEvalSet,
 } from "./evaluate.js";
+export { embedImageFeatures, evaluateImageModel, formatImageEval } from "./image-encoder.js";
 export {
   type IndexModel,
   type IndexQuery,

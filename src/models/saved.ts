@@ -1,7 +1,8 @@
 /**
  * A saved CLIP model folder: `model.safetensors` (weights under OpenCLIP's names), `juxta.json` (architecture,
- * config, preprocessing) and `tokenizer.json`. Everything that uses a trained model (eval, embed, classify,
- * search, resume) opens it through `loadClip`.
+ * config, preprocessing, training method) and `tokenizer.json`. Everything that uses a trained model (eval,
+ * embed, classify, search, resume) opens it through `loadClip`. A SigLIP run (`"method": "siglip"`) also
+ * keeps its learned sigmoid bias as the scalar tensor `logit_bias`, OpenCLIP's name for it.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +18,11 @@ import { loadWeights, weightsOf } from "./weights.js";
 export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "juxta.json";
 export const TOKENIZER_FILE = "tokenizer.json";
+/** The SigLIP bias's tensor name in model.safetensors. */
+export const LOGIT_BIAS = "logit_bias";
+
+/** The contrastive loss a CLIP model was trained with. */
+export type ClipMethod = "clip" | "siglip";
 
 /** How images are prepared for the model at inference time. */
 export interface Preprocess {
@@ -30,6 +36,8 @@ export interface SavedConfig {
   version: 1;
   architecture: "clip";
   preset?: string;
+  /** Absent in folders written before SigLIP existed: clip. */
+  method?: ClipMethod;
   model: ClipConfig;
   preprocess: Preprocess;
   /** Training steps behind these weights. */
@@ -42,6 +50,8 @@ export interface LoadedClip {
   preprocess: Preprocess;
   config: SavedConfig;
   dir: string;
+  /** SigLIP's learned bias b (method siglip only). */
+  logitBias?: number;
 }
 
 export function defaultPreprocess(cfg: ClipConfig): Preprocess {
@@ -52,15 +62,19 @@ export function saveClip(
   dir: string,
   model: CLIP,
   tokenizer: Tokenizer,
-  opts: { step: number; preset?: string; preprocess?: Preprocess },
+  opts: { step: number; preset?: string; preprocess?: Preprocess; logitBias?: number },
 ): void {
-  writeSafetensors(join(dir, MODEL_FILE), weightsOf(model), { format: "pt", step: String(opts.step) });
+  const tensors = weightsOf(model);
+  if (opts.logitBias !== undefined)
+    tensors[LOGIT_BIAS] = { dtype: "F32", shape: [], data: Float32Array.of(opts.logitBias) };
+  writeSafetensors(join(dir, MODEL_FILE), tensors, { format: "pt", step: String(opts.step) });
   saveTokenizerJson(tokenizer, join(dir, TOKENIZER_FILE));
   const config: SavedConfig = {
     format: "juxta",
     version: 1,
     architecture: "clip",
     preset: opts.preset,
+    method: opts.logitBias !== undefined ? "siglip" : "clip",
     model: model.cfg,
     preprocess: opts.preprocess ?? defaultPreprocess(model.cfg),
     step: opts.step,
@@ -94,12 +108,33 @@ export function loadClip(dir: string): LoadedClip {
   }
   const weightsPath = join(dir, MODEL_FILE);
   if (!existsSync(weightsPath)) throw new UserError(`${dir}: ${MODEL_FILE} is missing`);
-  loadWeights(model, readSafetensors(weightsPath).tensors, weightsPath);
+  const tensors = new Map(readSafetensors(weightsPath).tensors);
+  let logitBias: number | undefined;
+  if (config.method === "siglip") {
+    const bias = tensors.get(LOGIT_BIAS)?.data;
+    if (bias?.length !== 1)
+      throw new UserError(
+        `${weightsPath}: tensor '${LOGIT_BIAS}' (one value) is missing; ${configPath} says the run is SigLIP`,
+      );
+    logitBias = Number(bias[0]);
+    tensors.delete(LOGIT_BIAS);
+  } else if (config.method !== undefined && config.method !== "clip")
+    throw new UserError(
+      `${configPath}: field 'method' must be "clip" or "siglip", got ${JSON.stringify(config.method)}`,
+    );
+  loadWeights(model, tensors, weightsPath);
   const tokenizerPath = join(dir, TOKENIZER_FILE);
   if (!existsSync(tokenizerPath)) throw new UserError(`${dir}: ${TOKENIZER_FILE} is missing`);
   const tokenizer = loadTokenizer(tokenizerPath);
   checkTokenizer(tokenizer, config.model, tokenizerPath);
-  return { model, tokenizer, preprocess: config.preprocess ?? defaultPreprocess(config.model), config, dir };
+  return {
+    model,
+    tokenizer,
+    preprocess: config.preprocess ?? defaultPreprocess(config.model),
+    config,
+    dir,
+    ...(logitBias !== undefined ? { logitBias } : {}),
+  };
 }
 
 /** The tokenizer's ids must fit the model's embedding table. */

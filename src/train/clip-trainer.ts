@@ -3,6 +3,9 @@
  * train or load the tokenizer, decode every image once, then loop — batches prepared in worker threads while
  * ONNX Runtime runs the compiled step, AdamW with warmup + cosine, a progress line, metrics as JSON lines,
  * atomic checkpoints — and resume exactly where a checkpoint left off.
+ *
+ * Two losses: CLIP's softmax InfoNCE (method "clip") and SigLIP's pairwise sigmoid (method "siglip"), whose
+ * learnable bias is checkpointed in model.safetensors as `logit_bias` (models/saved.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,9 +15,12 @@ import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import { SkipLog } from "../data/types.js";
 import { buildPixelStore } from "../image/store.js";
+import { SIGLIP_INIT } from "../losses/siglip.js";
+import { createSiglipStep, siglipBias } from "../methods/siglip-step.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
 import { presetConfig } from "../models/presets.js";
 import {
+  type ClipMethod,
   checkTokenizer,
   defaultPreprocess,
   type LoadedClip,
@@ -35,6 +41,8 @@ import { createClipStep } from "./clip-step.js";
 import type { TrainStep } from "./step.js";
 
 export interface ClipTrainOptions {
+  /** The loss: clip (softmax InfoNCE, default) or siglip (pairwise sigmoid with a learned bias). */
+  method?: ClipMethod;
   /** Manifest, folder or shard of image-text pairs (a resume reads it from the run). */
   data?: string;
   out: string;
@@ -83,6 +91,7 @@ export interface ClipTrainResult {
 
 /** The options that define a run; a resume must not change them. */
 const RUN_KEYS = [
+  "method",
   "data",
   "preset",
   "config",
@@ -118,20 +127,37 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   mkdirSync(dir, { recursive: true });
 
   // The model to train: the checkpoint's (resume), pretrained weights (--init), or a fresh one.
-  let start: { model: CLIP; tokenizer?: Tokenizer; preprocess: Preprocess };
+  let start: { model: CLIP; tokenizer?: Tokenizer; preprocess: Preprocess; logitBias?: number };
   if (prior) {
     start = loadClip(dir);
-    const savedStep = (start as LoadedClip).config.step;
-    if (savedStep !== prior.step)
-      throw new UserError(`${join(dir, MODEL_FILE)}: holds step ${savedStep}, state.json says ${prior.step}`);
+    const saved = (start as LoadedClip).config;
+    if (saved.step !== prior.step)
+      throw new UserError(
+        `${join(dir, MODEL_FILE)}: holds step ${saved.step}, state.json says ${prior.step}`,
+      );
+    if ((saved.method ?? "clip") !== o.method)
+      throw new UserError(
+        `${dir}: juxta.json says method ${saved.method ?? "clip"}, state.json says ${o.method}`,
+      );
   } else if (o.init) {
     start = loadInit(o.init, { tokenizer: opts.tokenizer });
     say(`starting from ${o.init} (${start.model.parameterCount.toLocaleString("en")} parameters)`);
+    if (o.method === "siglip" && start.logitBias === undefined) {
+      // A softmax-trained temperature means nothing to the sigmoid loss: start t and b as SigLIP does.
+      start.model.logit_scale.data[0] = SIGLIP_INIT.logTemperature;
+      say(
+        `siglip: logit_scale reset to log ${Math.exp(SIGLIP_INIT.logTemperature)}, bias ${SIGLIP_INIT.bias}`,
+      );
+    }
   } else {
-    const model = new CLIP(o.config ?? presetConfig(o.preset)).initialize(o.seed);
+    const cfg = o.config ?? presetConfig(o.preset);
+    const init =
+      o.method === "siglip" ? { initLogitScale: cfg.initLogitScale ?? SIGLIP_INIT.logTemperature } : {};
+    const model = new CLIP({ ...cfg, ...init }).initialize(o.seed);
     start = { model, preprocess: defaultPreprocess(model.cfg) };
   }
   const { model, preprocess } = start;
+  const bias = o.method === "siglip" ? siglipBias(start.logitBias ?? SIGLIP_INIT.bias) : undefined;
   const cfg = model.cfg;
   const size = cfg.vision.imageSize;
 
@@ -181,7 +207,9 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
 
   model.train();
   const trainable = o.lockImage || o.lockText ? lockedParams(model, o) : undefined;
-  const step = await createClipStep(model, { batch: o.batch, trainable });
+  const step = bias
+    ? await createSiglipStep(model, { batch: o.batch, bias, trainable })
+    : await createClipStep(model, { batch: o.batch, trainable });
   const opt = new AdamW(step.params, { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: o.weightDecay });
   if (prior) loadOptimizer(dir, opt, prior.step);
 
@@ -222,7 +250,12 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   const startStep = state.step;
   const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
   const checkpoint = () => {
-    saveClip(dir, model, tokenizer, { step: state.step, preset: o.preset, preprocess });
+    saveClip(dir, model, tokenizer, {
+      step: state.step,
+      preset: o.preset,
+      preprocess,
+      logitBias: bias?.data[0],
+    });
     saveOptimizer(dir, opt);
     saveState(dir, state);
     lastSave = performance.now();
@@ -258,12 +291,15 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       losses.push(r.loss);
       const temperature = (r.metrics.temperature as Float32Array)[0] as number;
       const accuracy = (r.metrics.accuracy as Float32Array)[0] as number;
+      // The bias the step used (before this update), as the temperature is.
+      const biasUsed = r.metrics.bias ? { bias: (r.metrics.bias as Float32Array)[0] as number } : {};
       appendJsonLine(metricsPath, {
         step: state.step,
         epoch: batch.epoch,
         loss: r.loss,
         lr,
         temperature,
+        ...biasUsed,
         accuracy,
         grad_norm: r.gradNorm,
         seconds: Math.round(state.elapsedSeconds * 10) / 10,
@@ -323,6 +359,7 @@ async function estimateSteps(
 }
 
 type Resolved = {
+  method: ClipMethod;
   data: string;
   preset: string;
   config: ClipConfig | undefined;
@@ -341,7 +378,8 @@ type Resolved = {
 
 function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): Resolved {
   if (prior) {
-    const saved = prior.options as Partial<Resolved>;
+    // Runs from before SigLIP existed recorded no method.
+    const saved = { method: "clip", ...prior.options } as Partial<Resolved>;
     for (const k of RUN_KEYS) {
       const given = opts[k];
       if (given !== undefined && k !== "minutes" && JSON.stringify(given) !== JSON.stringify(saved[k]))
@@ -352,10 +390,14 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
     return { ...(saved as Resolved), minutes: opts.minutes ?? saved.minutes };
   }
   if (!opts.data) throw new UserError("--data is required to start a run");
+  const method = opts.method ?? "clip";
+  if (method !== "clip" && method !== "siglip")
+    throw new UserError(`--method must be clip or siglip for image-text training, got ${method}`);
   if (opts.init && (opts.preset || opts.config))
     throw new UserError("--init takes its shapes from the pretrained model; drop --preset");
   const epochs = opts.epochs ?? (opts.minutes === undefined ? 10 : undefined);
   return {
+    method,
     data: opts.data,
     preset: opts.config ? "custom" : opts.init ? "init" : (opts.preset ?? "tiny"),
     config: opts.config,

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
+import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import type { ClipConfig } from "../../src/models/clip.js";
 import { loadClip } from "../../src/models/saved.js";
 import { trainClip } from "../../src/train/clip-trainer.js";
@@ -90,6 +91,50 @@ describe("trainClip", () => {
     const saved = loadClip(out);
     assert.equal(saved.config.step, 9);
     assert.ok(whole.losses[8]! < whole.losses[0]!, `loss falls: ${whole.losses.map((x) => x.toFixed(3))}`);
+  });
+
+  it("siglip: the bias is checkpointed and an interrupted-and-resumed run equals an uninterrupted one", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    const common = {
+      method: "siglip" as const,
+      data,
+      config: CONFIG,
+      batch: 8,
+      epochs: 2,
+      lr: 2e-3,
+      seed: 5,
+      stream: quiet,
+    };
+    const whole = await trainClip({ ...common, out: mkdtempSync(join(tmpdir(), "juxta-run-")) });
+    assert.equal(whole.steps, 6);
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    const first = await trainClip({ ...common, out, stopAfter: 2 });
+    await assert.rejects(
+      trainClip({ out, resume: true, method: "clip", stream: quiet }),
+      /--method clip differs/,
+    );
+    const rest = await trainClip({ out, resume: true, stream: quiet });
+    assert.equal(rest.steps, 6);
+    assert.deepEqual([...first.losses, ...rest.losses], whole.losses);
+
+    const saved = loadClip(out);
+    assert.equal(saved.config.method, "siglip");
+    assert.ok(Number.isFinite(saved.logitBias) && saved.logitBias !== -10, `bias ${saved.logitBias}`);
+    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { bias: number; temperature: number });
+    assert.equal(metrics.length, 6);
+    // Step 1 runs with SigLIP's initial t = 10 and b = −10; later steps with the learned ones.
+    assert.ok(Math.abs(metrics[0]!.temperature - 10) < 1e-4 && metrics[0]!.bias === -10);
+    assert.ok(metrics.every((m) => Number.isFinite(m.bias)) && metrics[5]!.bias !== -10);
+
+    // The bias is part of the model: a SigLIP folder without it is refused, naming the tensor.
+    const weights = join(out, "model.safetensors");
+    const tensors = readSafetensors(weights).tensors;
+    tensors.delete("logit_bias");
+    writeSafetensors(weights, Object.fromEntries(tensors) as never);
+    assert.throws(() => loadClip(out), /tensor 'logit_bias' \(one value\) is missing/);
   });
 
   it("refuses a resume that changes the run's settings, and a resume without a checkpoint", async () => {

@@ -1,5 +1,8 @@
-/** `juxta embed`: image or text embeddings of a CLIP model to a .safetensors or .npy file. */
-import { embedInputs, writeEmbeddings } from "../../apps/embed.js";
+/**
+ * `juxta embed`: image or text embeddings of a CLIP model, or the backbone features of an image-only
+ * encoder, to a .safetensors or .npy file.
+ */
+import { type Embeddings, embedInputs, writeEmbeddings } from "../../apps/embed.js";
 import {
   DATASET_FLAGS,
   DATASET_HELP,
@@ -8,7 +11,9 @@ import {
   modelFlag,
   reportSkips,
 } from "../../apps/flags.js";
+import { embedImageFeatures } from "../../apps/image-encoder.js";
 import { SkipLog } from "../../data/types.js";
+import { isImageEncoderDir, loadImageEncoder } from "../../models/image-encoder.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
 
@@ -25,6 +30,8 @@ export const embed = defineCommand({
     "  --texts FILE         a .txt file with one text a line, or a .json list of strings",
     "  --out FILE           .safetensors: 'image_embeds' and/or 'text_embeds', ids and texts in the metadata;",
     "                       .npy: one array, its row ids in FILE.ids.json",
+    "An image-only encoder (juxta train --method simclr|moco|supcon|triplet) writes its backbone features",
+    "(what kNN and linear probes use, before the projection head) as 'image_embeds'; it has no text tower.",
     ...DATASET_HELP,
     "example:",
     "  juxta embed --model runs/emoji --images photos/ --out photos.safetensors",
@@ -42,15 +49,23 @@ export const embed = defineCommand({
     if (v.out === undefined) throw new UserError("--out FILE.safetensors|FILE.npy is required");
     if (!/\.(safetensors|npy)$/i.test(v.out))
       throw new UserError(`--out must end in .safetensors or .npy, got '${v.out}'`);
-    const clip = modelFlag(v);
     const log = new SkipLog(v.strict ?? false);
-    const emb = await embedInputs(
-      clip,
-      { images: v.images, pixels: v.pixels, texts: v.texts, dataset: datasetOptions(v), log },
-      { progress: process.stderr },
-    );
+    const inputs = { images: v.images, pixels: v.pixels, texts: v.texts, dataset: datasetOptions(v), log };
+    let emb: Embeddings;
+    let dir: string;
+    if (v.model !== undefined && isImageEncoderDir(v.model)) {
+      if (v.tokenizer !== undefined)
+        throw new UserError(`--tokenizer does not apply to ${v.model}: an image encoder has no text tower`);
+      const loaded = loadImageEncoder(v.model);
+      emb = await embedImageFeatures(loaded, inputs, { progress: process.stderr });
+      dir = loaded.dir;
+    } else {
+      const clip = modelFlag(v);
+      emb = await embedInputs(clip, inputs, { progress: process.stderr });
+      dir = clip.dir;
+    }
     reportSkips(log);
-    writeEmbeddings(v.out, emb, { model: clip.dir });
+    writeEmbeddings(v.out, emb, { model: dir });
     const parts = [];
     if (emb.image) parts.push(`${emb.image.ids.length} image`);
     if (emb.text) parts.push(`${emb.text.texts.length} text`);

@@ -1,4 +1,7 @@
-/** `juxta eval`: retrieval recall, zero-shot, kNN and linear-probe accuracy of a CLIP model on a data set. */
+/**
+ * `juxta eval`: retrieval recall, zero-shot, kNN and linear-probe accuracy of a CLIP model on a data set;
+ * kNN and linear probe alone for an image-only encoder (no text tower).
+ */
 import { evaluateClip, formatEval } from "../../apps/evaluate.js";
 import {
   DATASET_FLAGS,
@@ -8,14 +11,17 @@ import {
   modelFlag,
   reportSkips,
 } from "../../apps/flags.js";
+import { evaluateImageModel, formatImageEval } from "../../apps/image-encoder.js";
 import { resolveTemplates } from "../../apps/templates.js";
 import { SkipLog } from "../../data/types.js";
+import { isImageEncoderDir } from "../../models/image-encoder.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
 
 export const evaluate = defineCommand({
   name: "eval",
-  summary: "evaluate a CLIP model: image↔text recall, zero-shot, kNN and linear-probe accuracy",
+  summary:
+    "evaluate a CLIP model (image↔text recall, zero-shot, kNN, linear probe) or an image encoder (kNN, probe)",
   usage:
     "juxta eval --model RUN --data FILE [--knn-train FILE] [--templates photo|emoji|both|FILE] [--tokenizer FILE] [--json]",
   help: [
@@ -30,6 +36,8 @@ export const evaluate = defineCommand({
     "",
     "Samples showing the same image count as one image with several captions; equal captions as one",
     "caption matching several images. Zero-shot classifies over the labels the data set carries.",
+    "An image-only encoder (juxta train --method simclr|moco|supcon|triplet) gets kNN and the linear probe on",
+    "its backbone features: --knn-train FILE, or a --data folder holding train and test splits.",
     "example:",
     "  juxta eval --model runs/emoji --data data/emoji/test.jsonl --knn-train data/emoji/train.jsonl",
   ].join("\n"),
@@ -45,6 +53,17 @@ export const evaluate = defineCommand({
   },
   async run(v) {
     if (v.data === undefined) throw new UserError("--data FILE is required (the set to evaluate on)");
+    if (v.model !== undefined && isImageEncoderDir(v.model)) {
+      for (const flag of ["templates", "tokenizer", "no-probe", "text-field", "template"] as const)
+        if (v[flag] !== undefined)
+          throw new UserError(`--${flag} does not apply to ${v.model}: an image encoder has no text tower`);
+      const result = await evaluateImageModel(v.model, v.data, {
+        knnTrain: v["knn-train"],
+        dataset: datasetOptions(v),
+      });
+      console.log(v.json ? JSON.stringify(result) : formatImageEval(result, v.data));
+      return;
+    }
     const templates = resolveTemplates(v.templates);
     const clip = modelFlag(v);
     const log = new SkipLog(v.strict ?? false);

@@ -1,0 +1,31 @@
+/**
+ * What the image-only methods' loss machinery costs: per-step time of SimCLR and MoCo v2 against the same
+ * encoder's plain forward + backward on the same 2N images (methods/overhead.ts), and their ratio.
+ */
+
+import { measureMethodOverhead } from "../methods/overhead.js";
+import type { ImageMethod } from "../methods/steps.js";
+import { round } from "./timing.js";
+
+export interface MethodsBenchOptions {
+  /** Image encoder preset (default resnet-tiny). */
+  preset?: string;
+  /** Samples per batch, 2N images per step (default 64). */
+  batch?: number;
+  /** Timed repetitions of each step (default 6). */
+  repeats?: number;
+}
+
+export async function benchMethods(opts: MethodsBenchOptions = {}): Promise<Record<string, unknown>> {
+  const preset = opts.preset ?? "resnet-tiny";
+  const batch = opts.batch ?? 64;
+  const repeats = opts.repeats ?? 6;
+  const result: Record<string, unknown> = { suite: "methods", preset, batch, images_per_step: 2 * batch };
+  for (const method of ["simclr", "moco"] as const satisfies readonly ImageMethod[]) {
+    const r = await measureMethodOverhead({ method, preset, batch, repeats });
+    result[`${method}_step_ms`] = round(r.methodMs);
+    result[`${method}_encoder_fwd_bwd_ms`] = round(r.baselineMs);
+    result[`${method}_ratio`] = round(r.ratio, 3);
+  }
+  return result;
+}
