@@ -433,6 +433,84 @@ def("linear", {
   },
 });
 
+/**
+ * Inference-only multi-head self-attention with a packed q/k/v projection (w [3D, D], b [3D], as PyTorch's
+ * in_proj): ONNX Runtime's contrib Attention kernel when contrib ops are allowed (one op instead of three
+ * projections, head transposes, two batched products and a softmax), else the same computation in standard
+ * ONNX ops (for exported graphs). Training uses the composite in nn/attention.ts, which has gradients.
+ */
+def("attention", {
+  infer: ([x, w, b], a) => {
+    requireFloat("attention", x!);
+    const d = x!.shape[x!.rank - 1] as number;
+    if (
+      x!.rank !== 3 ||
+      !dimEqual(w!.shape[0] as Dim, 3 * d) ||
+      !dimEqual(w!.shape[1] as Dim, d) ||
+      b!.shape[0] !== 3 * d
+    )
+      throw new ShapeError(
+        `attention: expected x [B, T, D], w [3D, D], b [3D]; got ${fmt(x!.shape)}, ${fmt(w!.shape)}, ${fmt(b!.shape)}`,
+      );
+    if (d % (a.heads as number) !== 0)
+      throw new ShapeError(`attention: width ${d} is not divisible by ${a.heads} heads`);
+    return { shape: x!.shape, dtype: x!.dtype };
+  },
+  lower: (l, n, [y]) => {
+    const [x, w, b] = n.inputs as Tensor[];
+    const heads = n.attrs.heads as number;
+    const causal = !!n.attrs.causal;
+    const d = x!.shape[2] as number;
+    const dh = d / heads;
+    const dt = x!.dtype;
+    const wT = l.tmp("wT");
+    l.emit("Transpose", [l.name(w!)], [wT], { perm: [1, 0] });
+    if (l.contrib && dt === "float32")
+      return l.emit(
+        "Attention",
+        [l.name(x!), wT, l.name(b!)],
+        [y as string],
+        { num_heads: heads, unidirectional: +causal },
+        "com.microsoft",
+      );
+    const t = x!.shape[1] as number;
+    const [proj, qkv, heads5] = [l.tmp("qkv"), l.tmp("qkv"), l.tmp("qkv")];
+    const mm = l.tmp("qkv");
+    l.emit("MatMul", [l.name(x!), wT], [mm]);
+    l.emit("Add", [mm, l.name(b!)], [proj]);
+    l.emit("Reshape", [proj, int64s(l, [0, 0, 3, heads, dh])], [qkv]);
+    l.emit("Transpose", [qkv], [heads5], { perm: [2, 0, 3, 1, 4] }); // [3, B, H, T, dh]
+    const [q, k, v] = [l.tmp("q"), l.tmp("k"), l.tmp("v")];
+    l.emit("Split", [heads5], [q, k, v], { axis: 0 }); // equal parts (opset 13-17 form)
+    const sq = (name: string) => {
+      const o = l.tmp(name);
+      l.emit("Squeeze", [name, int64s(l, [0])], [o]);
+      return o;
+    };
+    const [qs, ks, vs] = [sq(q), sq(k), sq(v)];
+    const kT = l.tmp("kT");
+    l.emit("Transpose", [ks], [kT], { perm: [0, 1, 3, 2] });
+    const [raw, scores] = [l.tmp("scores"), l.tmp("scores")];
+    l.emit("MatMul", [qs, kT], [raw]);
+    l.emit("Mul", [raw, scalarConst(l, 1 / Math.sqrt(dh), dt)], [scores]);
+    let logits = scores;
+    if (causal) {
+      const mask = new Float32Array(t * t);
+      for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) mask[i * t + j] = Number.NEGATIVE_INFINITY;
+      logits = l.tmp("masked");
+      l.emit("Add", [scores, l.constant(mask, dt, [t, t])], [logits]);
+    }
+    const [p, ctx, ctxT] = [l.tmp("attn"), l.tmp("ctx"), l.tmp("ctx")];
+    l.emit("Softmax", [logits], [p], { axis: -1 });
+    l.emit("MatMul", [p, vs], [ctx]);
+    l.emit("Transpose", [ctx], [ctxT], { perm: [0, 2, 1, 3] });
+    l.emit("Reshape", [ctxT, int64s(l, [0, 0, d])], [y as string]);
+  },
+  grad: () => {
+    throw new Error("attention: this op has no gradient; modules use it in eval mode only");
+  },
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // Reductions.
 

@@ -182,6 +182,14 @@ export class Tensor {
     return apply("linear", bias ? [this, weight, bias] : [this, weight]);
   }
 
+  /**
+   * Inference-only multi-head self-attention of this [B, T, D] with a packed q/k/v projection (w [3D, D],
+   * b [3D]); the output projection is left to the caller. No gradient: for training use the composite.
+   */
+  attention(w: Tensor, b: Tensor, opts: { heads: number; causal?: boolean }): Tensor {
+    return apply("attention", [this, w, b], { heads: opts.heads, causal: !!opts.causal });
+  }
+
   /** Layer normalization over the last axis with gain and bias (ONNX LayerNormalization). */
   layerNorm(gain: Tensor, bias: Tensor, eps = 1e-5): Tensor {
     return apply("layerNorm", [this, gain, bias], { eps });

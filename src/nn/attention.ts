@@ -33,6 +33,8 @@ export class MultiheadAttention extends Module {
     const dh = d / h;
     const w = this.in_proj_weight.value;
     const bias = this.in_proj_bias.value;
+    // Inference: one fused kernel (no gradient needed); training: the differentiable composite below.
+    if (!this.training) return this.out_proj.forward(x.attention(w, bias, { heads: h, causal: this.causal }));
     // One projection per q, k, v from slices of the packed weight, each reshaped to [B, H, T, d_head].
     const project = (i: number) =>
       x

@@ -63,6 +63,28 @@ describe("module tree", () => {
 });
 
 describe("attention", () => {
+  for (const causal of [false, true])
+    test(`eval mode (fused Attention kernel, and its standard-ONNX form) equals the training composite${causal ? ", causal" : ""}`, async () => {
+      const [B, T, D, H] = [3, 7, 12, 3];
+      const attn = new MultiheadAttention(D, H, causal).initialize(5);
+      const rng = new Rng(2);
+      for (const p of attn.parameters()) for (let i = 0; i < p.size; i++) p.data[i] = rng.next() - 0.5;
+      const xd = Float32Array.from({ length: B * T * D }, () => rng.next() * 2 - 1);
+      const run = async (training: boolean, contrib: boolean) => {
+        attn.train(training);
+        bind(attn);
+        const y = attn.forward(input("x", ["batch", T, D]));
+        const s = await Session.create(compile({ y }, { contrib, freeze: stateDict(attn) }));
+        return (await s.run({ x: { data: xd, dims: [B, T, D] } })).y!.data as Float32Array;
+      };
+      const composite = await run(true, true);
+      for (const contrib of [true, false]) {
+        const fused = await run(false, contrib);
+        for (let i = 0; i < composite.length; i++)
+          assert.ok(Math.abs(fused[i]! - composite[i]!) < 1e-5, `contrib ${contrib}: element ${i}`);
+      }
+    });
+
   test("matches a direct computation (causal, 2 heads)", async () => {
     const [B, T, D, H] = [2, 5, 8, 2];
     const attn = new MultiheadAttention(D, H, true).initialize(3);
