@@ -84,6 +84,7 @@ export type PresetName = keyof typeof PRESETS;
 
 export function presetConfig(name: string): ClipConfig {
   const cfg = (PRESETS as Record<string, ClipConfig>)[name];
-  if (!cfg) throw new UserError(`unknown preset '${name}'; choose one of: ${Object.keys(PRESETS).join(", ")}`);
+  if (!cfg)
+    throw new UserError(`unknown preset '${name}'; choose one of: ${Object.keys(PRESETS).join(", ")}`);
   return structuredClone(cfg) as ClipConfig;
 }

@@ -45,11 +45,12 @@ export class TextTransformer extends Module {
   forward(tokens: Tensor): Tensor {
     const { contextLength: t, width } = this.cfg;
     const b = tokens.shape[0] as Dim;
-    let x = this.token_embedding.forward(tokens).add(this.positional_embedding.value);
-    x = this.transformer.forward(x);
-    // Pool before ln_final (a per-token map, so the result is the same) to normalize B rows, not B·T.
-    const eot = tokens.argmax(1).unsqueeze(1).eq(arange(t)).cast(x.dtype);
-    const pooled = eot.unsqueeze(2).mul(x).sum(1).reshape([b, width]);
+    const x = this.token_embedding.forward(tokens).add(this.positional_embedding.value);
+    // The end-of-text token's features (a one-hot of argmax(ids) per row); the last block computes only
+    // those, and ln_final is a per-token map, so it is applied after pooling.
+    const eot = tokens.argmax(1).unsqueeze(1).eq(arange(t)).cast(x.dtype).unsqueeze(2);
+    const atEot = (h: Tensor) => eot.mul(h).sum(1).reshape([b, width]);
+    const pooled = this.transformer.forward(x, atEot);
     return this.ln_final.forward(pooled).matmul(this.text_projection.value);
   }
 }

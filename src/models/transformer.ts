@@ -46,8 +46,18 @@ export class ResidualAttentionBlock extends Module {
     this.mlp = new FeedForward(cfg.width, Math.round(cfg.width * cfg.mlpRatio), cfg.act);
   }
 
-  forward(x: Tensor): Tensor {
-    const h = x.add(this.attn.forward(this.ln_1.forward(x)));
+  /**
+   * With `pool` (a per-example selection [B, T, D] → [B, D], e.g. the class token), only the pooled token
+   * leaves the block: the output projection, residual and MLP are per-token maps, so applying them after the
+   * selection gives the same result for a fraction of the work (the last block of a pooled tower).
+   */
+  forward(x: Tensor, pool?: (t: Tensor) => Tensor): Tensor {
+    if (!pool) {
+      const h = x.add(this.attn.forward(this.ln_1.forward(x)));
+      return h.add(this.mlp.forward(this.ln_2.forward(h)));
+    }
+    const context = this.attn.attend(this.ln_1.forward(x));
+    const h = pool(x).add(this.attn.out_proj.forward(pool(context)));
     return h.add(this.mlp.forward(this.ln_2.forward(h)));
   }
 }
@@ -74,8 +84,12 @@ export class Transformer extends Module {
     }
   }
 
-  forward(x: Tensor): Tensor {
-    for (const block of this.resblocks) x = block.forward(x);
+  /** All tokens [B, T, D]; or, with `pool`, the pooled token [B, D] (the last block computes only that). */
+  forward(x: Tensor, pool?: (t: Tensor) => Tensor): Tensor {
+    const last = this.resblocks.length - 1;
+    this.resblocks.forEach((block, i) => {
+      x = block.forward(x, i === last ? pool : undefined);
+    });
     return x;
   }
 }

@@ -27,6 +27,11 @@ export class MultiheadAttention extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.out_proj.forward(this.attend(x));
+  }
+
+  /** The attention context per token, before the output projection ([B, T, D]). */
+  attend(x: Tensor): Tensor {
     const [b, t] = x.shape as [number | string, number];
     const d = this.dim;
     const h = this.heads;
@@ -34,7 +39,7 @@ export class MultiheadAttention extends Module {
     const w = this.in_proj_weight.value;
     const bias = this.in_proj_bias.value;
     // Inference: one fused kernel (no gradient needed); training: the differentiable composite below.
-    if (!this.training) return this.out_proj.forward(x.attention(w, bias, { heads: h, causal: this.causal }));
+    if (!this.training) return x.attention(w, bias, { heads: h, causal: this.causal });
     // One projection per q, k, v from slices of the packed weight, each reshaped to [B, H, T, d_head].
     const project = (i: number) =>
       x
@@ -44,8 +49,7 @@ export class MultiheadAttention extends Module {
     const [q, k, v] = [project(0), project(1), project(2)];
     let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) });
     if (this.causal) scores = scores.add(causalMask(t, scores.dtype));
-    const attended = scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
-    return this.out_proj.forward(attended);
+    return scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
   }
 }
 
