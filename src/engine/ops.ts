@@ -17,6 +17,7 @@ import {
 import {
   type Attrs,
   apply,
+  concat,
   type DType,
   type Lowering,
   type Node,
@@ -759,6 +760,27 @@ def("concat", {
       at += len;
       return part;
     });
+  },
+});
+
+/** Equal parts along one axis (ONNX Split); the gradient is one Concat of the parts' gradients. */
+def("split", {
+  infer: ([x], a) => {
+    const { axis, parts } = a as { axis: number; parts: number };
+    const len = x!.shape[axis];
+    if (typeof len !== "number" || len % parts !== 0)
+      throw new ShapeError(
+        `split: axis ${axis} of ${fmt(x!.shape)} does not divide into ${parts} equal parts`,
+      );
+    const shape = x!.shape.map((d, i) => (i === axis ? len / parts : d));
+    return Array.from({ length: parts }, () => ({ shape, dtype: x!.dtype }));
+  },
+  lower: (l, n, ys) => l.emit("Split", [l.name(inp(n, 0))], ys, { axis: n.attrs.axis as number }),
+  grad: (n, gs) => {
+    if (gs.every((g) => !g)) return [];
+    // A part without gradient contributes zeros (a rare case: all parts are usually used).
+    const parts = gs.map((g, i) => g ?? (n.outputs[i] as Tensor).detach().mul(0));
+    return [concat(parts, n.attrs.axis as number)];
   },
 });
 

@@ -6,7 +6,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DType, TypedArray } from "./onnx/model.js";
-import { type Dim, fmt, type Shape, ShapeError } from "./shape.js";
+import { type Dim, fmt, normAxis, type Shape, ShapeError } from "./shape.js";
 
 export type { DType, TypedArray } from "./onnx/model.js";
 
@@ -188,6 +188,11 @@ export class Tensor {
    */
   attention(w: Tensor, b: Tensor, opts: { heads: number; causal?: boolean }): Tensor {
     return apply("attention", [this, w, b], { heads: opts.heads, causal: !!opts.causal });
+  }
+
+  /** `parts` equal pieces along `axis`. */
+  split(axis: number, parts: number): Tensor[] {
+    return applyMulti("split", [this], { axis: normAxis(axis, this.rank, "split"), parts });
   }
 
   /** Layer normalization over the last axis with gain and bias (ONNX LayerNormalization). */

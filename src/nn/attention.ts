@@ -40,13 +40,14 @@ export class MultiheadAttention extends Module {
     const bias = this.in_proj_bias.value;
     // Inference: one fused kernel (no gradient needed); training: the differentiable composite below.
     if (!this.training) return x.attention(w, bias, { heads: h, causal: this.causal });
-    // One projection per q, k, v from slices of the packed weight, each reshaped to [B, H, T, d_head].
-    const project = (i: number) =>
-      x
-        .linear(w.slice(0, i * d, (i + 1) * d), bias.slice(0, i * d, (i + 1) * d))
-        .reshape([b, t, h, dh])
-        .transpose([0, 2, 1, 3]);
-    const [q, k, v] = [project(0), project(1), project(2)];
+    // One projection for q, k and v (a wider product runs faster than three), split per head:
+    // [B, T, 3·D] → [B, T, 3, H, d_head] → three [B, H, T, d_head].
+    const qkv = x.linear(w, bias).reshape([b, t, 3, h, dh]);
+    const [q, k, v] = qkv.split(2, 3).map((part) => part.reshape([b, t, h, dh]).transpose([0, 2, 1, 3])) as [
+      Tensor,
+      Tensor,
+      Tensor,
+    ];
     let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) });
     if (this.causal) scores = scores.add(causalMask(t, scores.dtype));
     return scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);

@@ -101,6 +101,15 @@ const linalg: Case[] = [
     ],
     (a, b) => a.matmul(b, { transB: true }),
   ],
+  [
+    "split into three, all parts used",
+    [[2, 6, 3]],
+    (x) => {
+      const [a, b, c] = x.split(1, 3) as [Tensor, Tensor, Tensor];
+      return a.mul(b.exp()).add(c.square());
+    },
+  ],
+  ["split, one part unused", [[4, 2]], (x) => x.split(0, 2)[1]!.tanh()],
   ["linear 2d with bias", [[3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
   ["linear batched with bias", [[2, 3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
   [
