@@ -240,6 +240,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
 
   const losses: number[] = [];
   const budgetSeconds = o.minutes !== undefined ? o.minutes * 60 : Number.POSITIVE_INFINITY;
+  let paceFrom: { step: number; seconds: number } | undefined;
   const saveEvery = opts.saveEvery;
   let lastSave = performance.now();
   let interrupted = false;
@@ -288,6 +289,15 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       opt.update(r.grads, lr, clipScale(r.gradNorm, o.maxGradNorm));
       state.step++;
       state.elapsedSeconds = elapsedAtStart + (performance.now() - t0) / 1000;
+      if (state.step === 1) paceFrom = { step: 1, seconds: state.elapsedSeconds };
+      if (o.epochs === undefined && paceFrom && state.step === paceFrom.step + RESIZE_AFTER) {
+        // A time budget: now that real steps (with the loader's workers busy) have been timed, size the
+        // schedule to what fits in the rest of the budget. Stored in state.json, so a resume keeps it.
+        const perStep = (state.elapsedSeconds - paceFrom.seconds) / RESIZE_AFTER;
+        state.totalSteps =
+          state.step + Math.max(0, Math.floor((budgetSeconds - state.elapsedSeconds) / perStep));
+        bar.setTotal(state.totalSteps - startStep);
+      }
       losses.push(r.loss);
       const temperature = (r.metrics.temperature as Float32Array)[0] as number;
       const accuracy = (r.metrics.accuracy as Float32Array)[0] as number;
@@ -338,7 +348,13 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   };
 }
 
-/** Steps that fit in `seconds`, from the time of a second dry run (the first pays for warm-up). */
+/** Real steps timed before a time-budgeted schedule is sized for good (after the dry-run estimate). */
+const RESIZE_AFTER = 5;
+
+/**
+ * A first estimate of the steps that fit in `seconds`, from a second dry run (the first pays for warm-up);
+ * it sizes the warm-up, and the schedule's length is corrected after the first real steps.
+ */
 async function estimateSteps(
   step: TrainStep,
   loader: Loader,

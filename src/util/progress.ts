@@ -34,7 +34,7 @@ const REDRAW_MS = 100;
 
 export class Progress {
   readonly label: string;
-  readonly total: number | undefined;
+  total: number | undefined;
   private readonly stream: ProgressStream;
   private readonly tty: boolean;
   private readonly unit: string;
@@ -69,6 +69,11 @@ export class Progress {
   }
 
   /** Records `n` more units done and the latest `fields` (e.g. `{ loss: 2.31, lr: 4e-4 }`); may redraw. */
+  /** Change the amount of work in all (e.g. once a time budget's steps are known). */
+  setTotal(total: number): void {
+    this.total = total;
+  }
+
   tick(n = 1, fields?: Record<string, string | number>): void {
     if (this.finished) return;
     this.count += n;

@@ -3,7 +3,9 @@ import { benchEmbed } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
 import { benchMethods } from "../../bench/methods.js";
 import { benchTrain } from "../../bench/train.js";
+import { measureLoaderThroughput } from "../../data/loader.js";
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
+import { benchSearch } from "../../search/bench.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
 
@@ -19,6 +21,19 @@ const SUITES: Record<
       steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
       peer: !v["no-peer"],
     }),
+  data: async (v) => {
+    // Augmented pairs per second at the train suite's shapes (tiny: 64 px), two loader workers.
+    const batch = numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 });
+    const r = await measureLoaderThroughput({ size: 64, batchSize: batch, augment: "clip", workers: 2 });
+    return {
+      suite: "data",
+      batch,
+      augment: "clip",
+      workers: r.workers,
+      data_pairs_per_s: Math.round(r.pairsPerSec),
+    };
+  },
+  search: async () => ({ suite: "search", ...benchSearch() }),
   b32: async () => ({ suite: "b32", ...(await benchB32()) }),
   embed: (v) =>
     benchEmbed({
