@@ -142,7 +142,7 @@ export async function searchImageIndex(
       "text" in query
         ? await embedder.embedTexts([query.text])
         : await embedder.embedImages([{ kind: "file", path: resolve(query.image) }]);
-    return index.search(q, k);
+    return await index.searchAsync(q, k);
   } finally {
     await embedder.release();
   }

@@ -24,7 +24,11 @@ import {
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
+import { engineTopK } from "./engine-scan.js";
 import { normalizeRow, rowCount, TopK } from "./kernels.js";
+
+/** Stored values (rows × dim) from which a scan runs on ONNX Runtime rather than in JavaScript. */
+const ENGINE_SCAN_MIN = 2 ** 20;
 
 export type Metric = "cosine" | "dot";
 
@@ -129,6 +133,43 @@ export class VectorIndex {
     if (query.length !== this.dim)
       throw new UserError(`vector index: query has ${query.length} values, index is ${this.dim}-d`);
     return this.searchBatch(query, k)[0] as SearchHit[];
+  }
+
+  /**
+   * `searchBatch` on ONNX Runtime when the index is large (≥ 2^20 stored values), else the same exact loop:
+   * the scan of a 100k × 256 index drops from ~35 ms to ~9 ms (see engine-scan.ts for the float32 caveat).
+   */
+  async searchBatchAsync(queries: Float32Array, k: number): Promise<SearchHit[][]> {
+    if (this.rows * this.dim < ENGINE_SCAN_MIN) return this.searchBatch(queries, k);
+    const nq = rowCount(queries, this.dim, "vector index: queries");
+    if (!Number.isInteger(k) || k < 0)
+      throw new UserError(`vector index: k must be an integer ≥ 0, got ${k}`);
+    const q = queries.slice();
+    for (let r = 0; r < nq; r++) this.checkRow(q, r, `query ${r}`);
+    // Removed rows are still in the matrix: ask for enough extra to drop them and keep k.
+    const dead = this.rows - this.slots.size;
+    const top = await engineTopK(q, this.data, this.rows, this.dim, Math.min(k, this.size) + dead);
+    const out: SearchHit[][] = [];
+    for (let r = 0; r < nq; r++) {
+      const hits: SearchHit[] = [];
+      for (let j = 0; j < top.k && hits.length < Math.min(k, this.size); j++) {
+        const index = Number(top.rows[r * top.k + j]);
+        if (!this.alive[index]) continue;
+        const hit: SearchHit = { id: this.ids[index] as string, score: top.scores[r * top.k + j] as number };
+        const meta = this.metas[index];
+        if (meta !== undefined) hit.meta = meta;
+        hits.push(hit);
+      }
+      out.push(hits);
+    }
+    return out;
+  }
+
+  /** `search`, on ONNX Runtime for large indexes (see `searchBatchAsync`). */
+  async searchAsync(query: Float32Array, k: number): Promise<SearchHit[]> {
+    if (query.length !== this.dim)
+      throw new UserError(`vector index: query has ${query.length} values, index is ${this.dim}-d`);
+    return (await this.searchBatchAsync(query, k))[0] as SearchHit[];
   }
 
   /** `search` for each row of `queries` (row-major, `dim` values a row). */

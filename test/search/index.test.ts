@@ -192,9 +192,34 @@ for (const metric of ["cosine", "dot"] as const) {
   });
 }
 
-test("benchSearch reports the median latency of exact top-10 search", () => {
-  const r = benchSearch({ n: 3000, dim: 32, queries: 5 });
+test("benchSearch reports the median latency of exact top-10 search", async () => {
+  const r = await benchSearch({ n: 3000, dim: 32, queries: 5 });
   assert.equal(r.search_vectors, 3000);
   assert.equal(r.search_dim, 32);
   assert.ok(r.search_median_ms > 0 && r.search_median_ms < 1000, `${r.search_median_ms} ms`);
+});
+
+test("the ONNX Runtime scan of a large index returns the JavaScript scan's results, removals included", async () => {
+  const [n, dim] = [5000, 256]; // 1.28M values: above the threshold for the engine path
+  const index = VectorIndex.create(dim);
+  const v = new Float32Array(n * dim);
+  for (let i = 0; i < v.length; i++)
+    v[i] = Math.sin(i * 12.9898) * 43758.5453 - Math.floor(Math.sin(i * 12.9898) * 43758.5453) - 0.5;
+  index.add(
+    Array.from({ length: n }, (_, i) => `v${i}`),
+    v,
+    Array.from({ length: n }, (_, i) => ({ i })),
+  );
+  const q = v.slice(7 * dim, 9 * dim); // queries equal to rows 7 and 8
+  index.remove(["v8", "v100", "v4000"]);
+  const fast = await index.searchBatchAsync(q, 10);
+  const exact = index.searchBatch(q, 10);
+  assert.deepEqual(
+    fast.map((hits) => hits.map((h) => h.id)),
+    exact.map((hits) => hits.map((h) => h.id)),
+  );
+  assert.equal(fast[0]![0]!.id, "v7");
+  assert.ok(!fast[1]!.some((h) => h.id === "v8"), "a removed row is never returned");
+  assert.deepEqual(fast[0]![0]!.meta, { i: 7 });
+  fast.flat().forEach((h, j) => assert.ok(Math.abs(h.score - exact.flat()[j]!.score) < 1e-5));
 });

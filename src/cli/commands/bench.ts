@@ -33,7 +33,7 @@ const SUITES: Record<
       data_pairs_per_s: Math.round(r.pairsPerSec),
     };
   },
-  search: async () => ({ suite: "search", ...benchSearch() }),
+  search: async () => ({ suite: "search", ...(await benchSearch()) }),
   b32: async () => ({ suite: "b32", ...(await benchB32()) }),
   embed: (v) =>
     benchEmbed({
