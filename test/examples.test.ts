@@ -12,7 +12,10 @@ test("every name the examples import from 'juxta' is exported by the package", a
     const source = readFileSync(join(dir, file), "utf8");
     const m = /import \{([^}]+)\} from "juxta"/.exec(source);
     assert.ok(m, `${file} imports from "juxta"`);
-    for (const name of m[1]!.split(",").map((s) => s.trim()).filter(Boolean))
+    for (const name of m[1]!
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean))
       assert.ok(name in api, `${file}: '${name}' is not exported by juxta`);
   }
 });

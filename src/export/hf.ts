@@ -7,10 +7,11 @@ import { join } from "node:path";
 import { writeSafetensors } from "../io/safetensors.js";
 import type { LoadedClip } from "../models/saved.js";
 import { weightsOf } from "../models/weights.js";
-import { juxtaToHf } from "../pretrained/hf.js";
+import { juxtaToHf, requireVit } from "../pretrained/hf.js";
 import { SIDE_FILES, writeHfSideFiles } from "./hf-files.js";
 
 export function exportHf(loaded: LoadedClip, out: string): string[] {
+  requireVit(loaded.model.cfg);
   mkdirSync(out, { recursive: true });
   const tensors = juxtaToHf(weightsOf(loaded.model), loaded.model.cfg);
   writeSafetensors(join(out, "model.safetensors"), tensors, { format: "pt" });

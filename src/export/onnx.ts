@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { serializeModel } from "../engine/onnx/model.js";
 import type { LoadedClip } from "../models/saved.js";
+import { requireVit } from "../pretrained/hf.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { clipOnnxGraphs } from "./graphs.js";
@@ -36,6 +37,7 @@ export function checkQuantize(quantize: string | undefined): void {
 
 export function exportOnnx(loaded: LoadedClip, out: string, opts: OnnxExportOptions = {}): string[] {
   checkQuantize(opts.quantize);
+  requireVit(loaded.model.cfg);
   mkdirSync(join(out, "onnx"), { recursive: true });
   const graphs = clipOnnxGraphs(loaded.model);
   writeFileAtomic(join(out, "onnx", "model.onnx"), serializeModel(graphs.joint));

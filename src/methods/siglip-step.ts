@@ -32,7 +32,7 @@ export function siglipBias(value: number = SIGLIP_INIT.bias): Parameter {
 
 /** The CLIP model's towers and temperature plus the bias, under the names OpenCLIP's SigLIP uses. */
 class SiglipModel extends Module {
-  visual: VisionTransformer;
+  visual: CLIP["visual"];
   text: TextTransformer;
   logit_scale: Parameter;
   logit_bias: Parameter;

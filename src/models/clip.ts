@@ -5,12 +5,15 @@
  */
 import type { Tensor } from "../engine/index.js";
 import { l2Normalize, Module, Parameter } from "../nn/index.js";
+import type { ResNetConfig } from "./resnet.js";
+import { ResNetTower } from "./resnet-tower.js";
 import { type TextConfig, TextTransformer } from "./text.js";
 import { type VisionConfig, VisionTransformer } from "./vit.js";
 
 export interface ClipConfig {
   embedDim: number;
-  vision: VisionConfig;
+  /** A ViT (OpenAI/OpenCLIP layout) or a small ResNet for 32-64 px images. */
+  vision: VisionConfig | ResNetConfig;
   text: TextConfig;
   /** Initial temperature as ln(1/τ); default ln(1/0.07). */
   initLogitScale?: number;
@@ -19,13 +22,16 @@ export interface ClipConfig {
 export const MAX_LOGIT_SCALE = Math.log(100);
 
 export class CLIP extends Module {
-  visual: VisionTransformer;
+  visual: VisionTransformer | ResNetTower;
   text: TextTransformer;
   logit_scale: Parameter;
 
   constructor(readonly cfg: ClipConfig) {
     super();
-    this.visual = new VisionTransformer(cfg.vision, cfg.embedDim);
+    this.visual =
+      cfg.vision.type === "resnet"
+        ? new ResNetTower(cfg.vision, cfg.embedDim)
+        : new VisionTransformer(cfg.vision, cfg.embedDim);
     this.text = new TextTransformer(cfg.text, cfg.embedDim);
     this.logit_scale = new Parameter(
       [],

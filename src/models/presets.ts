@@ -30,6 +30,27 @@ export const PRESETS = {
       lnEps: 1e-5,
     },
   },
+  /** tiny's text tower with a 1.3M-parameter ResNet image tower (64 px): cheaper steps than the ViT. */
+  "tiny-resnet": {
+    embedDim: 256,
+    vision: {
+      type: "resnet",
+      imageSize: 64,
+      stemStride: 2,
+      widths: [32, 64, 128, 256],
+      blocks: [1, 1, 1, 1],
+    },
+    text: {
+      vocabSize: 8192,
+      contextLength: 32,
+      width: 256,
+      layers: 6,
+      heads: 4,
+      mlpRatio: 4,
+      act: "gelu",
+      lnEps: 1e-5,
+    },
+  },
   small: {
     embedDim: 384,
     vision: {

@@ -5,6 +5,7 @@
  */
 import type { SafetensorsInput, SafetensorsTensor } from "../io/safetensors.js";
 import type { ClipConfig } from "../models/clip.js";
+import type { VisionConfig } from "../models/vit.js";
 import type { Activation } from "../nn/index.js";
 import { UserError } from "../util/errors.js";
 
@@ -72,7 +73,16 @@ export interface HfTokenIds {
   pad: number;
 }
 
+/** Hugging Face's CLIPModel has a ViT image tower only. */
+export function requireVit(cfg: ClipConfig): asserts cfg is ClipConfig & { vision: VisionConfig } {
+  if (cfg.vision.type !== "vit")
+    throw new UserError(
+      "this model's image tower is a ResNet; Hugging Face's CLIPModel (and transformers.js) only load ViT towers",
+    );
+}
+
 export function configToHf(cfg: ClipConfig, ids?: HfTokenIds): Json {
+  requireVit(cfg);
   const actName = (a: Activation) => (a === "gelu_tanh" ? "gelu_new" : a);
   return {
     architectures: ["CLIPModel"],
@@ -216,6 +226,7 @@ export function juxtaToHf(
   weights: Record<string, SafetensorsInput>,
   cfg: ClipConfig,
 ): Record<string, SafetensorsInput> {
+  requireVit(cfg);
   const out: Record<string, SafetensorsInput> = {};
   const get = (name: string) => {
     const w = weights[name];

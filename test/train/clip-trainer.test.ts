@@ -223,4 +223,26 @@ describe("trainClip", () => {
     );
     assert.ok("image_to_text/R@1" in evals[0].values);
   });
+
+  it("trains CLIP with a small ResNet image tower (BatchNorm statistics saved), which exports refuse", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    const config: ClipConfig = {
+      ...CONFIG,
+      vision: { type: "resnet", imageSize: 16, stemStride: 1, widths: [8, 16], blocks: [1, 1] },
+    };
+    const r = await trainClip({ data, out, config, batch: 8, epochs: 3, lr: 3e-3, stream: quiet });
+    assert.ok(r.losses.at(-1)! < r.losses[0]!, `loss falls: ${r.losses.map((x) => x.toFixed(3))}`);
+    const saved = loadClip(out);
+    const mean = saved.model.buffers().find((b) => b.name.endsWith("runningMean"));
+    assert.ok(mean && mean.data.some((v) => v !== 0), "BatchNorm running statistics were trained and saved");
+    await assert.rejects(
+      (async () =>
+        (await import("../../src/export/index.js")).exportModel(out, {
+          format: "hf",
+          out: join(out, "hf"),
+        }))(),
+      /image tower is a ResNet/,
+    );
+  });
 });
