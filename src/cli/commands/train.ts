@@ -50,7 +50,7 @@ export const train = defineCommand({
     "                       supcon, triplet: image encoder trained on class labels (field 'label')",
     "  --data FILE          manifest (.jsonl/.csv/.tsv), image folder, .tar shards, CIFAR-10 or MNIST files",
     "  --out RUN            run folder: model.safetensors, juxta.json, metrics.jsonl, checkpoint",
-    "  --preset NAME        clip/siglip: tiny (default), small, b32;",
+    "  --preset NAME        clip/siglip: tiny (default), tiny-resnet, small, b32;",
     `                       image methods: resnet-tiny (default, 32 px), resnet-small (64 px), vit-tiny (64 px)`,
     "  --epochs N           passes over the data (default 10 unless --minutes is given)",
     "  --minutes M          time budget; the learning-rate schedule is sized to fit it",
