@@ -10,6 +10,7 @@
  *   RUN/optimizer.safetensors, RUN/state.json, RUN/metrics.jsonl   as for CLIP runs (train/checkpoint.ts)
  *   RUN/moco.safetensors                    MoCo only: key encoder (key.*) and queue, metadata { step }
  */
+
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Loader } from "../data/loader.js";
@@ -32,6 +33,7 @@ import { MODEL_FILE } from "../models/saved.js";
 import { loadWeights, weightsOf } from "../models/weights.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
 import { loadOptimizer, readState, saveOptimizer, saveState, type TrainState } from "../train/checkpoint.js";
+import { flagName, loadTrainingSet, priorRun, truncateMetrics } from "../train/run.js";
 import { formatLocation, UserError } from "../util/errors.js";
 import { appendJsonLine } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
@@ -164,33 +166,19 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
   const stream = opts.stream ?? process.stderr;
   const say = (line: string) => stream.write(`${line}\n`);
   const dir = opts.out;
-  const prior = readState(dir);
-  if (opts.resume && !prior)
-    throw new UserError(`--resume: ${dir} holds no checkpoint (state.json) to resume from`);
-  if (!opts.resume && prior)
-    throw new UserError(
-      `${dir} already holds a run (step ${prior.step}); pass --resume to continue it or choose another --out`,
-    );
+  const prior = priorRun(dir, opts.resume);
   const o = resolveOptions(opts, prior);
   mkdirSync(dir, { recursive: true });
   const cfg = o.encoder ?? imageEncoderConfig(o.preset ?? "resnet-small");
   const size = cfg.backbone.imageSize;
 
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
-  const log = new SkipLog(opts.strict ?? false);
-  const rows = await openDataset(o.data, opts.dataset ?? {}, log);
-  const decode = new Progress({ label: "decode", total: rows.length, stream, unit: "images" });
-  let decoded = 0;
-  const { store, samples } = await buildPixelStore(rows, {
-    cacheSide: Math.round(size * 1.25),
-    skips: log,
-    onProgress: (done) => {
-      decode.tick(done - decoded);
-      decoded = done;
-    },
+  const { store, samples, log } = await loadTrainingSet(o.data, {
+    dataset: opts.dataset,
+    strict: opts.strict,
+    size,
+    stream,
   });
-  decode.done();
-  if (log.total > 0) say(log.summary());
   const labelled = LABELLED_METHODS.includes(o.method);
   const classes = labelled ? classList(samples, o.data, o.method) : undefined;
   const classIndex = new Map(classes?.map((c, i) => [c, i]));
@@ -502,22 +490,4 @@ function resolveOptions(opts: ImageMethodOptions, prior: TrainState | undefined)
     queue: opts.queue,
     momentum: opts.momentum ?? 0.99,
   };
-}
-
-const flagName = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
-/** Drop metric lines past the checkpoint (steps that a crash lost and the resume will redo). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
 }

@@ -7,6 +7,7 @@
  * Two losses: CLIP's softmax InfoNCE (method "clip") and SigLIP's pairwise sigmoid (method "siglip"), whose
  * learnable bias is checkpointed in model.safetensors as `logit_bias` (models/saved.ts).
  */
+
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { evaluateClip, evalValues, loadEvalSet } from "../apps/evaluate.js";
@@ -38,6 +39,7 @@ import { appendJsonLine } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
 import { loadOptimizer, readState, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
 import { createClipStep } from "./clip-step.js";
+import { flagName, loadTrainingSet, priorRun, truncateMetrics } from "./run.js";
 import type { TrainStep } from "./step.js";
 
 export interface ClipTrainOptions {
@@ -112,13 +114,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   const stream = opts.stream ?? process.stderr;
   const say = (line: string) => stream.write(`${line}\n`);
   const dir = opts.out;
-  const prior = readState(dir);
-  if (opts.resume && !prior)
-    throw new UserError(`--resume: ${dir} holds no checkpoint (state.json) to resume from`);
-  if (!opts.resume && prior)
-    throw new UserError(
-      `${dir} already holds a run (step ${prior.step}); pass --resume to continue it or choose another --out`,
-    );
+  const prior = priorRun(dir, opts.resume);
   const o = resolveOptions(opts, prior);
   if (prior && prior.step >= prior.totalSteps) {
     say(`${dir}: the run is complete (${prior.step} of ${prior.totalSteps} steps); nothing to resume`);
@@ -162,20 +158,12 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   const size = cfg.vision.imageSize;
 
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
-  const log = new SkipLog(opts.strict ?? false);
-  const rows = await openDataset(o.data, opts.dataset ?? {}, log);
-  const decode = new Progress({ label: "decode", total: rows.length, stream, unit: "images" });
-  let decoded = 0;
-  const { store, samples } = await buildPixelStore(rows, {
-    cacheSide: Math.round(size * 1.25),
-    skips: log,
-    onProgress: (done) => {
-      decode.tick(done - decoded);
-      decoded = done;
-    },
+  const { store, samples, log } = await loadTrainingSet(o.data, {
+    dataset: opts.dataset,
+    strict: opts.strict,
+    size,
+    stream,
   });
-  decode.done();
-  if (log.total > 0) say(log.summary());
   const captioned = samples.filter((s) => s.text);
   if (captioned.length < samples.length)
     throw new UserError(
@@ -430,22 +418,4 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
     seed: opts.seed ?? 0,
     maxGradNorm: opts.maxGradNorm,
   };
-}
-
-const flagName = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
-/** Drop metric lines past the checkpoint (steps that a crash lost and the resume will redo). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return (JSON.parse(line) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
 }
