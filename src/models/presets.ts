@@ -5,6 +5,18 @@
 import { UserError } from "../util/errors.js";
 import type { ClipConfig } from "./clip.js";
 
+/** The peer's text tower: vocab 8192, context 32, width 256, 6 layers, 4 heads. */
+const TINY_TEXT = {
+  vocabSize: 8192,
+  contextLength: 32,
+  width: 256,
+  layers: 6,
+  heads: 4,
+  mlpRatio: 4,
+  act: "gelu",
+  lnEps: 1e-5,
+} as const;
+
 export const PRESETS = {
   tiny: {
     embedDim: 256,
@@ -19,16 +31,7 @@ export const PRESETS = {
       act: "gelu",
       lnEps: 1e-5,
     },
-    text: {
-      vocabSize: 8192,
-      contextLength: 32,
-      width: 256,
-      layers: 6,
-      heads: 4,
-      mlpRatio: 4,
-      act: "gelu",
-      lnEps: 1e-5,
-    },
+    text: TINY_TEXT,
   },
   /** tiny's text tower with a 1.3M-parameter ResNet image tower (64 px): cheaper steps than the ViT. */
   "tiny-resnet": {
@@ -40,16 +43,7 @@ export const PRESETS = {
       widths: [32, 64, 128, 256],
       blocks: [1, 1, 1, 1],
     },
-    text: {
-      vocabSize: 8192,
-      contextLength: 32,
-      width: 256,
-      layers: 6,
-      heads: 4,
-      mlpRatio: 4,
-      act: "gelu",
-      lnEps: 1e-5,
-    },
+    text: TINY_TEXT,
   },
   small: {
     embedDim: 384,
