@@ -28,7 +28,14 @@ class FeedForward extends Module {
     this.c_proj = new Linear(hidden, width);
   }
   forward(x: Tensor): Tensor {
-    return this.c_proj.forward(activate(this.c_fc.forward(x), this.act));
+    // Inference with GELU: the bias goes in a separate Add, which ONNX Runtime fuses with the GELU into one
+    // BiasGelu pass (cheaper than a Gemm that adds the bias itself).
+    const fc = this.c_fc;
+    const h =
+      !this.training && this.act === "gelu" && fc.bias
+        ? x.linear(fc.weight.value).add(fc.bias.value)
+        : fc.forward(x);
+    return this.c_proj.forward(activate(h, this.act));
   }
 }
 
