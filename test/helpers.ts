@@ -16,5 +16,7 @@ export const sharedData = resolve(projectRoot, "..", "shared", "data");
 /** Returns a skip reason (for node:test's `skip` option) when a shared data folder is absent. */
 export function needsShared(sub: string): string | false {
   const p = join(sharedData, sub);
-  return existsSync(p) ? false : `skipped: ${p} is absent (shared reference data beside the project, see README)`;
+  return existsSync(p)
+    ? false
+    : `skipped: ${p} is absent (shared reference data beside the project, see README)`;
 }

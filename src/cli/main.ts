@@ -24,6 +24,7 @@ const commands: Command[] = [
   index,
   search,
   report,
+  exportCommand,
   data,
   tokenizer,
   bench,

@@ -10,7 +10,6 @@ import { arange, type SessionOptions, type Tensor } from "../engine/index.js";
 import { SIGLIP_INIT, siglipLoss } from "../losses/index.js";
 import type { CLIP } from "../models/clip.js";
 import type { TextTransformer } from "../models/text.js";
-import type { VisionTransformer } from "../models/vit.js";
 import { Module, Parameter } from "../nn/module.js";
 import { TrainStep } from "../train/step.js";
 

@@ -11,15 +11,13 @@
  *   RUN/moco.safetensors                    MoCo only: key encoder (key.*) and queue, metadata { step }
  */
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Loader } from "../data/loader.js";
-import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
-import { type Sample, SkipLog } from "../data/types.js";
+import type { Sample } from "../data/types.js";
 import type { SessionOptions } from "../engine/index.js";
 import { AUGMENT_PRESETS, type AugmentConfig, type AugmentPreset } from "../image/augment.js";
-import { buildPixelStore } from "../image/store.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
 import { Queue, type Similarity, type TripletMiner } from "../losses/index.js";
 import {
@@ -32,7 +30,7 @@ import {
 import { MODEL_FILE } from "../models/saved.js";
 import { loadWeights, weightsOf } from "../models/weights.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
-import { loadOptimizer, readState, saveOptimizer, saveState, type TrainState } from "../train/checkpoint.js";
+import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "../train/checkpoint.js";
 import { flagName, loadTrainingSet, priorRun, truncateMetrics } from "../train/run.js";
 import { formatLocation, UserError } from "../util/errors.js";
 import { appendJsonLine } from "../util/fs.js";

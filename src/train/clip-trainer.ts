@@ -8,14 +8,11 @@
  * learnable bias is checkpointed in model.safetensors as `logit_bias` (models/saved.ts).
  */
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { evaluateClip, evalValues, loadEvalSet } from "../apps/evaluate.js";
 import { Loader } from "../data/loader.js";
-import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
-import { SkipLog } from "../data/types.js";
-import { buildPixelStore } from "../image/store.js";
 import { SIGLIP_INIT } from "../losses/siglip.js";
 import { createSiglipStep, siglipBias } from "../methods/siglip-step.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
@@ -37,7 +34,7 @@ import type { Tokenizer } from "../text/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import { appendJsonLine } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
-import { loadOptimizer, readState, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
+import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
 import { createClipStep } from "./clip-step.js";
 import { flagName, loadTrainingSet, priorRun, truncateMetrics } from "./run.js";
 import type { TrainStep } from "./step.js";

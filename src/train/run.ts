@@ -3,7 +3,6 @@
  * once (bad rows skipped and counted), and keeping the metric logs consistent with the checkpoint.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import type { Loader } from "../data/loader.js";
 import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import { type Sample, SkipLog } from "../data/types.js";
@@ -70,4 +69,3 @@ export function truncateMetrics(path: string, step: number): void {
     });
   writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
 }
-

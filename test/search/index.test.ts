@@ -221,5 +221,7 @@ test("the ONNX Runtime scan of a large index returns the JavaScript scan's resul
   assert.equal(fast[0]![0]!.id, "v7");
   assert.ok(!fast[1]!.some((h) => h.id === "v8"), "a removed row is never returned");
   assert.deepEqual(fast[0]![0]!.meta, { i: 7 });
-  fast.flat().forEach((h, j) => assert.ok(Math.abs(h.score - exact.flat()[j]!.score) < 1e-5));
+  fast.flat().forEach((h, j) => {
+    assert.ok(Math.abs(h.score - exact.flat()[j]!.score) < 1e-5);
+  });
 });

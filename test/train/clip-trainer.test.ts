@@ -235,7 +235,10 @@ describe("trainClip", () => {
     assert.ok(r.losses.at(-1)! < r.losses[0]!, `loss falls: ${r.losses.map((x) => x.toFixed(3))}`);
     const saved = loadClip(out);
     const mean = saved.model.buffers().find((b) => b.name.endsWith("runningMean"));
-    assert.ok(mean && mean.data.some((v) => v !== 0), "BatchNorm running statistics were trained and saved");
+    assert.ok(
+      mean?.data.some((v) => v !== 0),
+      "BatchNorm running statistics were trained and saved",
+    );
     await assert.rejects(
       (async () =>
         (await import("../../src/export/index.js")).exportModel(out, {
