@@ -52,6 +52,20 @@ export function niceTicks(min: number, max: number, count = 5): { ticks: number[
   return { ticks, lo, hi };
 }
 
+/**
+ * Labels for an axis's ticks: the usual short form, or fixed decimals when that form would print two ticks
+ * alike (a narrow range such as 14.10-14.30 in steps of 0.05).
+ */
+export function tickLabels(ticks: readonly number[]): Map<number, string> {
+  let labels = ticks.map(formatNumber);
+  if (new Set(labels).size < labels.length && ticks.length > 1) {
+    const step = Math.abs((ticks[1] as number) - (ticks[0] as number));
+    const decimals = Math.min(12, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)));
+    labels = ticks.map((t) => t.toFixed(decimals));
+  }
+  return new Map(ticks.map((t, i) => [t, labels[i] as string]));
+}
+
 export interface Series {
   name: string;
   x: readonly number[];
@@ -90,18 +104,20 @@ export function lineChart(o: LineChartOptions): string {
     `<svg class="chart" data-chart="${escapeHtml(o.id)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ` +
       `role="img" aria-label="${escapeHtml(`${o.yLabel} over ${o.xLabel}`)}" xmlns="http://www.w3.org/2000/svg">`,
   ];
+  const yLabels = tickLabels(yt.ticks);
+  const xLabels = tickLabels(xt.ticks);
   for (const t of yt.ticks) {
     const y = c(sy(t));
     out.push(`<line class="grid" x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}"/>`);
     out.push(
-      `<text class="tick" x="${m.left - 6}" y="${y}" text-anchor="end" dy="0.32em">${formatNumber(t)}</text>`,
+      `<text class="tick" x="${m.left - 6}" y="${y}" text-anchor="end" dy="0.32em">${yLabels.get(t)}</text>`,
     );
   }
   for (const t of xt.ticks) {
     const x = c(sx(t));
     out.push(`<line class="grid" x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}"/>`);
     out.push(
-      `<text class="tick" x="${x}" y="${m.top + ph + 16}" text-anchor="middle">${formatNumber(t)}</text>`,
+      `<text class="tick" x="${x}" y="${m.top + ph + 16}" text-anchor="middle">${xLabels.get(t)}</text>`,
     );
   }
   out.push(`<path class="axis" d="M${m.left} ${m.top}V${m.top + ph}H${m.left + pw}"/>`);

@@ -123,3 +123,11 @@ describe("pca2d", () => {
     assert.throws(() => pca2d(new Float32Array(5), 2, 3), /5 values do not make 2 rows of 3/);
   });
 });
+
+test("axis labels stay distinct on a narrow range", async () => {
+  const { niceTicks, tickLabels } = await import("../../src/report/svg.js");
+  const { ticks } = niceTicks(14.1, 14.3, 5);
+  const labels = [...tickLabels(ticks).values()];
+  assert.equal(new Set(labels).size, labels.length, labels.join(" "));
+  assert.deepEqual([...tickLabels([0, 50, 100]).values()], ["0", "50", "100"]);
+});
