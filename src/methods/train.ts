@@ -31,7 +31,14 @@ import { MODEL_FILE } from "../models/saved.js";
 import { loadWeights, weightsOf } from "../models/weights.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
 import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "../train/checkpoint.js";
-import { flagName, loadTrainingSet, priorRun, truncateMetrics } from "../train/run.js";
+import {
+  flagName,
+  loadTrainingSet,
+  nonFiniteLoss,
+  priorRun,
+  RunClock,
+  truncateMetrics,
+} from "../train/run.js";
 import { formatLocation, UserError } from "../util/errors.js";
 import { appendJsonLine } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
@@ -253,13 +260,6 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
   else writeFileSync(metricsPath, "");
 
   const losses: number[] = [];
-  const budgetSeconds = o.minutes !== undefined ? o.minutes * 60 : Number.POSITIVE_INFINITY;
-  let lastSave = performance.now();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
-  process.once("SIGINT", onSignal);
   const startStep = state.step;
   const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
   const checkpoint = () => {
@@ -267,7 +267,6 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
     if (moco) saveMoco(dir, moco, state.step);
     saveOptimizer(dir, opt);
     saveState(dir, state);
-    lastSave = performance.now();
   };
 
   if (startStep > 0) say(`resuming at step ${startStep} of ${state.totalSteps}`);
@@ -278,25 +277,27 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
     unit: "images",
     perTick: 2 * o.batch,
   });
-  const t0 = performance.now();
-  const elapsedAtStart = state.elapsedSeconds;
+  const clock = new RunClock(state, {
+    budgetSeconds: o.epochs === undefined && o.minutes !== undefined ? o.minutes * 60 : undefined,
+    saveEvery: opts.saveEvery,
+    stopAfter: opts.stopAfter,
+    onResize: (remaining) => bar.setTotal(remaining),
+  });
   try {
     for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
       const r = await step.run(toBatch(batch), state.step);
-      if (!Number.isFinite(r.loss)) {
-        const kept =
-          state.step > 0 && existsSync(join(dir, MODEL_FILE))
-            ? `the last good checkpoint is in ${dir}`
-            : "no checkpoint was written";
-        throw new UserError(
-          `loss became ${r.loss} at step ${state.step + 1}; training stopped and ${kept}. Try a lower --lr (now ${o.lr}) or --max-grad-norm 1`,
+      if (!Number.isFinite(r.loss))
+        throw nonFiniteLoss(
+          r.loss,
+          state.step,
+          dir,
+          state.step > 0 && existsSync(join(dir, MODEL_FILE)),
+          o.lr,
         );
-      }
       const lr = warmupCosine(state.step, { lr: o.lr, warmup: state.warmupSteps, total: state.totalSteps });
       opt.update(r.grads, lr, clipScale(r.gradNorm, o.maxGradNorm));
       step.afterUpdate();
-      state.step++;
-      state.elapsedSeconds = elapsedAtStart + (performance.now() - t0) / 1000;
+      const { done, stop, save } = clock.stepDone();
       losses.push(r.loss);
       const extra = Object.fromEntries(
         Object.entries(r.metrics).map(([k, v]) => [k, Number((v as Float32Array)[0])]),
@@ -311,19 +312,16 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
         seconds: Math.round(state.elapsedSeconds * 10) / 10,
       });
       bar.tick(1, { loss: r.loss.toFixed(3), lr: lr.toExponential(1) });
-      const done = state.step >= state.totalSteps || state.elapsedSeconds >= budgetSeconds;
-      const due = opts.saveEvery ? state.step % opts.saveEvery === 0 : performance.now() - lastSave > 120_000;
-      const stop = interrupted || (opts.stopAfter !== undefined && state.step - startStep >= opts.stopAfter);
-      if (done || due || stop) checkpoint();
+      if (save) checkpoint();
       if (done || stop) break;
     }
   } finally {
-    process.removeListener("SIGINT", onSignal);
+    clock.release();
     bar.done();
     await loader.close();
     await step.release();
   }
-  if (interrupted)
+  if (clock.interrupted)
     say(`interrupted: checkpoint at step ${state.step} saved in ${dir}; continue with --resume`);
   return {
     dir,
@@ -333,7 +331,7 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
     lastLoss: losses[losses.length - 1] ?? Number.NaN,
     skipped: log.total,
     classes,
-    secondsPerStep: losses.length > 0 ? (performance.now() - t0) / 1000 / losses.length : Number.NaN,
+    secondsPerStep: losses.length > 0 ? clock.seconds / losses.length : Number.NaN,
   };
 }
 

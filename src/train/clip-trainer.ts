@@ -36,7 +36,7 @@ import { appendJsonLine } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
 import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
 import { createClipStep } from "./clip-step.js";
-import { flagName, loadTrainingSet, priorRun, truncateMetrics } from "./run.js";
+import { flagName, loadTrainingSet, nonFiniteLoss, priorRun, RunClock, truncateMetrics } from "./run.js";
 import type { TrainStep } from "./step.js";
 
 export interface ClipTrainOptions {
@@ -224,17 +224,6 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   const evalEvery = opts.evalEvery ?? Math.max(1, Math.ceil(state.totalSteps / 10));
 
   const losses: number[] = [];
-  const budgetSeconds = o.minutes !== undefined ? o.minutes * 60 : Number.POSITIVE_INFINITY;
-  let paceFrom: { step: number; seconds: number } | undefined;
-  const saveEvery = opts.saveEvery;
-  let lastSave = performance.now();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
-  process.once("SIGINT", onSignal);
-  const startStep = state.step;
-  const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
   const checkpoint = () => {
     saveClip(dir, model, tokenizer, {
       step: state.step,
@@ -244,8 +233,9 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     });
     saveOptimizer(dir, opt);
     saveState(dir, state);
-    lastSave = performance.now();
   };
+  const startStep = state.step;
+  const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
 
   if (startStep > 0) say(`resuming at step ${startStep} of ${state.totalSteps}`);
   const bar = new Progress({
@@ -255,34 +245,27 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     unit: "pairs",
     perTick: o.batch,
   });
-  const t0 = performance.now();
-  const elapsedAtStart = state.elapsedSeconds;
+  const clock = new RunClock(state, {
+    budgetSeconds: o.epochs === undefined && o.minutes !== undefined ? o.minutes * 60 : undefined,
+    saveEvery: opts.saveEvery,
+    stopAfter: opts.stopAfter,
+    onResize: (remaining) => bar.setTotal(remaining),
+  });
   try {
     for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
       const tokens = tokenizer.encodeBatch(batch.texts, ctx);
       const r = await step.run({ images: batch.pixels, tokens }, state.step);
-      if (!Number.isFinite(r.loss)) {
-        const kept =
-          state.step > 0 && existsSync(join(dir, MODEL_FILE))
-            ? `the last good checkpoint is in ${dir}`
-            : "no checkpoint was written";
-        throw new UserError(
-          `loss became ${r.loss} at step ${state.step + 1}; training stopped and ${kept}. Try a lower --lr (now ${o.lr}) or --max-grad-norm 1`,
+      if (!Number.isFinite(r.loss))
+        throw nonFiniteLoss(
+          r.loss,
+          state.step,
+          dir,
+          state.step > 0 && existsSync(join(dir, MODEL_FILE)),
+          o.lr,
         );
-      }
       const lr = warmupCosine(state.step, { lr: o.lr, warmup: state.warmupSteps, total: state.totalSteps });
       opt.update(r.grads, lr, clipScale(r.gradNorm, o.maxGradNorm));
-      state.step++;
-      state.elapsedSeconds = elapsedAtStart + (performance.now() - t0) / 1000;
-      if (state.step === 1) paceFrom = { step: 1, seconds: state.elapsedSeconds };
-      if (o.epochs === undefined && paceFrom && state.step === paceFrom.step + RESIZE_AFTER) {
-        // A time budget: now that real steps (with the loader's workers busy) have been timed, size the
-        // schedule to what fits in the rest of the budget. Stored in state.json, so a resume keeps it.
-        const perStep = (state.elapsedSeconds - paceFrom.seconds) / RESIZE_AFTER;
-        state.totalSteps =
-          state.step + Math.max(0, Math.floor((budgetSeconds - state.elapsedSeconds) / perStep));
-        bar.setTotal(state.totalSteps - startStep);
-      }
+      const { done, stop, save } = clock.stepDone();
       losses.push(r.loss);
       const temperature = (r.metrics.temperature as Float32Array)[0] as number;
       const accuracy = (r.metrics.accuracy as Float32Array)[0] as number;
@@ -300,9 +283,6 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
         seconds: Math.round(state.elapsedSeconds * 10) / 10,
       });
       bar.tick(1, { loss: r.loss.toFixed(3), lr: lr.toExponential(1), T: temperature.toFixed(1) });
-      const done = state.step >= state.totalSteps || state.elapsedSeconds >= budgetSeconds;
-      const due = saveEvery ? state.step % saveEvery === 0 : performance.now() - lastSave > 120_000;
-      const stop = interrupted || (opts.stopAfter !== undefined && state.step - startStep >= opts.stopAfter);
       if (evalSet && (done || state.step % evalEvery === 0)) {
         const result = await evaluateClip({ model, tokenizer, preprocess }, evalSet, { linearProbe: false });
         model.train();
@@ -313,16 +293,16 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
           `eval at step ${state.step}: ${shown.map((k) => `${k} ${(100 * (values[k] as number)).toFixed(1)}%`).join(", ")}`,
         );
       }
-      if (done || due || stop) checkpoint();
+      if (save) checkpoint();
       if (done || stop) break;
     }
   } finally {
-    process.removeListener("SIGINT", onSignal);
+    clock.release();
     bar.done();
     await loader.close();
     await step.release();
   }
-  if (interrupted)
+  if (clock.interrupted)
     say(`interrupted: checkpoint at step ${state.step} saved in ${dir}; continue with --resume`);
   return {
     dir,
@@ -332,9 +312,6 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     skipped: log.total,
   };
 }
-
-/** Real steps timed before a time-budgeted schedule is sized for good (after the dry-run estimate). */
-const RESIZE_AFTER = 5;
 
 /**
  * A first estimate of the steps that fit in `seconds`, from a second dry run (the first pays for warm-up);

@@ -69,3 +69,89 @@ export function truncateMetrics(path: string, step: number): void {
     });
   writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
 }
+
+/** Real steps timed before a time-budgeted schedule is sized for good (after a dry-run estimate). */
+const RESIZE_AFTER = 5;
+
+export interface RunClockOptions {
+  /** Wall-clock budget in seconds (a `--minutes` run); the schedule is resized from the real pace. */
+  budgetSeconds?: number;
+  /** Steps between checkpoints; default: every two minutes. */
+  saveEvery?: number;
+  /** Stop after this many steps in this invocation. */
+  stopAfter?: number;
+  /** Where the resized total goes (a progress bar counting this invocation's steps). */
+  onResize?: (remaining: number) => void;
+}
+
+/**
+ * The bookkeeping around a trainer's steps: elapsed time across resumes, the time budget (the schedule is
+ * sized from the first real steps, with the loader's workers busy, and kept in state.json so a resume keeps
+ * it), when to checkpoint, and Ctrl-C (finish the step, checkpoint, stop).
+ */
+export class RunClock {
+  readonly startStep: number;
+  interrupted = false;
+  private readonly t0 = performance.now();
+  private readonly elapsedAtStart: number;
+  private lastSave = performance.now();
+  private paceFrom: number | undefined;
+  private readonly onSignal = () => {
+    this.interrupted = true;
+  };
+
+  constructor(
+    private readonly state: TrainState,
+    private readonly opts: RunClockOptions,
+  ) {
+    this.startStep = state.step;
+    this.elapsedAtStart = state.elapsedSeconds;
+    process.once("SIGINT", this.onSignal);
+  }
+
+  /** Count a finished step; says whether the run is over and whether to checkpoint now. */
+  stepDone(): { done: boolean; stop: boolean; save: boolean } {
+    const s = this.state;
+    s.step++;
+    s.elapsedSeconds = this.elapsedAtStart + (performance.now() - this.t0) / 1000;
+    const budget = this.opts.budgetSeconds ?? Number.POSITIVE_INFINITY;
+    if (s.step === 1) this.paceFrom = s.elapsedSeconds;
+    if (Number.isFinite(budget) && this.paceFrom !== undefined && s.step === 1 + RESIZE_AFTER) {
+      const perStep = (s.elapsedSeconds - this.paceFrom) / RESIZE_AFTER;
+      s.totalSteps = s.step + Math.max(0, Math.floor((budget - s.elapsedSeconds) / perStep));
+      this.opts.onResize?.(s.totalSteps - this.startStep);
+    }
+    const done = s.step >= s.totalSteps || s.elapsedSeconds >= budget;
+    const stop =
+      this.interrupted ||
+      (this.opts.stopAfter !== undefined && s.step - this.startStep >= this.opts.stopAfter);
+    const due = this.opts.saveEvery
+      ? s.step % this.opts.saveEvery === 0
+      : performance.now() - this.lastSave > 120_000;
+    if (done || stop || due) this.lastSave = performance.now();
+    return { done, stop, save: done || stop || due };
+  }
+
+  /** Seconds this invocation has trained. */
+  get seconds(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+
+  release(): void {
+    process.removeListener("SIGINT", this.onSignal);
+  }
+}
+
+/** The error for a loss that is no longer finite: where the last good checkpoint is, and what to try. */
+export function nonFiniteLoss(
+  loss: number,
+  step: number,
+  dir: string,
+  saved: boolean,
+  lr: number,
+): UserError {
+  const kept = saved ? `the last good checkpoint is in ${dir}` : "no checkpoint was written";
+  return new UserError(
+    `loss became ${loss} at step ${step + 1}; training stopped and ${kept}. Try a lower --lr (now ${lr}) or --max-grad-norm 1`,
+  );
+}
