@@ -415,14 +415,27 @@ def("linear", {
   },
   lower: (l, n, [y]) => {
     const x = inp(n, 0);
-    const ins = n.inputs.map((t) => l.name(t as Tensor));
-    if (x.rank === 2) return l.emit("Gemm", ins, [y as string], { transB: 1 });
+    const [xName, wName, bName] = n.inputs.map((t) => l.name(t as Tensor));
     const k = x.shape[x.rank - 1] as number;
-    const flat = l.tmp("flat");
-    l.emit("Reshape", [ins[0] as string, int64s(l, [-1, k])], [flat]);
-    const y2 = l.tmp("gemm");
-    l.emit("Gemm", [flat, ...ins.slice(1)], [y2], { transB: 1 });
-    l.emit("Reshape", [y2, l.dims(out(n).shape)], [y as string]);
+    const outFeatures = inp(n, 1).shape[0] as number;
+    // A 4×-expanding layer (an MLP's up-projection) adds its bias in a separate Add: MLAS's Gemm runs ~20 %
+    // faster without a bias to broadcast into a wide output, more than the Add costs (measured: CLIP image
+    // tower 554 → 511 ms per 128 images, training step ~3 %). Elsewhere the bias stays inside the Gemm.
+    const biasApart = bName !== undefined && outFeatures >= 4 * k;
+    const gemmIns = biasApart || bName === undefined ? [wName as string] : [wName as string, bName];
+    let flat = xName as string;
+    if (x.rank !== 2) {
+      flat = l.tmp("flat");
+      l.emit("Reshape", [xName as string, int64s(l, [-1, k])], [flat]);
+    }
+    const product = x.rank === 2 && !biasApart ? (y as string) : l.tmp("gemm");
+    l.emit("Gemm", [flat, ...gemmIns], [product], { transB: 1 });
+    let result = product;
+    if (biasApart) {
+      result = x.rank === 2 ? (y as string) : l.tmp("biased");
+      l.emit("Add", [product, bName as string], [result]);
+    }
+    if (x.rank !== 2) l.emit("Reshape", [result, l.dims(out(n).shape)], [y as string]);
   },
   grad: (n, [g]) => {
     if (!g) return [];

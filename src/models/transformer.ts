@@ -28,11 +28,7 @@ class FeedForward extends Module {
     this.c_proj = new Linear(hidden, width);
   }
   forward(x: Tensor): Tensor {
-    // The up-projection's bias goes in a separate Add: MLAS's Gemm runs ~20 % faster without a bias to
-    // broadcast into its wide output (measured: image tower 554 → 511 ms per 128; training step ~3 %).
-    const fc = this.c_fc;
-    const h = fc.bias ? x.linear(fc.weight.value).add(fc.bias.value) : fc.forward(x);
-    return this.c_proj.forward(activate(h, this.act));
+    return this.c_proj.forward(activate(this.c_fc.forward(x), this.act));
   }
 }
 

@@ -111,6 +111,8 @@ const linalg: Case[] = [
   ],
   ["split, one part unused", [[4, 2]], (x) => x.split(0, 2)[1]!.tanh()],
   ["linear 2d with bias", [[3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
+  ["linear 4× expanding (bias added apart)", [[2, 3, 2], [8, 2], [8]], (x, w, b) => x.linear(w, b)],
+  ["linear 2d 4× expanding", [[3, 2], [8, 2], [8]], (x, w, b) => x.linear(w, b)],
   ["linear batched with bias", [[2, 3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
   [
     "linear batched without bias",
