@@ -49,7 +49,7 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
   const randoms: RandomSpec[] = [];
   const names = new Map<Tensor, string>();
   const inputNames = new Set<string>();
-  const constCache = new Map<string, string>();
+  const constCache = new Map<string, { name: string; data: TypedArray }>();
   let counter = 0;
   /** Where each symbolic dim can be read at run time: a graph input and its axis. */
   const symbolSource = new Map<string, { input: string; axis: number }>();
@@ -67,13 +67,14 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       nodes.push({ op, inputs: ins, outputs: outs, attrs: attrs as OnnxNode["attrs"], domain });
     },
     constant(values, dtype, dims) {
-      const small = values.length <= 16;
-      const key = small ? `${dtype}|${dims}|${Array.from(values as ArrayLike<number>).join(",")}` : "";
-      const hit = small ? constCache.get(key) : undefined;
-      if (hit) return hit;
+      // Equal constants share one initializer (rows of ones for batch sums, causal masks, scalars).
+      const data = toTyped(values, dtype);
+      const key = `${dtype}|${dims}|${contentKey(data)}`;
+      const hit = constCache.get(key);
+      if (hit && sameBytes(hit.data, data)) return hit.name;
       const name = `const_${counter++}`;
-      initializers.push({ name, dtype, dims, data: toTyped(values, dtype) });
-      if (small) constCache.set(key, name);
+      initializers.push({ name, dtype, dims, data });
+      if (!hit) constCache.set(key, { name, data });
       return name;
     },
     dims(dims) {
@@ -195,4 +196,25 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
     randoms,
     outputs: outputSpecs,
   };
+}
+
+function sameBytes(a: TypedArray, b: TypedArray): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** A key for a constant's values: the values themselves when few, else a 64-bit FNV-1a of their bytes. */
+function contentKey(data: TypedArray): string {
+  if (data.length <= 16) return Array.from(data as ArrayLike<number | bigint>).join(",");
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < bytes.length; i++) {
+    h1 = Math.imul(h1 ^ (bytes[i] as number), 0x01000193);
+    h2 = Math.imul(h2 ^ (bytes[i] as number), 0x811c9dc5);
+  }
+  return `${data.length}#${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
 }
