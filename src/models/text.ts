@@ -3,7 +3,7 @@
  * feature at the end-of-text token (the position of the largest token id, as OpenAI CLIP) projected to the
  * shared space.
  */
-import { arange, type Dim, type Tensor } from "../engine/index.js";
+import { arange, type Tensor } from "../engine/index.js";
 import { type Activation, Embedding, LayerNorm, Module, Parameter } from "../nn/index.js";
 import { Transformer } from "./transformer.js";
 
@@ -43,13 +43,12 @@ export class TextTransformer extends Module {
 
   /** Token ids [B, context] (int32 or int64) → [B, embed] (not normalized). */
   forward(tokens: Tensor): Tensor {
-    const { contextLength: t, width } = this.cfg;
-    const b = tokens.shape[0] as Dim;
+    const t = this.cfg.contextLength;
     const x = this.token_embedding.forward(tokens).add(this.positional_embedding.value);
     // The end-of-text token's features (a one-hot of argmax(ids) per row); the last block computes only
     // those, and ln_final is a per-token map, so it is applied after pooling.
     const eot = tokens.argmax(1).unsqueeze(1).eq(arange(t)).cast(x.dtype).unsqueeze(2);
-    const atEot = (h: Tensor) => eot.mul(h).sum(1).reshape([b, width]);
+    const atEot = (h: Tensor) => eot.mul(h).sum(1);
     const pooled = this.transformer.forward(x, atEot);
     return this.ln_final.forward(pooled).matmul(this.text_projection.value);
   }

@@ -47,17 +47,18 @@ export class ResidualAttentionBlock extends Module {
   }
 
   /**
-   * With `pool` (a per-example selection [B, T, D] → [B, D], e.g. the class token), only the pooled token
-   * leaves the block: the output projection, residual and MLP are per-token maps, so applying them after the
-   * selection gives the same result for a fraction of the work (the last block of a pooled tower).
+   * With `pool` (a per-example selection [B, T, …] → [B, …], e.g. the class token), only the pooled token
+   * leaves the block: its query is the only one attention needs, and the output projection, residual and
+   * MLP are per-token maps, so applying them after the selection gives the same result for a fraction of
+   * the work (the last block of a pooled tower).
    */
   forward(x: Tensor, pool?: (t: Tensor) => Tensor): Tensor {
     if (!pool) {
       const h = x.add(this.attn.forward(this.ln_1.forward(x)));
       return h.add(this.mlp.forward(this.ln_2.forward(h)));
     }
-    const context = this.attn.attend(this.ln_1.forward(x));
-    const h = pool(x).add(this.attn.out_proj.forward(pool(context)));
+    const context = this.attn.attendPooled(this.ln_1.forward(x), pool);
+    const h = pool(x).add(this.attn.out_proj.forward(context));
     return h.add(this.mlp.forward(this.ln_2.forward(h)));
   }
 }

@@ -70,7 +70,7 @@ export class VisionTransformer extends Module {
     const x = patches.matmul(this.conv1.weight.value.reshape([width, 3 * p * p]), { transB: true });
     const cls = this.class_embedding.value.reshape([1, 1, width]).expand([b, 1, width]);
     const h = concat([cls, x], 1).add(this.positional_embedding.value);
-    const classToken = (t: Tensor) => t.slice(1, 0, 1).reshape([b, width]);
+    const classToken = (t: Tensor) => t.slice(1, 0, 1).squeeze(1);
     const pooled = this.transformer.forward(this.ln_pre.forward(h), classToken);
     return this.ln_post.forward(pooled).matmul(this.proj.value);
   }

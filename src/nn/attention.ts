@@ -1,4 +1,4 @@
-import { constant, type DType, type Tensor } from "../engine/index.js";
+import { constant, type DType, scalar, type Tensor, where } from "../engine/index.js";
 import { Linear } from "./linear.js";
 import { Module, Parameter } from "./module.js";
 
@@ -52,6 +52,44 @@ export class MultiheadAttention extends Module {
     if (this.causal) scores = scores.add(causalMask(t, scores.dtype));
     return scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
   }
+
+  /**
+   * The context of one query token per example ([B, T, D] → [B, D]), chosen by `pool` (a per-example
+   * selection [B, T, …] → [B, …], e.g. the class token): the last block of a pooled tower needs no other.
+   * Keys and values still come from every token, but the query projection and the attention core shrink
+   * from T rows to one (a third of the block's input projection and nearly all its attention).
+   */
+  attendPooled(x: Tensor, pool: (t: Tensor) => Tensor): Tensor {
+    const [b, t] = x.shape as [number | string, number];
+    const d = this.dim;
+    const h = this.heads;
+    const dh = d / h;
+    const w = this.in_proj_weight.value;
+    const bias = this.in_proj_bias.value;
+    const q = pool(x)
+      .linear(w.slice(0, 0, d), bias.slice(0, 0, d))
+      .reshape([b, h, 1, dh]);
+    const [k, v] = x
+      .linear(w.slice(0, d, 3 * d), bias.slice(0, d, 3 * d))
+      .reshape([b, t, 2, h, dh])
+      .split(2, 2)
+      .map((part) => part.reshape([b, t, h, dh]).transpose([0, 2, 1, 3])) as [Tensor, Tensor];
+    let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) }); // [B, H, 1, T]
+    if (this.causal) {
+      // The pooled token's row of the causal mask: pool a 0/1 "j ≤ i" matrix (pooling the −∞ mask itself
+      // would multiply −∞ by 0 when the selection is a one-hot sum).
+      const seen = pool(visibleKeys(t, x.dtype).expand([b, t, t])).reshape([b, 1, 1, t]);
+      scores = scores.add(where(seen.gt(0.5), scalar(0, x.dtype), Number.NEGATIVE_INFINITY));
+    }
+    return scores.softmax(-1).matmul(v).reshape([b, d]);
+  }
+}
+
+/** [1, T, T]: 1 where query i may see key j (j ≤ i), else 0. */
+function visibleKeys(t: number, dtype: DType): Tensor {
+  const m = dtype === "float64" ? new Float64Array(t * t) : new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) m[i * t + j] = 1;
+  return constant(m, [1, t, t], dtype);
 }
 
 /** [T, T] additive mask: 0 on and below the diagonal, −∞ above (a token sees only earlier tokens). */

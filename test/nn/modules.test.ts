@@ -1,7 +1,7 @@
 /** Modules: parameter naming, seeded init, attention against a direct computation, norms, dropout. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compile, input, Session } from "../../src/engine/index.js";
+import { compile, constant, input, Session, type Tensor } from "../../src/engine/index.js";
 import { Rng } from "../../src/engine/random.js";
 import {
   BatchNorm2d,
@@ -133,6 +133,63 @@ describe("attention", () => {
         }
       }
     }
+  });
+
+  // A one-hot selection per example (as the text tower's end-of-text pool) and the first token (ViT's).
+  const [PB, PT] = [3, 6];
+  const positions = [5, 0, 3];
+  const oneHot = (dtype: "float32" | "float64") => {
+    const m = dtype === "float64" ? new Float64Array(PB * PT) : new Float32Array(PB * PT);
+    positions.forEach((p, b) => {
+      m[b * PT + p] = 1;
+    });
+    return constant(m, [PB, PT, 1], dtype);
+  };
+  const pools = {
+    "one-hot": (t: Tensor) =>
+      oneHot(t.dtype as "float32")
+        .mul(t)
+        .sum(1),
+    "first token": (t: Tensor) => t.slice(1, 0, 1).squeeze(1),
+  };
+  for (const causal of [false, true])
+    for (const [poolName, pool] of Object.entries(pools))
+      for (const training of [true, false])
+        test(`attendPooled equals the pooled rows of attend (${poolName} pool${causal ? ", causal" : ""}, ${training ? "training" : "eval"})`, async () => {
+          const D = 8;
+          const attn = new MultiheadAttention(D, 2, causal).initialize(4);
+          const rng = new Rng(6);
+          for (const p of attn.parameters()) for (let i = 0; i < p.size; i++) p.data[i] = rng.next() - 0.5;
+          attn.train(training);
+          bind(attn);
+          const x = input("x", [PB, PT, D]);
+          const s = await Session.create(
+            compile(
+              { full: pool(attn.attend(x)), pooled: attn.attendPooled(x, pool) },
+              { freeze: stateDict(attn) },
+            ),
+          );
+          const xd = Float32Array.from({ length: PB * PT * D }, () => rng.next() * 2 - 1);
+          const r = await s.run({ x: xd });
+          const [full, pooled] = [r.full!.data as Float32Array, r.pooled!.data as Float32Array];
+          assert.equal(pooled.length, PB * D);
+          for (let i = 0; i < full.length; i++)
+            assert.ok(Math.abs(full[i]! - pooled[i]!) < 1e-5, `element ${i}: ${pooled[i]} vs ${full[i]}`);
+        });
+
+  test("attendPooled gradients (float64 finite differences, causal, one-hot pool)", async () => {
+    const attn = new MultiheadAttention(6, 3, true);
+    const params = [attn.in_proj_weight, attn.in_proj_bias]; // the output projection comes after
+    const pool = (t: Tensor) => {
+      const m = new Float64Array(2 * 4);
+      m[0 * 4 + 2] = 1;
+      m[1 * 4 + 3] = 1;
+      return constant(m, [2, 4, 1], "float64").mul(t).sum(1);
+    };
+    await gradcheck([[2, 4, 6], ...params.map((p) => [...p.shape])], (x, ...ps) => {
+      for (const [i, p] of params.entries()) p.value = ps[i]!;
+      return attn.attendPooled(x!, pool);
+    });
   });
 
   test("gradients of the whole block (float64 finite differences)", async () => {
