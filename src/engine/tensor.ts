@@ -118,6 +118,10 @@ export class Tensor {
   sigmoid(): Tensor {
     return apply("sigmoid", [this]);
   }
+  /** max(0, min(1, alpha·x + beta)): an affine map and a clamp in one pass. */
+  hardSigmoid(alpha = 1 / 6, beta = 0.5): Tensor {
+    return apply("hardSigmoid", [this], { alpha, beta });
+  }
   /** GELU; `approximate: "tanh"` for the tanh form. */
   gelu(approximate: "none" | "tanh" = "none"): Tensor {
     return apply("gelu", [this], { approximate });

@@ -55,6 +55,7 @@ const elementwise: Case[] = [
   ["abs", [[2, 3]], (a) => a.abs(), awayFromZero],
   ["relu", [[4, 3]], (a) => a.relu(), awayFromZero],
   ["sigmoid", [[2, 3]], (a) => a.sigmoid()],
+  ["hardSigmoid (both clamps reached)", [[4, 5]], (a) => a.hardSigmoid(0.5, 0.4), { avoid: [-0.8, 1.2] }],
   ["gelu tanh form", [[3, 5]], (a) => a.gelu("tanh")],
   ["quickGelu", [[3, 5]], (a) => a.quickGelu()],
   ["clip", [[4, 5]], (a) => a.clip(-0.5, 0.7), { avoid: [-0.5, 0.7] }],
