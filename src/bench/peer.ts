@@ -2,10 +2,11 @@
  * The PyTorch peer (`../shared/bench/peer/clip_torch.py`), run in a child process so that its time and peak
  * memory are measured in the same benchmark run as Juxta's.
  *
- * Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its slowest ("Prescott")
- * kernels, which makes the peer 3-4x slower than it should be. On CPUs with AVX-512 we name the kernel
- * family it should have picked (OPENBLAS_CORETYPE=SkylakeX), so that Juxta is compared with PyTorch at its
- * best, not with a misconfigured PyTorch.
+ * Debian's OpenBLAS 0.3.21 does not recognise some recent AVX-512 CPUs: on a Xeon it fell back to its
+ * slowest ("Prescott") kernels, which made the peer 3-4x slower than it should be. On CPUs with AVX-512 we
+ * name the kernel family it should pick (OPENBLAS_CORETYPE=SkylakeX; on an AMD EPYC, where it detects
+ * "Cooperlake", both measured the same), so that Juxta is compared with PyTorch at its best, not with a
+ * misconfigured PyTorch. A caller's own OPENBLAS_CORETYPE is kept.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";

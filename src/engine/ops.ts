@@ -447,12 +447,18 @@ def("linear", {
     }
     const product = x.rank === 2 && !biasApart ? (y as string) : l.tmp("gemm");
     l.emit("Gemm", [flat, ...gemmIns], [product], { transB: 1 });
-    let result = product;
-    if (biasApart) {
-      result = x.rank === 2 ? (y as string) : l.tmp("biased");
-      l.emit("Add", [product, bName as string], [result]);
+    // Reshape back before the bias Add, so that an activation reading y follows the Add directly (ONNX
+    // Runtime then fuses Add + Gelu into BiasGelu where the sum has no other reader, i.e. in inference).
+    let shaped = product;
+    if (x.rank !== 2) {
+      shaped = biasApart ? l.tmp("shaped") : (y as string);
+      // A literal target (one symbolic dim as -1) keeps the shape visible to ONNX Runtime's optimizer.
+      const target = out(n).shape;
+      const literal = target.map((d) => (typeof d === "number" ? d : -1));
+      const spec = literal.filter((d) => d === -1).length <= 1 ? int64s(l, literal) : l.dims(target);
+      l.emit("Reshape", [product, spec], [shaped]);
     }
-    if (x.rank !== 2) l.emit("Reshape", [result, l.dims(out(n).shape)], [y as string]);
+    if (biasApart) l.emit("Add", [shaped, bName as string], [y as string]);
   },
   grad: (n, [g]) => {
     if (!g) return [];
