@@ -4,7 +4,7 @@ import "./ops.js";
 export { type Compiled, type CompileOptions, compile, type RandomSpec, type TensorSpec } from "./compile.js";
 export { grad, topoSort } from "./grad.js";
 export { type Feed, type RunTensor, Session, type SessionOptions } from "./session.js";
-export { type Dim, type Shape, ShapeError, sizeOf } from "./shape.js";
+export { type Dim, fmt, type Shape, ShapeError, sizeOf } from "./shape.js";
 export {
   arange,
   concat,

@@ -3,7 +3,7 @@
  * feature at the end-of-text token (the position of the largest token id, as OpenAI CLIP) projected to the
  * shared space.
  */
-import { arange, type Tensor } from "../engine/index.js";
+import { arange, fmt, ShapeError, type Tensor } from "../engine/index.js";
 import { type Activation, Embedding, LayerNorm, Module, Parameter } from "../nn/index.js";
 import { Transformer } from "./transformer.js";
 
@@ -41,10 +41,18 @@ export class TextTransformer extends Module {
     this.text_projection = new Parameter([cfg.width, embedDim], { kind: "normal", std: cfg.width ** -0.5 });
   }
 
-  /** Token ids [B, context] (int32 or int64) → [B, embed] (not normalized). */
+  /**
+   * Token ids [B, T] (int32 or int64) → [B, embed] (not normalized). T is the context length, or fewer
+   * positions when every row's end-of-text token lies within them: attention is causal, so the positions
+   * after it never reach the pooled feature (inference trims padding this way).
+   */
   forward(tokens: Tensor): Tensor {
-    const t = this.cfg.contextLength;
-    const x = this.token_embedding.forward(tokens).add(this.positional_embedding.value);
+    const t = tokens.shape[1];
+    const context = this.cfg.contextLength;
+    if (typeof t !== "number" || t < 1 || t > context)
+      throw new ShapeError(`text tower: token ids must be [batch, 1..${context}], got ${fmt(tokens.shape)}`);
+    const positions = this.positional_embedding.value;
+    const x = this.token_embedding.forward(tokens).add(t === context ? positions : positions.slice(0, 0, t));
     // The end-of-text token's features (a one-hot of argmax(ids) per row); the last block computes only
     // those, and ln_final is a per-token map, so it is applied after pooling.
     const eot = tokens.argmax(1).unsqueeze(1).eq(arange(t)).cast(x.dtype).unsqueeze(2);

@@ -72,4 +72,33 @@ describe("ClipEncoders", () => {
     }
     await encoders.release();
   });
+
+  it("texts skip their padding: trimmed chunks equal full-length encoding, rows in their order", async () => {
+    const { cfg } = loadFixture();
+    const ctx = 32;
+    const model = new CLIP({ ...cfg, text: { ...cfg.text, contextLength: ctx } }).initialize(3);
+    const eot = cfg.text.vocabSize - 1;
+    // 11 captions of 2..31 tokens (end-of-text = the largest id, zero padding), one of them full length.
+    const lengths = [5, 2, 31, 7, 3, 16, 9, 4, 12, 6, 32];
+    const ids = new Int32Array(lengths.length * ctx);
+    lengths.forEach((len, r) => {
+      for (let j = 0; j < len - 1; j++) ids[r * ctx + j] = 1 + ((r * 7 + j * 13) % (eot - 2));
+      ids[r * ctx + len - 1] = eot;
+    });
+    const full = await ClipEncoders.create(model, { towers: ["text"], chunk: 4, trimTexts: false });
+    const trimmed = await ClipEncoders.create(model, { towers: ["text"], chunk: 4 });
+    const want = await full.encodeTexts(ids);
+    const got = await trimmed.encodeTexts(ids);
+    const d = cfg.embedDim;
+    for (let r = 0; r < lengths.length; r++)
+      assert.ok(
+        relativeError(got.subarray(r * d, (r + 1) * d), want.subarray(r * d, (r + 1) * d)) < 1e-5,
+        `row ${r} (${lengths[r]} tokens)`,
+      );
+    // Shortest first in chunks of 4: lengths ≤ 5, ≤ 12, ≤ 32 → graphs for 8, 16 and 32 tokens.
+    assert.deepEqual(trimmed.textLengthsCompiled, [8, 16, 32]);
+    assert.deepEqual(full.textLengthsCompiled, [32]);
+    await full.release();
+    await trimmed.release();
+  });
 });
