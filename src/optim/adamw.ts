@@ -3,9 +3,11 @@
  *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,
  *   p ← p·(1 − lr·λ) − lr·m̂/(√v̂ + ε)   with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ),
  * the decay applied only to parameters whose `decay` flag is set (not gains, biases, embeddings).
- * Runs on the caller's Float32Arrays in place.
+ * Runs on the caller's Float32Arrays in place, in a WebAssembly SIMD kernel where the runtime has one
+ * (adamw-simd.ts: float32 arithmetic, as PyTorch's; 2-2.5× faster than the JavaScript loop kept below).
  */
 import type { Parameter } from "../nn/module.js";
+import { SimdAdamW } from "./adamw-simd.js";
 import type { Optimizer, OptimizerState } from "./optimizer.js";
 
 export interface AdamWOptions {
@@ -13,6 +15,8 @@ export interface AdamWOptions {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
+  /** Use the WebAssembly SIMD kernel when available (default true; false: the JavaScript loop). */
+  simd?: boolean;
 }
 
 export class AdamW implements Optimizer {
@@ -23,6 +27,7 @@ export class AdamW implements Optimizer {
   step = 0;
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
+  private readonly simd: SimdAdamW | undefined;
 
   constructor(
     readonly params: readonly Parameter[],
@@ -32,8 +37,14 @@ export class AdamW implements Optimizer {
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
-    this.m = params.map((p) => new Float32Array(p.size));
-    this.v = params.map((p) => new Float32Array(p.size));
+    this.simd = opts.simd === false ? undefined : SimdAdamW.create(params.map((p) => p.size));
+    this.m = this.simd?.m ?? params.map((p) => new Float32Array(p.size));
+    this.v = this.simd?.v ?? params.map((p) => new Float32Array(p.size));
+  }
+
+  /** Which kernel runs the updates. */
+  get kernel(): "wasm-simd" | "js" {
+    return this.simd ? "wasm-simd" : "js";
   }
 
   /** One update with these gradients (aligned with `params`), scaled by `gradScale` (for clipping). */
@@ -44,6 +55,19 @@ export class AdamW implements Optimizer {
     for (let k = 0; k < this.params.length; k++) {
       const p = this.params[k] as Parameter;
       const keep = p.decay ? 1 - lr * this.weightDecay : 1;
+      if (this.simd) {
+        const { beta1, beta2, eps } = this;
+        this.simd.update(k, p.data, grads[k] as Float32Array, {
+          beta1,
+          beta2,
+          eps,
+          stepSize,
+          vScale,
+          keep,
+          gradScale,
+        });
+        continue;
+      }
       adamwKernel(p.data, grads[k] as Float32Array, this.m[k] as Float32Array, this.v[k] as Float32Array, [
         this.beta1,
         this.beta2,

@@ -12,35 +12,70 @@ function param(name: string, values: number[], decay: boolean): Parameter {
 }
 
 describe("AdamW", () => {
-  test("three steps match the formula; decay only where flagged; state round trip", () => {
-    const w = param("w", [0.5, -1.5], true);
-    const b = param("b", [0.25], false);
-    const opt = new AdamW([w, b], { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2 });
-    const grads = [
-      [Float32Array.from([0.1, -0.3]), Float32Array.from([2])],
-      [Float32Array.from([-0.2, 0.1]), Float32Array.from([-1])],
-      [Float32Array.from([0.05, 0.4]), Float32Array.from([0.5])],
-    ];
-    const ref = { x: [0.5, -1.5, 0.25], m: [0, 0, 0], v: [0, 0, 0] };
-    grads.forEach((g, t) => {
-      const lr = 0.01 * (t + 1);
-      opt.update(g, lr);
-      const flat = [...g[0]!, ...g[1]!];
-      for (let i = 0; i < 3; i++) {
-        ref.m[i] = 0.9 * ref.m[i]! + 0.1 * flat[i]!;
-        ref.v[i] = 0.98 * ref.v[i]! + 0.02 * flat[i]! ** 2;
-        const mhat = ref.m[i]! / (1 - 0.9 ** (t + 1));
-        const vhat = ref.v[i]! / (1 - 0.98 ** (t + 1));
-        const decay = i < 2 ? 1 - lr * 0.2 : 1;
-        ref.x[i] = ref.x[i]! * decay - (lr * mhat) / (Math.sqrt(vhat) + 1e-6);
-      }
+  for (const simd of [true, false])
+    test(`three steps match the formula; decay only where flagged; state round trip (${simd ? "SIMD" : "JS"} kernel)`, () => {
+      const w = param("w", [0.5, -1.5], true);
+      const b = param("b", [0.25], false);
+      const opt = new AdamW([w, b], { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2, simd });
+      assert.equal(opt.kernel, simd ? "wasm-simd" : "js");
+      const grads = [
+        [Float32Array.from([0.1, -0.3]), Float32Array.from([2])],
+        [Float32Array.from([-0.2, 0.1]), Float32Array.from([-1])],
+        [Float32Array.from([0.05, 0.4]), Float32Array.from([0.5])],
+      ];
+      const ref = { x: [0.5, -1.5, 0.25], m: [0, 0, 0], v: [0, 0, 0] };
+      grads.forEach((g, t) => {
+        const lr = 0.01 * (t + 1);
+        opt.update(g, lr);
+        const flat = [...g[0]!, ...g[1]!];
+        for (let i = 0; i < 3; i++) {
+          ref.m[i] = 0.9 * ref.m[i]! + 0.1 * flat[i]!;
+          ref.v[i] = 0.98 * ref.v[i]! + 0.02 * flat[i]! ** 2;
+          const mhat = ref.m[i]! / (1 - 0.9 ** (t + 1));
+          const vhat = ref.v[i]! / (1 - 0.98 ** (t + 1));
+          const decay = i < 2 ? 1 - lr * 0.2 : 1;
+          ref.x[i] = ref.x[i]! * decay - (lr * mhat) / (Math.sqrt(vhat) + 1e-6);
+        }
+      });
+      const got = [...w.data, ...b.data];
+      for (const [i, v] of got.entries())
+        assert.ok(Math.abs(v - ref.x[i]!) < 1e-6, `param ${i}: ${v} vs ${ref.x[i]}`);
+      const copy = new AdamW([param("w", [0, 0], true), param("b", [0], false)]);
+      copy.loadState(opt.state());
+      assert.deepEqual(copy.state(), opt.state());
     });
-    const got = [...w.data, ...b.data];
-    for (const [i, v] of got.entries())
-      assert.ok(Math.abs(v - ref.x[i]!) < 1e-6, `param ${i}: ${v} vs ${ref.x[i]}`);
-    const copy = new AdamW([param("w", [0, 0], true), param("b", [0], false)]);
-    copy.loadState(opt.state());
-    assert.deepEqual(copy.state(), opt.state());
+
+  test("the SIMD kernel equals the JS loop to float32 rounding: odd sizes, several chunks, 5 steps", () => {
+    const sizes = [1, 3, 5, 16384 + 7, 40000];
+    const make = () =>
+      sizes.map((n, k) =>
+        param(
+          `p${k}`,
+          Array.from({ length: n }, (_, i) => Math.sin(i + k)),
+          k % 2 === 0,
+        ),
+      );
+    const [a, b] = [make(), make()];
+    const simd = new AdamW(a, { weightDecay: 0.1 });
+    const js = new AdamW(b, { weightDecay: 0.1, simd: false });
+    for (let t = 0; t < 5; t++) {
+      const grads = sizes.map((n, k) =>
+        Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.37 + k + t)),
+      );
+      simd.update(grads, 1e-2 * (t + 1), 0.7);
+      js.update(grads, 1e-2 * (t + 1), 0.7);
+    }
+    a.forEach((p, k) => {
+      for (let i = 0; i < p.size; i++)
+        assert.ok(
+          Math.abs(p.data[i]! - b[k]!.data[i]!) < 2e-6,
+          `param ${k}[${i}]: ${p.data[i]} vs ${b[k]!.data[i]}`,
+        );
+    });
+    const [sm, jm] = [simd.state(), js.state()];
+    for (const [name, t] of Object.entries(jm.tensors))
+      for (let i = 0; i < t.length; i++)
+        assert.ok(Math.abs(sm.tensors[name]![i]! - t[i]!) < 1e-6, `${name}[${i}]`);
   });
 
   test("gradient scale folds clipping into the update", () => {
