@@ -19,6 +19,8 @@ export interface SiglipStepOptions {
   bias: Parameter;
   trainable?: (p: Parameter) => boolean;
   session?: SessionOptions;
+  /** Token positions per caption (default: the context length); see ClipStepOptions.textLength. */
+  textLength?: number;
 }
 
 /** SigLIP's bias b as a scalar parameter (no weight decay), initialized to −10. */
@@ -47,13 +49,13 @@ class SiglipModel extends Module {
 
 export function createSiglipStep(model: CLIP, opts: SiglipStepOptions): Promise<TrainStep> {
   const { imageSize } = model.cfg.vision;
-  const { contextLength } = model.cfg.text;
+  const textLength = opts.textLength ?? model.cfg.text.contextLength;
   const b = opts.batch;
   return TrainStep.create({
     model: new SiglipModel(model, opts.bias),
     inputs: {
       images: { shape: [b, 3, imageSize, imageSize] },
-      tokens: { shape: [b, contextLength], dtype: "int32" },
+      tokens: { shape: [b, textLength], dtype: "int32" },
     },
     loss: ({ images, tokens }) => {
       const logT = model.logit_scale.value;

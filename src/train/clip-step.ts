@@ -10,19 +10,25 @@ import { TrainStep } from "./step.js";
 
 export interface ClipStepOptions {
   batch: number;
+  /**
+   * Token positions per caption (default: the context length). Fewer are exact when every caption's
+   * end-of-text token lies within them: the text tower is causal and pools there, so later positions never
+   * reach the loss, and their gradients are zero either way.
+   */
+  textLength?: number;
   trainable?: (p: Parameter) => boolean;
   session?: SessionOptions;
 }
 
 export function createClipStep(model: CLIP, opts: ClipStepOptions): Promise<TrainStep> {
   const { imageSize } = model.cfg.vision;
-  const { contextLength } = model.cfg.text;
+  const textLength = opts.textLength ?? model.cfg.text.contextLength;
   const b = opts.batch;
   return TrainStep.create({
     model,
     inputs: {
       images: { shape: [b, 3, imageSize, imageSize] },
-      tokens: { shape: [b, contextLength], dtype: "int32" },
+      tokens: { shape: [b, textLength], dtype: "int32" },
     },
     loss: ({ images, tokens }) => {
       const scale = model.scale();

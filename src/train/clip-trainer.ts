@@ -179,6 +179,12 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     );
   }
   checkTokenizer(tokenizer, cfg, opts.tokenizer ?? join(dir, "tokenizer.json"));
+  const ctx = cfg.text.contextLength;
+  const textLength = captionPositions(tokenizer, captioned, ctx);
+  if (textLength < ctx)
+    say(
+      `captions here need at most ${textLength} of ${ctx} token positions: the text tower runs on ${textLength}`,
+    );
 
   const loader = new Loader(store, samples, {
     batchSize: o.batch,
@@ -193,12 +199,11 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   model.train();
   const trainable = o.lockImage || o.lockText ? lockedParams(model, o) : undefined;
   const step = bias
-    ? await createSiglipStep(model, { batch: o.batch, bias, trainable })
-    : await createClipStep(model, { batch: o.batch, trainable });
+    ? await createSiglipStep(model, { batch: o.batch, bias, trainable, textLength })
+    : await createClipStep(model, { batch: o.batch, trainable, textLength });
   const opt = new AdamW(step.params, { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: o.weightDecay });
   if (prior) loadOptimizer(dir, opt, prior.step);
 
-  const ctx = cfg.text.contextLength;
   let state: TrainState;
   if (prior) state = prior;
   else {
@@ -206,7 +211,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     const total =
       o.epochs !== undefined
         ? o.epochs * loader.stepsPerEpoch
-        : await estimateSteps(step, loader, tokenizer, ctx, (o.minutes as number) * 60);
+        : await estimateSteps(step, loader, tokenizer, textLength, (o.minutes as number) * 60);
     state = {
       step: 0,
       totalSteps: total,
@@ -253,7 +258,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   });
   try {
     for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
-      const tokens = tokenizer.encodeBatch(batch.texts, ctx);
+      const tokens = tokenizer.encodeBatch(batch.texts, textLength);
       const r = await step.run({ images: batch.pixels, tokens }, state.step);
       if (!Number.isFinite(r.loss))
         throw nonFiniteLoss(
@@ -317,18 +322,30 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
  * A first estimate of the steps that fit in `seconds`, from a second dry run (the first pays for warm-up);
  * it sizes the warm-up, and the schedule's length is corrected after the first real steps.
  */
+/**
+ * Token positions the text tower needs for these captions: the longest encoding (start and end tokens
+ * included, at most the context), rounded up to a multiple of 8. Positions after a caption's end-of-text
+ * token never reach CLIP's loss (causal tower, pooled there), so dropping the ones no caption uses is exact.
+ */
+function captionPositions(tokenizer: Tokenizer, samples: readonly { text?: string }[], ctx: number): number {
+  let longest = 1;
+  for (const s of samples)
+    longest = Math.max(longest, Math.min(ctx, tokenizer.encode(s.text as string).length + 2));
+  return Math.min(ctx, Math.ceil(longest / 8) * 8);
+}
+
 async function estimateSteps(
   step: TrainStep,
   loader: Loader,
   tokenizer: Tokenizer,
-  ctx: number,
+  textLength: number,
   seconds: number,
 ): Promise<number> {
   const batches = loader.batches(0, 0);
   const first = await batches.next();
   await batches.return(undefined);
   if (first.done) throw new Error("internal: the loader yielded no batch");
-  const feeds = { images: first.value.pixels, tokens: tokenizer.encodeBatch(first.value.texts, ctx) };
+  const feeds = { images: first.value.pixels, tokens: tokenizer.encodeBatch(first.value.texts, textLength) };
   await step.run(feeds, 0);
   const t = performance.now();
   await step.run(feeds, 0);

@@ -102,3 +102,35 @@ describe("ClipEncoders", () => {
     await trimmed.release();
   });
 });
+
+describe("training on fewer token positions", () => {
+  it("textLength covering every caption gives the full context's loss and gradients", async () => {
+    const { cfg, get } = loadFixture();
+    const ctx = 32;
+    const model = new CLIP({ ...cfg, text: { ...cfg.text, contextLength: ctx } }).initialize(2);
+    const eot = cfg.text.vocabSize - 1;
+    const lengths = [3, 8, 5, 6]; // start … end, zero padding after
+    const padded = new Int32Array(4 * ctx);
+    const trimmed = new Int32Array(4 * 8);
+    lengths.forEach((len, r) => {
+      for (let j = 0; j < len; j++) {
+        const id = j === len - 1 ? eot : 1 + ((r * 11 + j * 5) % (eot - 2));
+        padded[r * ctx + j] = id;
+        trimmed[r * 8 + j] = id;
+      }
+    });
+    const images = get("images") as Float32Array;
+    const full = await createClipStep(model, { batch: 4 });
+    const short = await createClipStep(model, { batch: 4, textLength: 8 });
+    const a = await full.run({ images, tokens: padded }, 0);
+    const b = await short.run({ images, tokens: trimmed }, 0);
+    assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.abs(a.loss), `loss ${b.loss} vs ${a.loss}`);
+    full.params.forEach((p, i) => {
+      const err = relativeError(b.grads[i] as Float32Array, a.grads[i] as Float32Array);
+      // Positions 8..31 of the positional embedding get no gradient in either graph.
+      assert.ok(err <= 1e-5, `gradient of ${p.name}: relative error ${err.toExponential(2)}`);
+    });
+    await full.release();
+    await short.release();
+  });
+});
