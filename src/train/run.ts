@@ -70,8 +70,12 @@ export function truncateMetrics(path: string, step: number): void {
   writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
 }
 
-/** Real steps timed before a time-budgeted schedule is sized for good (after a dry-run estimate). */
-const RESIZE_AFTER = 5;
+/**
+ * Steps at which a time-budgeted schedule is re-sized from the pace since the previous re-sizing (the first
+ * from the dry-run estimate). The first steps run slower than the rest (the loader's workers fill their
+ * queue, ONNX Runtime's arena grows), so sizing once from them left a quarter of a 4-minute budget unused.
+ */
+const RESIZE_AT = [6, 12, 24, 48];
 
 export interface RunClockOptions {
   /** Wall-clock budget in seconds (a `--minutes` run); the schedule is resized from the real pace. */
@@ -95,7 +99,8 @@ export class RunClock {
   private readonly t0 = performance.now();
   private readonly elapsedAtStart: number;
   private lastSave = performance.now();
-  private paceFrom: number | undefined;
+  /** Where the pace is measured from: the last re-sizing, or this invocation's first step. */
+  private paceFrom: { step: number; seconds: number } | undefined;
   private readonly onSignal = () => {
     this.interrupted = true;
   };
@@ -115,10 +120,12 @@ export class RunClock {
     s.step++;
     s.elapsedSeconds = this.elapsedAtStart + (performance.now() - this.t0) / 1000;
     const budget = this.opts.budgetSeconds ?? Number.POSITIVE_INFINITY;
-    if (s.step === 1) this.paceFrom = s.elapsedSeconds;
-    if (Number.isFinite(budget) && this.paceFrom !== undefined && s.step === 1 + RESIZE_AFTER) {
-      const perStep = (s.elapsedSeconds - this.paceFrom) / RESIZE_AFTER;
+    const from = this.paceFrom;
+    if (!from) this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
+    else if (Number.isFinite(budget) && RESIZE_AT.includes(s.step)) {
+      const perStep = (s.elapsedSeconds - from.seconds) / (s.step - from.step);
       s.totalSteps = s.step + Math.max(0, Math.floor((budget - s.elapsedSeconds) / perStep));
+      this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
       this.opts.onResize?.(s.totalSteps - this.startStep);
     }
     const done = s.step >= s.totalSteps || s.elapsedSeconds >= budget;
