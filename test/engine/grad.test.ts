@@ -116,6 +116,11 @@ const linalg: Case[] = [
   ["linear 2d 4× expanding", [[3, 2], [8, 2], [8]], (x, w, b) => x.linear(w, b)],
   ["linear batched with bias", [[2, 3, 4], [5, 4], [5]], (x, w, b) => x.linear(w, b)],
   [
+    "linear narrowing (weight gradient as xᵀ·g, transposed)",
+    [[2, 3, 6], [4, 6], [4]],
+    (x, w, b) => x.linear(w, b),
+  ],
+  [
     "linear batched without bias",
     [
       [2, 3, 4],
