@@ -368,20 +368,20 @@ function matmulShape(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Di
 const flat2d = (t: Tensor): Tensor => t.reshape([-1, t.shape[t.rank - 1] as Dim]);
 
 /**
- * Whether a · op(b) (b a 2-D weight) is a tall, narrow product that MLAS runs faster transposed: many rows
- * (≥ 8192, static), a narrow output (N ≤ 512) and a long reduction (K ≥ 3N), as the gradient flowing into
- * a ViT's MLP and q/k/v inputs at batch 128. Computed as yᵀ = op(b)ᵀ·aᵀ plus one transpose of y, these ran
- * at 160-182 GFLOP/s instead of 105-155 ([8320, 1024]·[1024, 256], [8320, 768]·[768, 256],
- * [8320, 2048]·[2048, 512]; interleaved A/B in one process, 2 cores), ~25 ms less per tiny CLIP step net
- * of the transposes (profiled). With 4096 rows (the text tower), shorter reductions (K = 192, 256) or a
- * wider output (N = 768) it measured no gain or a loss, so those keep the plain form.
+ * Whether a · op(b) (b a 2-D weight) is a tall product that MLAS runs faster transposed: many rows (≥ 8192,
+ * static), N ≤ 1024, and reduction and output widths three or more times apart, as the gradients flowing
+ * into a ViT's MLP and q/k/v inputs at batch 128. Computed as yᵀ = op(b)ᵀ·aᵀ plus one transpose of y, these
+ * ran at 168-182 GFLOP/s instead of 105-160 ([8320, 1024]·[1024, 256], [8320, 768]·[768, 256],
+ * [8320, 2048]·[2048, 512], [8320, 256]·[256, 1024], [8320, 256]·[256, 768]; interleaved A/B in one
+ * process, 2 cores), transposes included. With 4096 rows (the text tower), a large matrix of similar sides
+ * (K = 256, N = 256; K = 192, N = 256) or N = 768 with K = 3072, it measured no gain or a loss.
  */
-function tallNarrow(a: Tensor, b: Tensor, transB: boolean): boolean {
+function tallUnbalanced(a: Tensor, b: Tensor, transB: boolean): boolean {
   if (b.rank !== 2 || !isStatic(a.shape)) return false;
   const k = a.shape[a.rank - 1] as number;
   const n = (transB ? b.shape[0] : b.shape[1]) as number;
   const rows = sizeOf(a.shape) / k;
-  return rows >= 8192 && n <= 512 && k >= 3 * n;
+  return rows >= 8192 && n <= 1024 && (k >= 3 * n || n >= 3 * k);
 }
 
 def("matmul", {
@@ -393,8 +393,8 @@ def("matmul", {
     const [a, b] = [l.name(inp(n, 0)), l.name(inp(n, 1))];
     const { transA, transB, alpha } = n.attrs as { transA: boolean; transB: boolean; alpha: number };
     const dt = inp(n, 0).dtype;
-    if (l.contrib && dt === "float32" && !transA && tallNarrow(inp(n, 0), inp(n, 1), transB)) {
-      // yᵀ = op(b)ᵀ·aᵀ, then one transpose of the (narrow) result: see tallNarrow.
+    if (l.contrib && dt === "float32" && !transA && tallUnbalanced(inp(n, 0), inp(n, 1), transB)) {
+      // yᵀ = op(b)ᵀ·aᵀ, then one transpose of the result: see tallUnbalanced.
       const x = inp(n, 0);
       const k = x.shape[x.rank - 1] as number;
       let flat = a;

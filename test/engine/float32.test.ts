@@ -224,29 +224,34 @@ describe("conv2d against a direct float64 convolution", () => {
   }
 });
 
-describe("tall, narrow products lowered transposed (yᵀ = op(b)ᵀ·aᵀ)", () => {
-  // 8192 rows, K = 3N: the transposed lowering applies with contrib ops; without them the plain MatMul runs.
-  for (const transB of [false, true])
-    test(`[2, 4096, 96] · ${transB ? "[32, 96]ᵀ" : "[96, 32]"} with alpha equals the plain lowering`, async () => {
-      const rng = new Rng(9);
-      const [rows, k, n] = [2 * 4096, 96, 32];
-      const ad = Float32Array.from({ length: rows * k }, () => rng.next() - 0.5);
-      const bd = Float32Array.from({ length: k * n }, () => rng.next() - 0.5);
-      const a = input("a", [2, 4096, k]);
-      const b = input("b", transB ? [n, k] : [k, n]);
-      const y = a.matmul(b, { transB, alpha: 0.5 });
-      const run = async (contrib: boolean) =>
-        (await (await Session.create(compile({ y }, { contrib }))).run({ a: ad, b: bd })).y!
-          .data as Float32Array;
-      const [fast, plain] = [await run(true), await run(false)];
-      assert.equal(fast.length, rows * n);
-      let worst = 0;
-      for (let i = 0; i < plain.length; i++) worst = Math.max(worst, Math.abs(fast[i]! - plain[i]!));
-      assert.ok(worst < 1e-5, `max difference ${worst}`);
-      // Spot-check one element against a direct sum.
-      const [r, c] = [5000, 7];
-      let s = 0;
-      for (let j = 0; j < k; j++) s += ad[r * k + j]! * bd[transB ? c * k + j : j * n + c]!;
-      assert.ok(Math.abs(fast[r * n + c]! - 0.5 * s) < 1e-5);
-    });
+describe("tall products lowered transposed (yᵀ = op(b)ᵀ·aᵀ)", () => {
+  // 8192 rows, K = 3N or N = 3K: the transposed lowering applies with contrib ops; without them the plain
+  // MatMul runs.
+  for (const [k, n] of [
+    [96, 32],
+    [32, 96],
+  ] as const)
+    for (const transB of [false, true])
+      test(`[2, 4096, ${k}] · ${transB ? `[${n}, ${k}]ᵀ` : `[${k}, ${n}]`} with alpha equals the plain lowering`, async () => {
+        const rng = new Rng(9);
+        const rows = 2 * 4096;
+        const ad = Float32Array.from({ length: rows * k }, () => rng.next() - 0.5);
+        const bd = Float32Array.from({ length: k * n }, () => rng.next() - 0.5);
+        const a = input("a", [2, 4096, k]);
+        const b = input("b", transB ? [n, k] : [k, n]);
+        const y = a.matmul(b, { transB, alpha: 0.5 });
+        const run = async (contrib: boolean) =>
+          (await (await Session.create(compile({ y }, { contrib }))).run({ a: ad, b: bd })).y!
+            .data as Float32Array;
+        const [fast, plain] = [await run(true), await run(false)];
+        assert.equal(fast.length, rows * n);
+        let worst = 0;
+        for (let i = 0; i < plain.length; i++) worst = Math.max(worst, Math.abs(fast[i]! - plain[i]!));
+        assert.ok(worst < 1e-5, `max difference ${worst}`);
+        // Spot-check one element against a direct sum.
+        const [r, c] = [5000, 7];
+        let s = 0;
+        for (let j = 0; j < k; j++) s += ad[r * k + j]! * bd[transB ? c * k + j : j * n + c]!;
+        assert.ok(Math.abs(fast[r * n + c]! - 0.5 * s) < 1e-5);
+      });
 });
