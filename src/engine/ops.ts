@@ -367,6 +367,22 @@ function matmulShape(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Di
 /** Gradient for a rank-2 operand used against a batched one: flatten the batch instead of summing after. */
 const flat2d = (t: Tensor): Tensor => t.reshape([-1, t.shape[t.rank - 1] as Dim]);
 
+/** Lowering of a batched operand as one 2-D matrix of rows ([..., K] → [rows, K]); rank 2 as it is. */
+function rowsOf(l: Lowering, t: Tensor): string {
+  const name = l.name(t);
+  if (t.rank === 2) return name;
+  const flat = l.tmp("flat");
+  l.emit("Reshape", [name, int64s(l, [-1, t.shape[t.rank - 1] as number])], [flat]);
+  return flat;
+}
+
+/** Reshape to `shape`, literal where at most one dim is symbolic (as -1): ONNX Runtime's optimizer sees it. */
+function reshapeTo(l: Lowering, name: string, shape: readonly Dim[], y: string): void {
+  const literal = shape.map((d) => (typeof d === "number" ? d : -1));
+  const spec = literal.filter((d) => d === -1).length <= 1 ? int64s(l, literal) : l.dims(shape);
+  l.emit("Reshape", [name, spec], [y]);
+}
+
 /**
  * Whether a · op(b) (b a 2-D weight) is a tall product that MLAS runs faster transposed: many rows (≥ 8192,
  * static), N ≤ 1024, and reduction and output widths three or more times apart, as the gradients flowing
@@ -395,18 +411,12 @@ def("matmul", {
     const dt = inp(n, 0).dtype;
     if (l.contrib && dt === "float32" && !transA && tallUnbalanced(inp(n, 0), inp(n, 1), transB)) {
       // yᵀ = op(b)ᵀ·aᵀ, then one transpose of the result: see tallUnbalanced.
-      const x = inp(n, 0);
-      const k = x.shape[x.rank - 1] as number;
-      let flat = a;
-      if (x.rank !== 2) {
-        flat = l.tmp("flat");
-        l.emit("Reshape", [a, int64s(l, [-1, k])], [flat]);
-      }
-      const [yt, y2] = [l.tmp("yt"), x.rank === 2 ? (y as string) : l.tmp("y2")];
+      const flat = inp(n, 0).rank === 2;
+      const [yt, y2] = [l.tmp("yt"), flat ? (y as string) : l.tmp("y2")];
       const attrs = { transA: transB ? 0 : 1, transB: 1, alpha: { f: alpha } };
-      l.emit("FusedMatMul", [b, flat], [yt], attrs, "com.microsoft");
+      l.emit("FusedMatMul", [b, rowsOf(l, inp(n, 0))], [yt], attrs, "com.microsoft");
       l.emit("Transpose", [yt], [y2], { perm: [1, 0] });
-      if (x.rank !== 2) l.emit("Reshape", [y2, int64s(l, out(n).shape as number[])], [y as string]);
+      if (!flat) reshapeTo(l, y2, out(n).shape, y as string);
       return;
     }
     if ((transA || transB || alpha !== 1) && l.contrib && dt === "float32") {
@@ -465,7 +475,7 @@ def("linear", {
   },
   lower: (l, n, [y]) => {
     const x = inp(n, 0);
-    const [xName, wName, bName] = n.inputs.map((t) => l.name(t as Tensor));
+    const [wName, bName] = n.inputs.slice(1).map((t) => l.name(t as Tensor));
     const k = x.shape[x.rank - 1] as number;
     const outFeatures = inp(n, 1).shape[0] as number;
     // A 4×-expanding layer (an MLP's up-projection) adds its bias in a separate Add: MLAS's Gemm runs ~20 %
@@ -473,23 +483,14 @@ def("linear", {
     // tower 554 → 511 ms per 128 images, training step ~3 %). Elsewhere the bias stays inside the Gemm.
     const biasApart = bName !== undefined && outFeatures >= 4 * k;
     const gemmIns = biasApart || bName === undefined ? [wName as string] : [wName as string, bName];
-    let flat = xName as string;
-    if (x.rank !== 2) {
-      flat = l.tmp("flat");
-      l.emit("Reshape", [xName as string, int64s(l, [-1, k])], [flat]);
-    }
     const product = x.rank === 2 && !biasApart ? (y as string) : l.tmp("gemm");
-    l.emit("Gemm", [flat, ...gemmIns], [product], { transB: 1 });
+    l.emit("Gemm", [rowsOf(l, x), ...gemmIns], [product], { transB: 1 });
     // Reshape back before the bias Add, so that an activation reading y follows the Add directly (ONNX
     // Runtime then fuses Add + Gelu into BiasGelu where the sum has no other reader, i.e. in inference).
     let shaped = product;
     if (x.rank !== 2) {
       shaped = biasApart ? l.tmp("shaped") : (y as string);
-      // A literal target (one symbolic dim as -1) keeps the shape visible to ONNX Runtime's optimizer.
-      const target = out(n).shape;
-      const literal = target.map((d) => (typeof d === "number" ? d : -1));
-      const spec = literal.filter((d) => d === -1).length <= 1 ? int64s(l, literal) : l.dims(target);
-      l.emit("Reshape", [product, spec], [shaped]);
+      reshapeTo(l, product, out(n).shape, shaped);
     }
     if (biasApart) l.emit("Add", [shaped, bName as string], [y as string]);
   },

@@ -65,20 +65,32 @@ export class ClipEncoders {
 
   /** Normalized pixels [n, 3, S, S] → embeddings [n, embedDim]. */
   async encodeImages(pixels: Float32Array): Promise<Float32Array> {
+    if (!this.image) throw new Error("the image tower was not compiled (towers option)");
     const s = this.model.cfg.vision.imageSize;
-    return this.encode(this.image, "image", "pixel_values", pixels, 3 * s * s, "image_embeds");
+    const rowSize = 3 * s * s;
+    if (pixels.length % rowSize !== 0)
+      throw new Error(`pixel_values: length ${pixels.length} is not a multiple of the row size ${rowSize}`);
+    const n = pixels.length / rowSize;
+    const d = this.embedDim;
+    const out = new Float32Array(n * d);
+    for (let start = 0; start < n; start += this.chunk) {
+      const rows = Math.min(this.chunk, n - start);
+      const data = pixels.subarray(start * rowSize, (start + rows) * rowSize);
+      const res = await this.image.run({ pixel_values: { data, dims: [rows, 3, s, s] } });
+      out.set(res.image_embeds!.data as Float32Array, start * d);
+    }
+    return out;
   }
 
   /** Token ids [n, context] → embeddings [n, embedDim]. */
   async encodeTexts(ids: Int32Array): Promise<Float32Array> {
     const context = this.model.cfg.text.contextLength;
-    const full = this.texts.get(context);
-    if (!full) throw new Error("the text tower was not compiled (towers option)");
+    if (!this.texts.has(context)) throw new Error("the text tower was not compiled (towers option)");
     if (ids.length % context !== 0)
       throw new Error(`input_ids: length ${ids.length} is not a multiple of the context length ${context}`);
-    if (this.opts.trimTexts === false)
-      return this.encode(await full, "text", "input_ids", ids, context, "text_embeds");
     const n = ids.length / context;
+    const lengths = this.opts.trimTexts === false ? [context] : textLengths(context);
+    // Shortest captions first, so that each chunk runs at the length its longest one needs.
     const used = Array.from({ length: n }, (_, r) => endOfText(ids, r * context, context) + 1);
     const order = Array.from({ length: n }, (_, r) => r).sort(
       (a, b) => (used[a] as number) - (used[b] as number),
@@ -87,8 +99,8 @@ export class ClipEncoders {
     const out = new Float32Array(n * d);
     for (let start = 0; start < n; start += this.chunk) {
       const rows = order.slice(start, start + this.chunk);
-      const length = textLengths(context).find((l) => l >= (used[rows[rows.length - 1] as number] as number));
-      const t = length ?? context;
+      const longest = used[rows[rows.length - 1] as number] as number;
+      const t = lengths.find((l) => l >= longest) ?? context;
       const chunk = new Int32Array(rows.length * t);
       rows.forEach((r, i) => {
         chunk.set(ids.subarray(r * context, r * context + t), i * t);
@@ -116,31 +128,6 @@ export class ClipEncoders {
       this.texts.set(length, session);
     }
     return session;
-  }
-
-  private async encode(
-    session: Session | undefined,
-    tower: Tower,
-    inputName: string,
-    data: Float32Array | Int32Array,
-    rowSize: number,
-    outputName: string,
-  ): Promise<Float32Array> {
-    if (!session) throw new Error(`the ${tower} tower was not compiled (towers option)`);
-    if (data.length % rowSize !== 0)
-      throw new Error(`${inputName}: length ${data.length} is not a multiple of the row size ${rowSize}`);
-    const n = data.length / rowSize;
-    const d = this.embedDim;
-    const out = new Float32Array(n * d);
-    for (let start = 0; start < n; start += this.chunk) {
-      const rows = Math.min(this.chunk, n - start);
-      const slice = data.subarray(start * rowSize, (start + rows) * rowSize);
-      const res = await session.run({
-        [inputName]: { data: slice, dims: [rows, ...dimsOf(rowSize, tower, this)] },
-      });
-      out.set(res[outputName]!.data as Float32Array, start * d);
-    }
-    return out;
   }
 
   async release(): Promise<void> {
@@ -173,10 +160,4 @@ function endOfText(ids: Int32Array, offset: number, context: number): number {
   for (let j = 1; j < context; j++)
     if ((ids[offset + j] as number) > (ids[offset + best] as number)) best = j;
   return best;
-}
-
-function dimsOf(rowSize: number, tower: Tower, enc: ClipEncoders): number[] {
-  if (tower === "text") return [rowSize];
-  const s = enc.model.cfg.vision.imageSize;
-  return [3, s, s];
 }

@@ -33,24 +33,14 @@ export class MultiheadAttention extends Module {
   /** The attention context per token, before the output projection ([B, T, D]). */
   attend(x: Tensor): Tensor {
     const [b, t] = x.shape as [number | string, number];
-    const d = this.dim;
-    const h = this.heads;
-    const dh = d / h;
     const w = this.in_proj_weight.value;
     const bias = this.in_proj_bias.value;
     // Inference: one fused kernel (no gradient needed); training: the differentiable composite below.
-    if (!this.training) return x.attention(w, bias, { heads: h, causal: this.causal });
-    // One projection for q, k and v (a wider product runs faster than three), split per head:
-    // [B, T, 3·D] → [B, T, 3, H, d_head] → three [B, H, T, d_head].
-    const qkv = x.linear(w, bias).reshape([b, t, 3, h, dh]);
-    const [q, k, v] = qkv.split(2, 3).map((part) => part.reshape([b, t, h, dh]).transpose([0, 2, 1, 3])) as [
-      Tensor,
-      Tensor,
-      Tensor,
-    ];
-    let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) });
-    if (this.causal) scores = scores.add(causalMask(t, scores.dtype));
-    return scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
+    if (!this.training) return x.attention(w, bias, { heads: this.heads, causal: this.causal });
+    // One projection for q, k and v (a wider product runs faster than three), split per head.
+    const [q, k, v] = this.perHead(x.linear(w, bias), 3) as [Tensor, Tensor, Tensor];
+    const mask = this.causal ? causalMask(t, x.dtype) : undefined;
+    return this.core(q, k, v, mask).transpose([0, 2, 1, 3]).reshape([b, t, this.dim]);
   }
 
   /**
@@ -62,39 +52,51 @@ export class MultiheadAttention extends Module {
   attendPooled(x: Tensor, pool: (t: Tensor) => Tensor): Tensor {
     const [b, t] = x.shape as [number | string, number];
     const d = this.dim;
-    const h = this.heads;
-    const dh = d / h;
     const w = this.in_proj_weight.value;
     const bias = this.in_proj_bias.value;
     const q = pool(x)
       .linear(w.slice(0, 0, d), bias.slice(0, 0, d))
-      .reshape([b, h, 1, dh]);
-    const [k, v] = x
-      .linear(w.slice(0, d, 3 * d), bias.slice(0, d, 3 * d))
-      .reshape([b, t, 2, h, dh])
-      .split(2, 2)
-      .map((part) => part.reshape([b, t, h, dh]).transpose([0, 2, 1, 3])) as [Tensor, Tensor];
-    let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(dh) }); // [B, H, 1, T]
+      .reshape([b, this.heads, 1, d / this.heads]);
+    const [k, v] = this.perHead(x.linear(w.slice(0, d, 3 * d), bias.slice(0, d, 3 * d)), 2) as [
+      Tensor,
+      Tensor,
+    ];
+    let mask: Tensor | undefined;
     if (this.causal) {
       // The pooled token's row of the causal mask: pool a 0/1 "j ≤ i" matrix (pooling the −∞ mask itself
       // would multiply −∞ by 0 when the selection is a one-hot sum).
-      const seen = pool(visibleKeys(t, x.dtype).expand([b, t, t])).reshape([b, 1, 1, t]);
-      scores = scores.add(where(seen.gt(0.5), scalar(0, x.dtype), Number.NEGATIVE_INFINITY));
+      const seen = pool(lowerTriangle(t, 1, 0, x.dtype).unsqueeze(0).expand([b, t, t])).reshape([b, 1, 1, t]);
+      mask = where(seen.gt(0.5), scalar(0, x.dtype), Number.NEGATIVE_INFINITY);
     }
-    return scores.softmax(-1).matmul(v).reshape([b, d]);
+    return this.core(q, k, v, mask).reshape([b, d]);
+  }
+
+  /** [B, T, n·D] (n packed projections) → n tensors [B, H, T, d_head]. */
+  private perHead(packed: Tensor, n: number): Tensor[] {
+    const [b, t] = packed.shape as [number | string, number];
+    const dh = this.dim / this.heads;
+    return packed
+      .reshape([b, t, n, this.heads, dh])
+      .split(2, n)
+      .map((part) => part.reshape([b, t, this.heads, dh]).transpose([0, 2, 1, 3]));
+  }
+
+  /** softmax(q·kᵀ/√d_head + mask)·v per head: [B, H, Tq, d_head]. */
+  private core(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor): Tensor {
+    let scores = q.matmul(k, { transB: true, alpha: 1 / Math.sqrt(this.dim / this.heads) });
+    if (mask) scores = scores.add(mask);
+    return scores.softmax(-1).matmul(v);
   }
 }
 
-/** [1, T, T]: 1 where query i may see key j (j ≤ i), else 0. */
-function visibleKeys(t: number, dtype: DType): Tensor {
+/** [T, T]: `on` where j ≤ i (query i may see key j), `off` above the diagonal. */
+function lowerTriangle(t: number, on: number, off: number, dtype: DType): Tensor {
   const m = dtype === "float64" ? new Float64Array(t * t) : new Float32Array(t * t);
-  for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) m[i * t + j] = 1;
-  return constant(m, [1, t, t], dtype);
+  for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) m[i * t + j] = j <= i ? on : off;
+  return constant(m, [t, t], dtype);
 }
 
 /** [T, T] additive mask: 0 on and below the diagonal, −∞ above (a token sees only earlier tokens). */
 export function causalMask(t: number, dtype: DType = "float32"): Tensor {
-  const m = dtype === "float64" ? new Float64Array(t * t) : new Float32Array(t * t);
-  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = Number.NEGATIVE_INFINITY;
-  return constant(m, [t, t], dtype);
+  return lowerTriangle(t, 0, Number.NEGATIVE_INFINITY, dtype);
 }

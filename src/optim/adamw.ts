@@ -7,7 +7,7 @@
  * (adamw-simd.ts: float32 arithmetic, as PyTorch's; 2-2.5× faster than the JavaScript loop kept below).
  */
 import type { Parameter } from "../nn/module.js";
-import { SimdAdamW } from "./adamw-simd.js";
+import { type AdamWScalars, SimdAdamW } from "./adamw-simd.js";
 import type { Optimizer, OptimizerState } from "./optimizer.js";
 
 export interface AdamWOptions {
@@ -52,31 +52,14 @@ export class AdamW implements Optimizer {
     this.step++;
     const stepSize = lr / (1 - this.beta1 ** this.step);
     const vScale = 1 / Math.sqrt(1 - this.beta2 ** this.step);
+    const { beta1, beta2, eps } = this;
     for (let k = 0; k < this.params.length; k++) {
       const p = this.params[k] as Parameter;
       const keep = p.decay ? 1 - lr * this.weightDecay : 1;
-      if (this.simd) {
-        const { beta1, beta2, eps } = this;
-        this.simd.update(k, p.data, grads[k] as Float32Array, {
-          beta1,
-          beta2,
-          eps,
-          stepSize,
-          vScale,
-          keep,
-          gradScale,
-        });
-        continue;
-      }
-      adamwKernel(p.data, grads[k] as Float32Array, this.m[k] as Float32Array, this.v[k] as Float32Array, [
-        this.beta1,
-        this.beta2,
-        this.eps,
-        stepSize,
-        vScale,
-        keep,
-        gradScale,
-      ]);
+      const s: AdamWScalars = { beta1, beta2, eps, stepSize, vScale, keep, gradScale };
+      const g = grads[k] as Float32Array;
+      if (this.simd) this.simd.update(k, p.data, g, s);
+      else adamwKernel(p.data, g, this.m[k] as Float32Array, this.v[k] as Float32Array, s);
     }
   }
 
@@ -114,9 +97,9 @@ function adamwKernel(
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
-  scalars: readonly [number, number, number, number, number, number, number],
+  s: AdamWScalars,
 ): void {
-  const [b1, b2, eps, stepSize, vScale, keep, gradScale] = scalars;
+  const { beta1: b1, beta2: b2, eps, stepSize, vScale, keep, gradScale } = s;
   const c1 = 1 - b1;
   const c2 = 1 - b2;
   for (let i = 0; i < x.length; i++) {

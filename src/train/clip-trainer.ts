@@ -319,10 +319,6 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
 }
 
 /**
- * A first estimate of the steps that fit in `seconds`, from a second dry run (the first pays for warm-up);
- * it sizes the warm-up, and the schedule's length is corrected after the first real steps.
- */
-/**
  * Token positions the text tower needs for these captions: the longest encoding (start and end tokens
  * included, at most the context), rounded up to a multiple of 8. Positions after a caption's end-of-text
  * token never reach CLIP's loss (causal tower, pooled there), so dropping the ones no caption uses is exact.
@@ -334,6 +330,10 @@ function captionPositions(tokenizer: Tokenizer, samples: readonly { text?: strin
   return Math.min(ctx, Math.ceil(longest / 8) * 8);
 }
 
+/**
+ * A first estimate of the steps that fit in `seconds`, from a second dry run (the first pays for warm-up);
+ * it sizes the warm-up, and the schedule's length is corrected after the first real steps.
+ */
 async function estimateSteps(
   step: TrainStep,
   loader: Loader,
