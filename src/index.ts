@@ -31,6 +31,17 @@ export { type ClipMethod, type LoadedClip, loadClip, saveClip } from "./models/s
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export { detectFormat, openModel } from "./pretrained/open.js";
+export {
+  DEFAULT_DEDUP_THRESHOLD,
+  type DedupOptions,
+  type DedupResult,
+  type DuplicateGroup,
+  dedupVectors,
+  findDuplicates,
+  groupPairs,
+  type NeighbourIndex,
+  neighbourPairs,
+} from "./search/dedup.js";
 export { VectorIndex } from "./search/index.js";
 export { loadTokenizer, saveTokenizerJson, Tokenizer, trainBpe } from "./text/index.js";
 export { type ClipTrainOptions, trainClip } from "./train/clip-trainer.js";

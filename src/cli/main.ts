@@ -5,6 +5,7 @@ import { type Command, parseCommand } from "./command.js";
 import { bench } from "./commands/bench.js";
 import { classify } from "./commands/classify.js";
 import { data } from "./commands/data.js";
+import { dedup } from "./commands/dedup.js";
 import { embed } from "./commands/embed.js";
 import { evaluate } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
@@ -23,6 +24,7 @@ const commands: Command[] = [
   classify,
   index,
   search,
+  dedup,
   report,
   exportCommand,
   data,

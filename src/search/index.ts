@@ -85,6 +85,20 @@ export class VectorIndex {
     return this.slots.has(id);
   }
 
+  /** The live items in index order: ids, a copy of their vectors (as stored) and metadata. */
+  entries(): { ids: string[]; vectors: Float32Array; metas: (Json | undefined)[] } {
+    const ids: string[] = [];
+    const metas: (Json | undefined)[] = [];
+    const vectors = new Float32Array(this.slots.size * this.dim);
+    for (let r = 0; r < this.rows; r++) {
+      if (!this.alive[r]) continue;
+      vectors.set(this.data.subarray(r * this.dim, (r + 1) * this.dim), ids.length * this.dim);
+      ids.push(this.ids[r] as string);
+      metas.push(this.metas[r]);
+    }
+    return { ids, vectors, metas };
+  }
+
   /** Add vectors (row per id); an id already in the index, or repeated, is a UserError. */
   add(ids: readonly string[], vectors: Float32Array, meta?: readonly (Json | undefined)[]): void {
     const n = rowCount(vectors, this.dim, "vector index: add");
