@@ -7,6 +7,15 @@ export type { DatasetOptions } from "./data/options.js";
 export { type ImageRef, type Sample, SkipLog } from "./data/types.js";
 export * as engine from "./engine/index.js";
 export { exportModel } from "./export/index.js";
+export {
+  type HubEnv,
+  HubUnreachable,
+  hubEnv,
+  isHubName,
+  parseHubName,
+  type ResolveOptions,
+  resolveModelSource,
+} from "./hub/index.js";
 export * from "./losses/index.js";
 export { evaluateImageEncoder, type ImageEvalOptions, type ImageEvalResult } from "./methods/evaluate.js";
 export { measureMethodOverhead, type OverheadOptions, type OverheadResult } from "./methods/overhead.js";

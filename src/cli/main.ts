@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `juxta <command> [options]`: dispatch, help, and clean errors for user mistakes. */
+import { resolveModelSource } from "../hub/index.js";
 import { UserError } from "../util/errors.js";
 import { type Command, parseCommand } from "./command.js";
 import { bench } from "./commands/bench.js";
@@ -56,6 +57,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const { values, positionals } = parseCommand(cmd, rest);
+  // Hub names (hf:org/name) become their folders in the Hugging Face cache, downloaded where needed.
+  for (const flag of ["model", "init"])
+    if (typeof values[flag] === "string") values[flag] = await resolveModelSource(values[flag]);
   await cmd.run(values, positionals);
 }
 

@@ -26,6 +26,8 @@ export interface ProgressOptions {
   logEvery?: number;
   /** Milliseconds clock, for tests. Default `performance.now`. */
   now?: () => number;
+  /** How the count and total are shown (e.g. bytes as "12.3 MB"). Default: as numbers. */
+  formatCount?: (n: number) => string;
 }
 
 /** Seconds over which the rate forgets: short enough to follow a change, long enough to be steady. */
@@ -42,6 +44,7 @@ export class Progress {
   private readonly width: number;
   private readonly logEveryMs: number;
   private readonly now: () => number;
+  private readonly formatCount: (n: number) => string;
   private readonly start: number;
   private count = 0;
   private fields: Record<string, string | number> = {};
@@ -64,6 +67,7 @@ export class Progress {
     this.width = opts.width ?? 20;
     this.logEveryMs = (opts.logEvery ?? 10) * 1000;
     this.now = opts.now ?? (() => performance.now());
+    this.formatCount = opts.formatCount ?? String;
     this.start = this.now();
     this.lastRateAt = this.start;
   }
@@ -135,9 +139,9 @@ export class Progress {
       const frac = Math.min(1, Math.max(0, this.count / total));
       const filled = Math.round(frac * this.width);
       parts.push(`[${"#".repeat(filled)}${".".repeat(this.width - filled)}]`);
-      parts.push(`${this.count}/${total}`, `${Math.floor(frac * 100)}%`);
+      parts.push(`${this.formatCount(this.count)}/${this.formatCount(total)}`, `${Math.floor(frac * 100)}%`);
     } else {
-      parts.push(String(this.count));
+      parts.push(this.formatCount(this.count));
     }
     for (const [k, v] of Object.entries(this.fields))
       parts.push(k, typeof v === "number" ? formatNumber(v) : v);
