@@ -3,10 +3,13 @@
  * the `input` leaves (data and parameters, fed zero-copy at run time) and the `random` leaves (filled by the
  * session from a counter-based generator); `constant` leaves and frozen inputs become initializers.
  */
+
+import { type DType, type TypedArray, toTyped } from "./dtype.js";
 import { topoSort } from "./grad.js";
-import { DEFAULT_OPSET, type OnnxModel, type OnnxNode, toTyped, type ValueInfo } from "./onnx/model.js";
+import { DEFAULT_OPSET, type OnnxModel, type OnnxNode, type ValueInfo } from "./onnx/model.js";
+import { type Lowering, type OpName, opDef } from "./op.js";
 import { type Dim, factors, fmt, ShapeError, sizeOf } from "./shape.js";
-import { type DType, type Lowering, registry, type Tensor, type TypedArray } from "./tensor.js";
+import type { Node, Tensor } from "./tensor.js";
 
 export interface TensorSpec {
   name: string;
@@ -38,7 +41,7 @@ export interface Compiled {
   outputs: TensorSpec[];
 }
 
-const LEAVES = new Set(["input", "constant", "random"]);
+const LEAVES = new Set<OpName>(["input", "constant", "random"]);
 
 export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = {}): Compiled {
   const contrib = opts.contrib ?? true;
@@ -64,7 +67,7 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
     },
     tmp: (hint = "t") => `${hint}_${counter++}`,
     emit(op, ins, outs, attrs, domain) {
-      nodes.push({ op, inputs: ins, outputs: outs, attrs: attrs as OnnxNode["attrs"], domain });
+      nodes.push({ op, inputs: ins, outputs: outs, attrs, domain });
     },
     constant(values, dtype, dims) {
       // Equal constants share one initializer (rows of ones for batch sums, causal masks, scalars).
@@ -115,17 +118,17 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
   const roots = Object.values(outputs);
   const order = topoSort(roots);
   for (const node of order) {
-    if (node.op !== "input" || freeze.has(node.attrs.name as string)) continue;
+    if (!node.is("input") || freeze.has(node.attrs.name)) continue;
+    const { name } = node.attrs;
     (node.outputs[0] as Tensor).shape.forEach((d, axis) => {
       if (typeof d === "string" && !d.includes("*") && !symbolSource.has(d))
-        symbolSource.set(d, { input: node.attrs.name as string, axis });
+        symbolSource.set(d, { input: name, axis });
     });
   }
   for (const node of order) {
-    const a = node.attrs;
     const t = node.outputs[0] as Tensor;
-    if (node.op === "input") {
-      const name = a.name as string;
+    if (node.is("input")) {
+      const { name } = node.attrs;
       if (inputNames.has(name)) throw new ShapeError(`compile: two different inputs are named '${name}'`);
       inputNames.add(name);
       names.set(t, name);
@@ -143,20 +146,15 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       }
       continue;
     }
-    if (node.op === "constant") {
-      names.set(t, lowering.constant(a.data as TypedArray, t.dtype, t.shape as number[]));
+    if (node.is("constant")) {
+      names.set(t, lowering.constant(node.attrs.data, t.dtype, t.shape as number[]));
       continue;
     }
-    if (node.op === "random") {
+    if (node.is("random")) {
       const name = `random_${counter++}`;
       names.set(t, name);
-      randoms.push({
-        name,
-        shape: t.shape,
-        dtype: t.dtype,
-        seed: a.seed as number,
-        distribution: a.distribution as "uniform",
-      });
+      const { seed, distribution } = node.attrs;
+      randoms.push({ name, shape: t.shape, dtype: t.dtype, seed, distribution });
       continue;
     }
     const outs = node.outputs.map((o) => {
@@ -164,11 +162,7 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
       names.set(o, n);
       return n;
     });
-    (registry.get(node.op) as { lower: (l: Lowering, n: typeof node, o: string[]) => void }).lower(
-      lowering,
-      node,
-      outs,
-    );
+    opDef(node.op).lower(lowering, node as Node, outs);
   }
 
   const outputSpecs: TensorSpec[] = [];

@@ -1,10 +1,13 @@
 /**
  * Reverse-mode differentiation over the traced graph: walk the nodes between `loss` and the requested
- * tensors in reverse topological order, ask each op's gradient rule (ops.ts) for its input gradients and
- * sum contributions that reach the same tensor.
+ * tensors in reverse topological order, ask each op's gradient rule (ops/) for its input gradients and
+ * sum contributions that reach the same tensor. A gradient that reaches an op without a rule is an error
+ * (as in tinygrad): silently dropping it would train the layers before that op on a wrong gradient.
  */
+
+import { opDef } from "./op.js";
 import { fmt, ShapeError } from "./shape.js";
-import { type Node, registry, scalar, type Tensor } from "./tensor.js";
+import { type Node, scalar, type Tensor } from "./tensor.js";
 
 /** Nodes reachable from `roots`, inputs before the nodes that use them. */
 export function topoSort(roots: readonly Tensor[]): Node[] {
@@ -54,8 +57,12 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
     if (!needed.has(node)) continue;
     const outGrads = node.outputs.map((o) => grads.get(o));
     if (outGrads.every((g) => g === undefined)) continue;
-    const rule = registry.get(node.op)?.grad;
-    if (!rule) continue;
+    const rule = opDef(node.op).grad;
+    if (!rule)
+      throw new ShapeError(
+        `grad: op '${node.op}' has no gradient rule, and the loss's gradient flows through it` +
+          ` (${node.inputs.map((t) => `${fmt(t.shape)} ${t.dtype}`).join(", ")})\n  at ${node.site}`,
+      );
     const inGrads = rule(node, outGrads);
     node.inputs.forEach((t, k) => {
       const g = inGrads[k];

@@ -1,5 +1,5 @@
 /** The Juxta engine: traced tensors → reverse-mode autodiff → one ONNX model → ONNX Runtime. */
-import "./ops.js";
+import "./ops/index.js";
 
 export { type Compiled, type CompileOptions, compile, type RandomSpec, type TensorSpec } from "./compile.js";
 export { grad, topoSort } from "./grad.js";

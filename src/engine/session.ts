@@ -7,10 +7,10 @@ import { availableParallelism } from "node:os";
 import ort from "onnxruntime-node";
 import { UserError } from "../util/errors.js";
 import type { Compiled, TensorSpec } from "./compile.js";
+import { DTYPES, type TypedArray } from "./dtype.js";
 import { serializeModel } from "./onnx/model.js";
 import { fillNormal, fillUniform, streamKey } from "./random.js";
 import { fmt } from "./shape.js";
-import type { DType, TypedArray } from "./tensor.js";
 
 export interface SessionOptions {
   /** Intra-op threads; default: all cores. */
@@ -33,16 +33,6 @@ export interface RunTensor {
 }
 
 export type Feed = TypedArray | RunTensor;
-
-const ARRAY_CLASS: Partial<Record<DType, new (n: number) => TypedArray>> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int64: BigInt64Array,
-  int32: Int32Array,
-  bool: Uint8Array,
-  uint8: Uint8Array,
-  int8: Int8Array,
-};
 
 export class Session {
   private runs = 0;
@@ -123,8 +113,8 @@ export class Session {
 /** Check a feed against its spec; infer symbolic dims from the data length when only one is symbolic. */
 function toRunTensor(feed: Feed, spec: TensorSpec): RunTensor {
   const data = ArrayBuffer.isView(feed) ? feed : feed.data;
-  const Expected = ARRAY_CLASS[spec.dtype];
-  if (Expected && !(data instanceof Expected)) {
+  const Expected = DTYPES[spec.dtype].array;
+  if (!(data instanceof Expected)) {
     throw new UserError(
       `run: input '${spec.name}' must be a ${Expected.name} (${spec.dtype}), got ${data.constructor.name}`,
     );
@@ -152,5 +142,3 @@ function toRunTensor(feed: Feed, spec: TensorSpec): RunTensor {
     throw new UserError(`run: input '${spec.name}' has ${data.length} values, dims [${dims}] need ${n}`);
   return { data, dims };
 }
-
-export { ARRAY_CLASS };

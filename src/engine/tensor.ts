@@ -5,36 +5,45 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DType, TypedArray } from "./onnx/model.js";
+import type { DType, TypedArray } from "./dtype.js";
+import { type NoAttrs, type OpAttrs, type OpName, type OutSpec, opDef } from "./op.js";
 import { type Dim, fmt, normAxis, type Shape, ShapeError } from "./shape.js";
 
-export type { DType, TypedArray } from "./onnx/model.js";
-
-export type Attrs = Record<string, unknown>;
+export type { DType, TypedArray } from "./dtype.js";
 
 /** Frames from the engine's own folder are skipped when naming the caller of an op. */
 const ENGINE_URL = new URL(".", import.meta.url).href;
 const ENGINE_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** One recorded op application. `outputs` are its result tensors (most ops have one). */
-export class Node {
+export class Node<K extends OpName = OpName> {
   outputs: Tensor[] = [];
   constructor(
-    readonly op: string,
+    readonly op: K,
     readonly inputs: readonly Tensor[],
-    readonly attrs: Attrs,
+    readonly attrs: OpAttrs[K],
     /** Captured at creation; formatted only when an error needs the caller's line. */
     private readonly trace: Error,
   ) {}
 
-  /** The first stack frame outside the engine: where the user's code called the op. */
-  get site(): string {
-    const lines = (this.trace.stack ?? "").split("\n").slice(1);
-    const user = lines.find(
-      (l) => !l.includes(ENGINE_DIR) && !l.includes(ENGINE_URL) && !l.includes("node:internal"),
-    );
-    return (user ?? lines[0] ?? "").trim().replace(/^at /, "");
+  /** Whether this node applies `op` (narrows `attrs` to that op's attributes). */
+  is<O extends OpName>(op: O): this is Node<O> {
+    return (this.op as OpName) === op;
   }
+
+  /** Where the user's code called the op. */
+  get site(): string {
+    return userFrame(this.trace);
+  }
+}
+
+/** The first stack frame outside the engine. */
+function userFrame(trace: Error): string {
+  const lines = (trace.stack ?? "").split("\n").slice(1);
+  const user = lines.find(
+    (l) => !l.includes(ENGINE_DIR) && !l.includes(ENGINE_URL) && !l.includes("node:internal"),
+  );
+  return (user ?? lines[0] ?? "").trim().replace(/^at /, "");
 }
 
 let nextId = 0;
@@ -48,7 +57,7 @@ export class Tensor {
     readonly dtype: DType,
   ) {}
 
-  get op(): string {
+  get op(): OpName {
     return this.node.op;
   }
   get rank(): number {
@@ -288,55 +297,23 @@ function normAxes(axes: number | number[] | undefined, rank: number): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The op registry: ops.ts fills it with one entry per op (shape rule, ONNX lowering, gradient rule).
+// Recording op applications (the op table in ops/ gives each op's rules).
 
-export interface OutSpec {
-  shape: Shape;
-  dtype: DType;
-}
-
-/** What a lowering rule may do: name values, emit ONNX nodes, add constants. */
-export interface Lowering {
-  /** ONNX name of a tensor that is already lowered (an input of the node being lowered). */
-  name(t: Tensor): string;
-  /** A fresh ONNX value name. */
-  tmp(hint?: string): string;
-  emit(
-    op: string,
-    inputs: string[],
-    outputs: string[],
-    attrs?: Record<string, unknown>,
-    domain?: string,
-  ): void;
-  /** An initializer holding these values; returns its name. */
-  constant(values: ArrayLike<number> | TypedArray, dtype: DType, dims: readonly number[]): string;
-  /**
-   * A 1-D int64 tensor holding these dims at run time: numbers as constants, symbolic dims read from the
-   * shape of the graph input that carries them (e.g. 'batch').
-   */
-  dims(dims: readonly Dim[]): string;
-  /** Whether ONNX Runtime contrib ops (com.microsoft) may be used. */
-  contrib: boolean;
-}
-
-export interface OpDef {
-  infer(inputs: readonly Tensor[], attrs: Attrs): OutSpec | OutSpec[];
-  lower(l: Lowering, node: Node, outputs: string[]): void;
-  /** Input gradients from output gradients (undefined: no gradient flows). */
-  grad?(node: Node, grads: readonly (Tensor | undefined)[]): (Tensor | undefined)[];
-}
-
-export const registry = new Map<string, OpDef>();
+/** Attribute arguments of `apply`: optional for ops that have none. */
+type AttrsArg<K extends OpName> = NoAttrs extends OpAttrs[K] ? [attrs?: OpAttrs[K]] : [attrs: OpAttrs[K]];
 
 /** Record an op application; returns its first output. */
-export function apply(op: string, inputs: readonly Tensor[], attrs: Attrs = {}): Tensor {
-  return applyMulti(op, inputs, attrs)[0] as Tensor;
+export function apply<K extends OpName>(op: K, inputs: readonly Tensor[], ...attrs: AttrsArg<K>): Tensor {
+  return applyMulti(op, inputs, ...attrs)[0] as Tensor;
 }
 
 /** Record an op application; returns all of its outputs. */
-export function applyMulti(op: string, inputs: readonly Tensor[], attrs: Attrs = {}): Tensor[] {
-  const def = registry.get(op);
-  if (!def) throw new Error(`unknown op '${op}'`);
+export function applyMulti<K extends OpName>(
+  op: K,
+  inputs: readonly Tensor[],
+  ...[attrs = {} as OpAttrs[K]]: AttrsArg<K>
+): Tensor[] {
+  const def = opDef(op);
   const node = new Node(op, inputs, attrs, new Error());
   let specs: OutSpec | OutSpec[];
   try {
@@ -356,8 +333,7 @@ export function applyMulti(op: string, inputs: readonly Tensor[], attrs: Attrs =
 
 /** A ShapeError for misuse detected outside an op's shape rule (e.g. a bad axis); names the caller. */
 export function traceError(op: string, message: string): ShapeError {
-  const site = new Node(op, [], {}, new Error()).site;
-  return new ShapeError(`${op}: ${message}\n  at ${site}`);
+  return new ShapeError(`${op}: ${message}\n  at ${userFrame(new Error())}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /** Every differentiable op against central finite differences in float64 (random shapes, broadcasting). */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { concat, constant, type Tensor, where } from "../../src/engine/index.js";
+import { concat, constant, conv2d, grad, input, type Tensor, where } from "../../src/engine/index.js";
 import { gradcheck } from "./gradcheck.js";
 
 type Case = [
@@ -265,4 +265,48 @@ test("gradcheck itself rejects a wrong gradient (x·detach(x) looks like x² to 
     gradcheck([[3]], (a) => a.mul(a.detach()), { seed: 3 }),
     /relative error/,
   );
+});
+
+describe("grad raises where a gradient reaches an op without a gradient rule", () => {
+  test("inference-only attention in a loss names the op and this file's line", () => {
+    const x = input("x", [2, 5, 8]);
+    const w = input("w", [24, 8]);
+    const b = input("b", [24]);
+    const loss = x.attention(w, b, { heads: 2 }).square().sum();
+    assert.throws(
+      () => grad(loss, [w]),
+      (e: Error) => {
+        assert.match(e.message, /grad: op 'attention' has no gradient rule/);
+        assert.match(e.message, /grad\.test\.(ts|js):\d+/);
+        return true;
+      },
+    );
+  });
+
+  test("a second derivative through conv2d (its gradient ops are first order only)", () => {
+    const x = input("x", [1, 2, 5, 5]);
+    const w = input("w", [3, 2, 3, 3]);
+    const [gx] = grad(conv2d(x, w).square().sum(), [x]);
+    assert.throws(
+      () => grad((gx as Tensor).square().sum(), [w]),
+      /grad: op 'convInputGrad' has no gradient rule/,
+    );
+  });
+
+  test("ops with integer or boolean results stop the gradient without error", () => {
+    const x = input("x", [3, 4]);
+    const picked = x
+      .argmax(1)
+      .unsqueeze(1)
+      .eq(constant([0, 1, 2, 3], [1, 4], "int64"))
+      .cast("float32");
+    const [g] = grad(
+      picked
+        .mul(x)
+        .sum()
+        .add(where(x.gt(0), x, 0).sum()),
+      [x],
+    );
+    assert.deepEqual(g?.shape, [3, 4]);
+  });
 });

@@ -2,29 +2,10 @@
  * The ONNX model we emit: nodes, initializers and typed graph inputs/outputs, serialized with our own
  * protobuf writer (field numbers from onnx/onnx.proto).
  */
+import { DTYPES, type DType, type TypedArray } from "../dtype.js";
 import { ProtoWriter } from "./protobuf.js";
 
-export type DType = "float32" | "float64" | "int64" | "int32" | "bool" | "uint8" | "int8" | "float16";
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Uint8Array
-  | Int8Array
-  | Uint16Array;
-
-/** ONNX TensorProto.DataType codes. */
-export const ONNX_DTYPE: Record<DType, number> = {
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  int32: 6,
-  int64: 7,
-  bool: 9,
-  float16: 10,
-  float64: 11,
-};
+export type { DType, TypedArray } from "../dtype.js";
 
 /** Attribute values: integers are INT, `{ f }` is FLOAT, arrays of integers are INTS, `{ floats }` FLOATS. */
 export type Attr = number | string | number[] | { f: number } | { floats: number[] } | { tensor: OnnxTensor };
@@ -74,7 +55,7 @@ function tensorBytes(data: TypedArray): Uint8Array {
 function writeTensor(t: OnnxTensor): ProtoWriter {
   const w = new ProtoWriter();
   w.packedInts(1, t.dims);
-  w.int(2, ONNX_DTYPE[t.dtype]);
+  w.int(2, DTYPES[t.dtype].onnx);
   if (t.name !== undefined) w.string(8, t.name);
   w.bytes(9, tensorBytes(t.data));
   return w;
@@ -108,7 +89,7 @@ function writeValueInfo(v: ValueInfo): ProtoWriter {
     else dim.string(2, d);
     shape.message(1, dim);
   }
-  const tensorType = new ProtoWriter().int(1, ONNX_DTYPE[v.dtype]).message(2, shape);
+  const tensorType = new ProtoWriter().int(1, DTYPES[v.dtype].onnx).message(2, shape);
   const type = new ProtoWriter().message(1, tensorType);
   return new ProtoWriter().string(1, v.name).message(2, type);
 }
@@ -142,47 +123,4 @@ export function serializeModel(m: OnnxModel): Uint8Array {
     model.message(14, new ProtoWriter().string(1, k).string(2, v));
   }
   return model.finish();
-}
-
-/** A typed array of the right class for a dtype, holding these values. */
-export function toTyped(values: ArrayLike<number> | TypedArray, dtype: DType): TypedArray {
-  if (isTypedFor(values, dtype)) return values as TypedArray;
-  const src = Array.from(values as ArrayLike<number | bigint>, (v) => Number(v));
-  switch (dtype) {
-    case "float32":
-      return Float32Array.from(src);
-    case "float64":
-      return Float64Array.from(src);
-    case "int64":
-      return BigInt64Array.from(src, (v) => BigInt(Math.trunc(v)));
-    case "int32":
-      return Int32Array.from(src);
-    case "bool":
-    case "uint8":
-      return Uint8Array.from(src);
-    case "int8":
-      return Int8Array.from(src);
-    case "float16":
-      throw new Error("float16 constants must be given as Uint16Array bit patterns");
-  }
-}
-
-function isTypedFor(v: unknown, dtype: DType): boolean {
-  switch (dtype) {
-    case "float32":
-      return v instanceof Float32Array;
-    case "float64":
-      return v instanceof Float64Array;
-    case "int64":
-      return v instanceof BigInt64Array;
-    case "int32":
-      return v instanceof Int32Array;
-    case "bool":
-    case "uint8":
-      return v instanceof Uint8Array;
-    case "int8":
-      return v instanceof Int8Array;
-    case "float16":
-      return v instanceof Uint16Array;
-  }
 }
