@@ -56,3 +56,11 @@ export { loadTokenizer, saveTokenizerJson, Tokenizer, trainBpe } from "./text/in
 export { type ClipTrainOptions, trainClip } from "./train/clip-trainer.js";
 export { TrainStep } from "./train/step.js";
 export { UserError } from "./util/errors.js";
+export { mergeShards } from "./distributed/merge.js";
+export {
+  embedQueueStatus,
+  enqueueEmbedding,
+  type QueueRef,
+  type QueueStatus,
+  runEmbedWorker,
+} from "./distributed/queue.js";

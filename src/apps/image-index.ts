@@ -115,7 +115,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
   }
   if (!target || !info) throw new Error("index update with neither an index nor images");
   target.save(opts.out);
-  writeJsonAtomic(join(opts.out, INDEX_MODEL_FILE), { format: FORMAT, version: 1, ...info });
+  writeIndexModel(opts.out, info);
   result.size = target.size;
   return result;
 }
@@ -146,6 +146,11 @@ export async function searchImageIndex(
   } finally {
     await embedder.release();
   }
+}
+
+/** Record in an index folder which model made its embeddings. */
+export function writeIndexModel(dir: string, info: IndexModel): void {
+  writeJsonAtomic(join(dir, INDEX_MODEL_FILE), { format: FORMAT, version: 1, ...info });
 }
 
 /** Read an index folder's `model.json`. */

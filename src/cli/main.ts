@@ -11,11 +11,13 @@ import { embed } from "./commands/embed.js";
 import { evaluate } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
 import { index } from "./commands/index.js";
+import { jobs } from "./commands/jobs.js";
 import { quickstart } from "./commands/quickstart.js";
 import { report } from "./commands/report.js";
 import { search } from "./commands/search.js";
 import { tokenizer } from "./commands/tokenizer.js";
 import { train } from "./commands/train.js";
+import { worker } from "./commands/worker.js";
 
 const commands: Command[] = [
   quickstart,
@@ -26,6 +28,8 @@ const commands: Command[] = [
   index,
   search,
   dedup,
+  worker,
+  jobs,
   report,
   exportCommand,
   data,

@@ -13,9 +13,10 @@ import {
 } from "../../apps/flags.js";
 import { embedImageFeatures } from "../../apps/image-encoder.js";
 import { SkipLog } from "../../data/types.js";
+import { DEFAULT_QUEUE, DEFAULT_SHARD_SIZE, enqueueEmbedding } from "../../distributed/queue.js";
 import { isImageEncoderDir, loadImageEncoder } from "../../models/image-encoder.js";
 import { UserError } from "../../util/errors.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, numberFlag } from "../command.js";
 
 export const embed = defineCommand({
   name: "embed",
@@ -33,8 +34,14 @@ export const embed = defineCommand({
     "An image-only encoder (juxta train --method simclr|moco|supcon|triplet) writes its backbone features",
     "(what kNN and linear probes use, before the projection head) as 'image_embeds'; it has no text tower.",
     ...DATASET_HELP,
-    "example:",
+    "distributed (a BullMQ queue on Redis; juxta worker embeds, juxta jobs status|merge follow it):",
+    "  --queue URL          split --images into shards, queue one job per unfinished shard and return;",
+    "                       --out is then a folder (plan.json, shards/) every worker sees at that path",
+    `  --shard-size N       images per shard (default ${DEFAULT_SHARD_SIZE})`,
+    `  --queue-name NAME    queue name (default ${DEFAULT_QUEUE})`,
+    "examples:",
     "  juxta embed --model runs/emoji --images photos/ --out photos.safetensors",
+    "  juxta embed --model runs/emoji --images /data/photos --out /data/emb --queue redis://10.0.0.5:6379",
   ].join("\n"),
   options: {
     model: { type: "string" },
@@ -43,9 +50,13 @@ export const embed = defineCommand({
     pixels: { type: "string" },
     texts: { type: "string" },
     out: { type: "string" },
+    queue: { type: "string" },
+    "queue-name": { type: "string" },
+    "shard-size": { type: "string" },
     ...DATASET_FLAGS,
   },
   async run(v) {
+    if (v.queue !== undefined) return enqueue(v);
     if (v.out === undefined) throw new UserError("--out FILE.safetensors|FILE.npy is required");
     if (!/\.(safetensors|npy)$/i.test(v.out))
       throw new UserError(`--out must end in .safetensors or .npy, got '${v.out}'`);
@@ -72,3 +83,39 @@ export const embed = defineCommand({
     console.log(`wrote ${parts.join(" and ")} embeddings (${emb.dim}-d) to ${v.out}`);
   },
 });
+
+async function enqueue(v: {
+  model?: string;
+  tokenizer?: string;
+  images?: string;
+  out?: string;
+  queue?: string;
+  "queue-name"?: string;
+  "shard-size"?: string;
+  strict?: boolean;
+  "image-field"?: string;
+  "text-field"?: string;
+  "label-field"?: string;
+  template?: string;
+}): Promise<void> {
+  if (v.model === undefined) throw new UserError("--model RUN is required");
+  if (v.images === undefined) throw new UserError("--images FILE|DIR is required with --queue");
+  if (v.out === undefined)
+    throw new UserError("--out DIR is required with --queue (plan.json and shards/ go there)");
+  const log = new SkipLog(v.strict ?? false);
+  const r = await enqueueEmbedding({
+    queue: { url: v.queue as string, name: v["queue-name"] },
+    model: v.model,
+    tokenizer: v.tokenizer,
+    images: v.images,
+    out: v.out,
+    shardSize: numberFlag(v["shard-size"], "shard-size", DEFAULT_SHARD_SIZE, { integer: true, min: 1 }),
+    dataset: datasetOptions(v),
+    log,
+  });
+  reportSkips(log);
+  console.log(
+    `${r.items} images in ${r.shards} shards: ${r.finished} already embedded, ${r.queued} queued. ` +
+      `Run juxta worker --queue ${v.queue} (any number), then juxta jobs merge --out ${v.out} --index INDEX.`,
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * Embedding one shard in a worker: the model opened once per worker thread and kept for every shard after,
+ * each image decoded on its own so an unreadable file is skipped and named (the shard still finishes),
+ * the result written atomically beside the plan.
+ */
+import { Embedder } from "../apps/embedder.js";
+import { decodeImage } from "../image/decode.js";
+import { preprocessInto } from "../image/preprocess.js";
+import { openModel } from "../pretrained/open.js";
+import { UserError } from "../util/errors.js";
+import { modelFingerprint } from "./fingerprint.js";
+import { type EmbedPlan, readPlan, type Shard, writeShard } from "./plan.js";
+
+/** Images decoded and embedded together: one ONNX run per this many. */
+const CHUNK = 64;
+
+let opened: { key: string; embedder: Embedder } | undefined;
+
+async function embedderFor(plan: EmbedPlan): Promise<Embedder> {
+  const key = `${plan.model}\n${plan.tokenizer ?? ""}\n${plan.fingerprint}`;
+  if (opened?.key === key) return opened.embedder;
+  await opened?.embedder.release();
+  opened = undefined;
+  const found = modelFingerprint(plan.model);
+  if (found !== plan.fingerprint)
+    throw new UserError(
+      `${plan.model}: its weights (sha256 ${found.slice(0, 12)}…) are not the ones this plan was made with (${plan.fingerprint.slice(0, 12)}…)`,
+    );
+  const embedder = await Embedder.create(openModel(plan.model, { tokenizer: plan.tokenizer }), {
+    towers: ["image"],
+  });
+  opened = { key, embedder };
+  return embedder;
+}
+
+export interface ShardJob {
+  /** The output folder holding plan.json. */
+  out: string;
+  shard: string;
+}
+
+export interface ShardResult {
+  embedded: number;
+  skipped: number;
+}
+
+/** Embed one shard of the plan in `job.out` and write its file; `onProgress` gets the fraction done. */
+export async function embedShard(job: ShardJob, onProgress?: (done: number) => void): Promise<ShardResult> {
+  const plan = readPlan(job.out);
+  const shard = plan.shards.find((s) => s.id === job.shard);
+  if (!shard) throw new UserError(`${job.out}: the plan has no shard ${job.shard}`);
+  const embedder = await embedderFor(plan);
+  const { imageSize: size, mean, std } = embedder.clip.preprocess;
+  const ids: string[] = [];
+  const skipped: string[] = [];
+  const parts: Float32Array[] = [];
+  for (let start = 0; start < shard.items.length; start += CHUNK) {
+    const paths = shard.items.slice(start, start + CHUNK);
+    const decoded = await Promise.all(paths.map((path) => decodeImage({ kind: "file", path })));
+    const good = decoded.flatMap((r, i) => (r.ok ? [{ image: r.image, path: paths[i] as string }] : []));
+    for (const [i, r] of decoded.entries()) if (!r.ok) skipped.push(`${paths[i]}: ${r.reason}`);
+    const pixels = new Float32Array(good.length * 3 * size * size);
+    for (const [slot, g] of good.entries()) preprocessInto(g.image, size, { mean, std }, pixels, slot);
+    if (good.length > 0) parts.push(await embedder.embedPixels(pixels));
+    ids.push(...good.map((g) => g.path));
+    onProgress?.(Math.min(1, (start + CHUNK) / shard.items.length));
+  }
+  const dim = embedder.dim;
+  const embeds = new Float32Array(ids.length * dim);
+  let offset = 0;
+  for (const p of parts) {
+    embeds.set(p, offset);
+    offset += p.length;
+  }
+  writeShard(job.out, plan, shard as Shard, { ids, embeds, dim, skipped });
+  return { embedded: ids.length, skipped: skipped.length };
+}
