@@ -4,6 +4,7 @@ import { openModel } from "../pretrained/open.js";
 import { UserError } from "../util/errors.js";
 import { exportHf } from "./hf.js";
 import { checkQuantize, exportOnnx } from "./onnx.js";
+import { exportOpenClip } from "./openclip.js";
 
 export { type ClipOnnxGraphs, clipOnnxGraphs } from "./graphs.js";
 export { exportHf } from "./hf.js";
@@ -22,7 +23,9 @@ export {
   QUANTIZE_UNAVAILABLE,
 } from "./onnx.js";
 
-export const EXPORT_FORMATS = ["onnx", "hf"] as const;
+export { exportOpenClip, OPEN_CLIP_FILES, openClipConfig } from "./openclip.js";
+
+export const EXPORT_FORMATS = ["onnx", "hf", "open_clip"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
@@ -36,14 +39,13 @@ export interface ExportOptions {
 /** Open `modelDir`, write the export into `opts.out`; returns the files written (relative to it). */
 export function exportModel(modelDir: string, opts: ExportOptions): string[] {
   if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format))
-    throw new UserError(`--format: expected ${EXPORT_FORMATS.join(" or ")}, got '${opts.format}'`);
+    throw new UserError(`--format: expected ${EXPORT_FORMATS.join(", ")}, got '${opts.format}'`);
   if (resolve(opts.out) === resolve(modelDir))
     throw new UserError(`--out '${opts.out}' is the model folder itself; choose another folder`);
   if (opts.quantize !== undefined && opts.format !== "onnx")
     throw new UserError("--quantize applies to --format onnx only");
   checkQuantize(opts.quantize);
   const loaded = openModel(modelDir, { tokenizer: opts.tokenizer });
-  return opts.format === "onnx"
-    ? exportOnnx(loaded, opts.out, { quantize: opts.quantize })
-    : exportHf(loaded, opts.out);
+  if (opts.format === "onnx") return exportOnnx(loaded, opts.out, { quantize: opts.quantize });
+  return opts.format === "hf" ? exportHf(loaded, opts.out) : exportOpenClip(loaded, opts.out);
 }

@@ -5,14 +5,17 @@ import { defineCommand } from "../command.js";
 
 export const exportCommand = defineCommand({
   name: "export",
-  summary: "export a CLIP model as ONNX (transformers.js layout) or as a Hugging Face CLIPModel folder",
-  usage: "juxta export --model DIR --format onnx|hf --out DIR [--tokenizer PATH] [--quantize q8]",
+  summary: "export a CLIP model as ONNX (transformers.js layout), a Hugging Face CLIPModel or an OpenCLIP folder",
+  usage: "juxta export --model DIR --format onnx|hf|open_clip --out DIR [--tokenizer PATH] [--quantize q8]",
   help: [
     "DIR is a Juxta run, a Hugging Face CLIPModel folder or an OpenCLIP folder.",
     "onnx writes onnx/model.onnx, onnx/text_model.onnx, onnx/vision_model.onnx (fp32, standard ONNX ops)",
     "and config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json beside them: the",
     "layout transformers.js loads (e.g. pipeline('zero-shot-image-classification', <folder name>)).",
     "hf writes config.json and model.safetensors (Hugging Face names) with the same side files.",
+    "open_clip writes open_clip_config.json and open_clip_model.safetensors (OpenCLIP's names) and",
+    "tokenizer.json: the folder open_clip's hub loader reads, to continue training with open_clip/torchrun",
+    "(juxta reads such a folder back as --model).",
     "--tokenizer gives a tokenizer to folders that have none (OpenCLIP's), e.g. bpe_simple_vocab_16e6.txt.gz.",
     "--quantize q8 is not available (no maintained npm quantizer); the command says so and stops.",
     "examples:",
@@ -28,7 +31,7 @@ export const exportCommand = defineCommand({
   },
   async run(values) {
     if (!values.model || !values.format || !values.out)
-      throw new UserError("juxta export needs --model DIR, --format onnx|hf and --out DIR");
+      throw new UserError("juxta export needs --model DIR, --format onnx|hf|open_clip and --out DIR");
     const start = performance.now();
     const files = exportModel(values.model, {
       format: values.format,
