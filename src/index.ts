@@ -5,6 +5,14 @@ export { type Batch, Loader, type LoaderOptions } from "./data/loader.js";
 export { openDataset } from "./data/open.js";
 export type { DatasetOptions } from "./data/options.js";
 export { type ImageRef, type Sample, SkipLog } from "./data/types.js";
+export { mergeShards } from "./distributed/merge.js";
+export {
+  embedQueueStatus,
+  enqueueEmbedding,
+  type QueueRef,
+  type QueueStatus,
+  runEmbedWorker,
+} from "./distributed/queue.js";
 export * as engine from "./engine/index.js";
 export { exportModel } from "./export/index.js";
 export {
@@ -56,11 +64,3 @@ export { loadTokenizer, saveTokenizerJson, Tokenizer, trainBpe } from "./text/in
 export { type ClipTrainOptions, trainClip } from "./train/clip-trainer.js";
 export { TrainStep } from "./train/step.js";
 export { UserError } from "./util/errors.js";
-export { mergeShards } from "./distributed/merge.js";
-export {
-  embedQueueStatus,
-  enqueueEmbedding,
-  type QueueRef,
-  type QueueStatus,
-  runEmbedWorker,
-} from "./distributed/queue.js";

@@ -5,7 +5,8 @@ import { defineCommand } from "../command.js";
 
 export const exportCommand = defineCommand({
   name: "export",
-  summary: "export a CLIP model as ONNX (transformers.js layout), a Hugging Face CLIPModel or an OpenCLIP folder",
+  summary:
+    "export a CLIP model as ONNX (transformers.js layout), a Hugging Face CLIPModel or an OpenCLIP folder",
   usage: "juxta export --model DIR --format onnx|hf|open_clip --out DIR [--tokenizer PATH] [--quantize q8]",
   help: [
     "DIR is a Juxta run, a Hugging Face CLIPModel folder or an OpenCLIP folder.",
