@@ -20,7 +20,8 @@ import { parseArgs } from "node:util";
 import { evaluateImageEncoder } from "../src/methods/evaluate.js";
 import { measureMethodOverhead } from "../src/methods/overhead.js";
 import { type ImageMethodOptions, trainImageMethod } from "../src/methods/train.js";
-import { ImageEncoder, imageEncoderConfig, saveImageEncoder } from "../src/models/image-encoder.js";
+import { ImageEncoder, imageEncoderConfig } from "../src/models/image-encoder.js";
+import { saveImageEncoder } from "../src/models/saved.js";
 
 const { values } = parseArgs({
   options: {

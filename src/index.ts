@@ -15,6 +15,16 @@ export {
 } from "./distributed/queue.js";
 export * as engine from "./engine/index.js";
 export { exportModel } from "./export/index.js";
+export type { ImageInput, RawPixels } from "./handle/inputs.js";
+export {
+  type HandleModel,
+  type HandleOptions,
+  type InferenceDtype,
+  type ModelFamily,
+  ModelHandle,
+  type ModelTask,
+} from "./handle/model.js";
+export { type OpenModelOptions, openModel } from "./handle/open.js";
 export {
   type HubEnv,
   HubUnreachable,
@@ -38,16 +48,42 @@ export {
   type ImageEncoderConfig,
   ImageFeatureEncoder,
   imageEncoderConfig,
-  isImageEncoderDir,
-  type LoadedImageEncoder,
-  loadImageEncoder,
-  saveImageEncoder,
 } from "./models/image-encoder.js";
 export { PRESETS, presetConfig } from "./models/presets.js";
-export { type ClipMethod, type LoadedClip, loadClip, saveClip } from "./models/saved.js";
+export {
+  type Architecture,
+  type ClipMethod,
+  isImageEncoderDir,
+  type LoadedClip,
+  type LoadedImageEncoder,
+  type LoadedRun,
+  loadClip,
+  loadImageEncoder,
+  loadRun,
+  type Preprocess,
+  saveClip,
+  saveImageEncoder,
+} from "./models/saved.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
-export { detectFormat, openModel } from "./pretrained/open.js";
+export {
+  type EmbeddingTensor,
+  type EmbedOptions,
+  type FeatureExtractionPipeline,
+  type ImageFeatureExtractionPipeline,
+  PIPELINE_TASKS,
+  type PipelineOptions,
+  type PipelineTask,
+  type PipelineTypes,
+  pipeline,
+  type RetrievalPipeline,
+  type RetrievalQuery,
+  type ZeroShotImageClassificationPipeline,
+  type ZeroShotOptions,
+} from "./pipelines/index.js";
+export { normalizedRows } from "./pipelines/vectors.js";
+export { ZeroShotClassifier } from "./pipelines/zero-shot.js";
+export { detectFormat, loadClipModel, loadModel, type ModelFormat } from "./pretrained/open.js";
 export {
   DEFAULT_DEDUP_THRESHOLD,
   type DedupOptions,

@@ -1,18 +1,17 @@
 /**
- * Zero-shot classification of single images against labels given by the user: each label's class
- * embedding is the mean of its prompt embeddings (templates), and probabilities are the softmax of
- * logit_scale · cosine similarity, as the model was trained to score pairs.
+ * Zero-shot classification of single images against labels given by the user, through the model handle's
+ * zero-shot classifier (src/pipelines/zero-shot.ts): each label's class embedding is the mean of its prompt
+ * embeddings (templates), and probabilities are the model's own scores (CLIP's softmax over the labels of
+ * logit_scale · cosine, SigLIP's per-label sigmoid).
  */
 import type { ImageRef } from "../data/types.js";
-import { classEmbeddings } from "../eval/zeroshot.js";
-import { dot } from "../search/kernels.js";
+import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
+import { ZeroShotClassifier } from "../pipelines/zero-shot.js";
 import { UserError } from "../util/errors.js";
-import { type ClipLike, Embedder, logitScale, normalizedRows } from "./embedder.js";
-import { promptName, resolveTemplates } from "./templates.js";
 
 export interface LabelScore {
   label: string;
-  /** Softmax probability over the given labels. */
+  /** Probability (softmax over the given labels for CLIP, the label's sigmoid for SigLIP). */
   prob: number;
   /** Cosine similarity of the image and the label's class embedding. */
   score: number;
@@ -32,35 +31,27 @@ export function parseLabels(list: string): string[] {
   return labels;
 }
 
+/**
+ * Classify `images` against `labels`. Given a handle, its compiled sessions and the label set's prompt
+ * embeddings are reused (and stay open); given a model in memory, a handle is made for this call only.
+ */
 export async function classifyImages(
-  clip: ClipLike,
+  model: ModelHandle | HandleModel,
   images: readonly { id: string; ref: ImageRef }[],
   labels: readonly string[],
   opts: { templates?: readonly string[] } = {},
 ): Promise<Classification[]> {
   if (labels.length === 0) throw new UserError("classify: the label set is empty");
   if (images.length === 0) throw new UserError("classify: no images given");
-  const embedder = await Embedder.create(clip);
-  try {
-    const dim = embedder.dim;
-    const classEmb = await classEmbeddings(
-      labels.map(promptName),
-      opts.templates ?? resolveTemplates(),
-      (texts) => embedder.embedTexts(texts),
-    );
-    const imageEmb = normalizedRows(await embedder.embedImages(images.map((im) => im.ref)), dim, "image");
-    const scale = logitScale(clip);
-    return images.map((im, i) => {
-      const scores = labels.map((_, c) => dot(imageEmb, i * dim, classEmb, c * dim, dim));
-      const top = Math.max(...scores);
-      const weights = scores.map((s) => Math.exp(scale * (s - top)));
-      const sum = weights.reduce((a, b) => a + b, 0);
-      const ranked = labels
-        .map((label, c) => ({ label, prob: (weights[c] as number) / sum, score: scores[c] as number }))
-        .sort((a, b) => b.prob - a.prob);
-      return { image: im.id, ranked };
-    });
-  } finally {
-    await embedder.release();
-  }
+  const ranked = await withHandle(model, {}, (handle) =>
+    ZeroShotClassifier.of(handle).classify(
+      images.map((im) => im.ref),
+      labels,
+      { templates: opts.templates },
+    ),
+  );
+  return images.map((im, i) => ({
+    image: im.id,
+    ranked: (ranked[i] ?? []).map((s) => ({ label: s.label, prob: s.score, score: s.similarity })),
+  }));
 }

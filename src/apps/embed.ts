@@ -1,19 +1,20 @@
 /**
- * Embeddings to files: images (a folder, list or data set), preprocessed pixels (a `pixel_values` tensor
- * in a .safetensors file, the parity entry point) and texts (one a line, or a JSON list) in; projected,
- * unnormalized float32 embeddings out, as .safetensors (`image_embeds`, `text_embeds`, with ids and texts
+ * Embeddings to files, for every model family: images (a folder, list or data set), preprocessed pixels (a
+ * `pixel_values` tensor in a .safetensors file, the parity entry point) and texts (one a line, or a JSON
+ * list; models with a text tower) in; projected, unnormalized float32 embeddings out (an image-only
+ * encoder's are its backbone features, before the projection head), as .safetensors (`image_embeds`, `text_embeds`, with ids and texts
  * in the metadata) or as .npy (one array; its ids in a `<name>.ids.json` file beside it).
  */
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
+import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
 import { writeNpy } from "../io/npy.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
 import { inputError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
-import { type ClipLike, Embedder } from "./embedder.js";
 import { listImages } from "./images.js";
 
 export interface EmbedInputs {
@@ -35,46 +36,38 @@ export interface Embeddings {
 }
 
 export async function embedInputs(
-  clip: ClipLike,
+  model: ModelHandle | HandleModel,
   inputs: EmbedInputs,
   opts: { progress?: ProgressStream } = {},
 ): Promise<Embeddings> {
   if (inputs.images !== undefined && inputs.pixels !== undefined)
-    throw new UserError("give images either as --images or as --pixels, not both");
+    throw new UserError("give images either as `images` or as `pixels`, not both");
   const wantImages = inputs.images !== undefined || inputs.pixels !== undefined;
   if (!wantImages && inputs.texts === undefined)
-    throw new UserError(
-      "nothing to embed: give --images FILE|DIR, --pixels FILE.safetensors or --texts FILE",
-    );
-  // Inputs are read and checked before the model is compiled, so a bad file fails fast.
-  const pixels =
-    inputs.pixels === undefined ? undefined : readPixels(inputs.pixels, clip.preprocess.imageSize);
-  const images =
-    inputs.images === undefined
-      ? undefined
-      : await listImages(inputs.images, { dataset: inputs.dataset, log: inputs.log });
-  const texts = inputs.texts === undefined ? undefined : readTexts(inputs.texts);
-  const towers: ("image" | "text")[] = [];
-  if (wantImages) towers.push("image");
-  if (texts) towers.push("text");
-  const embedder = await Embedder.create(clip, { towers, progress: opts.progress });
-  try {
-    const out: Embeddings = { dim: embedder.dim };
+    throw new UserError("nothing to embed: give images (a file or folder), pixels (.safetensors) or texts");
+  return withHandle(model, { progress: opts.progress }, async (handle) => {
+    if (inputs.texts !== undefined && !handle.hasText) throw handle.noTextTower("it cannot embed texts");
+    // Inputs are read and checked before anything is compiled, so a bad file fails fast.
+    const pixels = inputs.pixels === undefined ? undefined : readPixels(inputs.pixels, handle.imageSize);
+    const images =
+      inputs.images === undefined
+        ? undefined
+        : await listImages(inputs.images, { dataset: inputs.dataset, log: inputs.log });
+    const texts = inputs.texts === undefined ? undefined : readTexts(inputs.texts);
+    const out: Embeddings = { dim: handle.dim };
     if (pixels)
       out.image = {
-        embeds: await embedder.embedPixels(pixels.data),
+        embeds: await handle.embedPixels(pixels.data),
         ids: Array.from({ length: pixels.n }, (_, i) => `pixel_values[${i}]`),
       };
     if (images)
       out.image = {
-        embeds: await embedder.embedImages(images.map((im) => im.ref)),
+        embeds: await handle.embedImages(images.map((im) => im.ref)),
         ids: images.map((im) => im.id),
       };
-    if (texts) out.text = { embeds: await embedder.embedTexts(texts), texts };
+    if (texts) out.text = { embeds: await handle.embedTexts(texts), texts };
     return out;
-  } finally {
-    await embedder.release();
-  }
+  });
 }
 
 /** Write embeddings as .safetensors or .npy, chosen by the extension of `file`. */

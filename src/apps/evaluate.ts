@@ -15,11 +15,12 @@ import { type KnnOptions, knnAccuracy } from "../eval/knn.js";
 import { type LinearProbeOptions, linearProbe } from "../eval/linear-probe.js";
 import { type RecallAtK, retrievalRecall } from "../eval/retrieval.js";
 import { classEmbeddings, type ZeroShotResult, zeroShotAccuracy } from "../eval/zeroshot.js";
+import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
+import { promptName, resolveTemplates } from "../pipelines/templates.js";
+import { normalizedRows } from "../pipelines/vectors.js";
 import { UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
-import { type ClipLike, Embedder, normalizedRows } from "./embedder.js";
 import { type ImageItem, imageId } from "./images.js";
-import { promptName, resolveTemplates } from "./templates.js";
 
 /** A data set grouped for evaluation; load once with `loadEvalSet` to evaluate many times (training). */
 export interface EvalSet {
@@ -46,7 +47,7 @@ export interface EvalOptions {
   knn?: KnnOptions;
   /** Linear-probe options, or false to skip the probe when a kNN set is given. */
   linearProbe?: LinearProbeOptions | false;
-  /** Draw progress lines here (e.g. process.stderr). */
+  /** Draw progress lines here (e.g. process.stderr) when `model` is not a handle (a handle has its own). */
   progress?: ProgressStream;
   /** Where rows the readers skip are counted (a strict log makes them fatal). */
   log?: SkipLog;
@@ -104,9 +105,15 @@ export async function loadEvalSet(
   return { path, samples: samples.length, images, texts, textToImages };
 }
 
-/** Evaluate `clip` on `data` (a path any reader opens, or a set loaded once with `loadEvalSet`). */
+/** What evaluation takes: an opened model, or a CLIP in memory (e.g. during training) with its tokenizer. */
+export type ClipLike = Extract<HandleModel, { tokenizer: unknown }>;
+
+/**
+ * Evaluate a model with a text tower on `data` (a path any reader opens, or a set loaded once with
+ * `loadEvalSet`).
+ */
 export async function evaluateClip(
-  clip: ClipLike,
+  model: ModelHandle | ClipLike,
   data: string | EvalSet,
   opts: EvalOptions = {},
 ): Promise<EvalResult> {
@@ -117,12 +124,9 @@ export async function evaluateClip(
       : opts.knnTrain;
   const templates = opts.templates ?? resolveTemplates();
   const labelled = set.images.filter((im) => im.label !== undefined);
-  const needsText = set.texts.length > 0 || labelled.length > 0;
-  const embedder = await Embedder.create(clip, {
-    towers: needsText ? ["image", "text"] : ["image"],
-    progress: opts.progress,
-  });
-  try {
+  return withHandle(model, { progress: opts.progress }, async (embedder) => {
+    if (!embedder.hasText)
+      throw embedder.noTextTower("its evaluation is kNN and a linear probe (evaluateImageEncoder)");
     const dim = embedder.dim;
     const imageEmb = normalizedRows(
       await embedder.embedImages(
@@ -154,9 +158,7 @@ export async function evaluateClip(
       ...result,
       counts: { samples, images: images.length, texts: texts.length, labelled: labelled.length },
     };
-  } finally {
-    await embedder.release();
-  }
+  });
 }
 
 /** The embeddings and labels of the labelled images only. */
@@ -173,7 +175,7 @@ function labelledRows(set: EvalSet, emb: Float32Array, dim: number): { emb: Floa
 
 /** kNN and linear probe: classifiers fitted on the training set's image features, tested on ours. */
 async function probes(
-  embedder: Embedder,
+  embedder: ModelHandle,
   train: EvalSet,
   testEmb: Float32Array,
   testLabels: string[],

@@ -4,9 +4,8 @@
  */
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
-import { isImageEncoderDir } from "../models/image-encoder.js";
-import type { LoadedClip } from "../models/saved.js";
-import { openModel } from "../pretrained/open.js";
+import type { ModelHandle } from "../handle/model.js";
+import { openModel } from "../handle/open.js";
 import { UserError } from "../util/errors.js";
 
 export const DATASET_FLAGS = {
@@ -24,7 +23,7 @@ export const DATASET_HELP = [
 ];
 
 export const MODEL_HELP = [
-  "  --model RUN          a folder written by juxta train, a Hugging Face CLIPModel or an OpenCLIP folder",
+  "  --model RUN          a folder written by juxta train (any method), a Hugging Face CLIPModel or an OpenCLIP folder",
   "  --tokenizer FILE     use this tokenizer (tokenizer.json, vocab+merges, bpe_simple_vocab_16e6.txt.gz)",
 ];
 
@@ -42,15 +41,11 @@ export function datasetOptions(v: {
   };
 }
 
-/** Open `--model` (required) with an optional `--tokenizer`. */
-export function modelFlag(v: { model?: string; tokenizer?: string }): LoadedClip {
+/** Open `--model` (required) with an optional `--tokenizer`, drawing progress on stderr. */
+export async function modelFlag(v: { model?: string; tokenizer?: string }): Promise<ModelHandle> {
   if (v.model === undefined)
     throw new UserError("--model RUN is required (a juxta train folder, or a Hugging Face/OpenCLIP folder)");
-  if (isImageEncoderDir(v.model))
-    throw new UserError(
-      `${v.model} is an image-only encoder (no text tower); juxta eval and juxta embed --images work with it`,
-    );
-  return openModel(v.model, { tokenizer: v.tokenizer });
+  return openModel(v.model, { tokenizer: v.tokenizer, progress: process.stderr });
 }
 
 /** Tell the user on stderr what the readers skipped. */

@@ -1,19 +1,20 @@
 /**
- * Searchable image collections: a VectorIndex folder (exact cosine search) of image embeddings keyed by
- * image id (absolute path), plus `model.json` naming the model folder (and tokenizer) that made them, so a
- * search reopens the same model and an update cannot mix embeddings of two models.
+ * Searchable image collections, for every model family: a VectorIndex folder (exact cosine search) of
+ * image embeddings keyed by image id (absolute path), plus `model.json` naming the model folder (and
+ * tokenizer) that made them, so a search reopens the same model and an update cannot mix embeddings of two
+ * models. Models with a text tower are searched by text or by image; image-only encoders (SimCLR, MoCo, …)
+ * by image.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
-import type { LoadedClip } from "../models/saved.js";
-import { openModel } from "../pretrained/open.js";
+import type { ModelHandle } from "../handle/model.js";
+import { openModel } from "../handle/open.js";
 import { type Json, type SearchHit, VectorIndex } from "../search/index.js";
 import { inputError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
-import { Embedder } from "./embedder.js";
 import { listImages } from "./images.js";
 
 export const INDEX_MODEL_FILE = "model.json";
@@ -92,8 +93,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
     const fresh = items.filter((im) => !index?.has(im.id));
     result.skipped = items.length - fresh.length;
     if (fresh.length > 0) {
-      const clip = openIndexModel(modelDir, tokenizer, opts.out);
-      const embedder = await Embedder.create(clip, { towers: ["image"], progress: opts.progress });
+      const embedder = await openIndexModel(modelDir, tokenizer, opts.out, opts.progress);
       try {
         if (info && info.dim !== embedder.dim)
           throw new UserError(
@@ -109,7 +109,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
         result.added = fresh.length;
         info ??= { model: resolve(modelDir), ...(tokenizer ? { tokenizer } : {}), dim: embedder.dim };
       } finally {
-        await embedder.release();
+        await embedder.dispose();
       }
     }
   }
@@ -123,28 +123,37 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
 /** A query: text, or an image file. */
 export type IndexQuery = { text: string } | { image: string };
 
+export interface IndexSearchOptions {
+  /** Another copy of the index's model folder, or tokenizer, to embed the query with. */
+  model?: string;
+  tokenizer?: string;
+  /** An open handle of the index's model (kept open: a service searches many times with one). */
+  handle?: ModelHandle;
+}
+
 /** The k images closest to the query, best first, embedded by the index's own model (or `model`). */
 export async function searchImageIndex(
   dir: string,
   query: IndexQuery,
   k: number,
-  opts: { model?: string; tokenizer?: string } = {},
+  opts: IndexSearchOptions = {},
 ): Promise<SearchHit[]> {
   const info = readIndexModel(dir);
   const index = VectorIndex.load(dir);
-  const clip = openIndexModel(opts.model ?? info.model, opts.tokenizer ?? info.tokenizer, dir);
-  const tower = "text" in query ? "text" : "image";
-  const embedder = await Embedder.create(clip, { towers: [tower] });
+  const embedder =
+    opts.handle ?? (await openIndexModel(opts.model ?? info.model, opts.tokenizer ?? info.tokenizer, dir));
   try {
     if (embedder.dim !== index.dim)
       throw new UserError(`${dir}: index is ${index.dim}-d but the model embeds to ${embedder.dim}-d`);
+    if ("text" in query && !embedder.hasText)
+      throw embedder.noTextTower(`it cannot embed the text query; search ${dir} by image`);
     const q =
       "text" in query
         ? await embedder.embedTexts([query.text])
-        : await embedder.embedImages([{ kind: "file", path: resolve(query.image) }]);
+        : await embedder.embedImages([resolve(query.image)]);
     return await index.searchAsync(q, k);
   } finally {
-    await embedder.release();
+    if (embedder !== opts.handle) await embedder.dispose();
   }
 }
 
@@ -175,9 +184,14 @@ export function readIndexModel(dir: string): IndexModel {
   return { model: m.model, ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}), dim: m.dim };
 }
 
-function openIndexModel(model: string, tokenizer: string | undefined, index: string): LoadedClip {
+async function openIndexModel(
+  model: string,
+  tokenizer: string | undefined,
+  index: string,
+  progress?: ProgressStream,
+): Promise<ModelHandle> {
   try {
-    return openModel(model, { tokenizer });
+    return await openModel(model, { tokenizer, progress });
   } catch (e) {
     if (e instanceof UserError && !existsSync(model))
       throw new UserError(

@@ -1,11 +1,14 @@
 /**
- * The application layer: evaluate, embed, classify, index/search and report on CLIP models; evaluate and
- * embed on image-only encoders.
+ * The application layer (what the commands do): embed, index and search for every model family; classify
+ * and CLIP evaluation for models with a text tower; kNN and linear-probe evaluation of image-only encoders;
+ * run reports.
  */
+
+export { DEFAULT_TEMPLATES, resolveTemplates, TEMPLATE_SETS } from "../pipelines/templates.js";
 export { type Classification, classifyImages, type LabelScore, parseLabels } from "./classify.js";
 export { type Embeddings, type EmbedInputs, embedInputs, readTexts, writeEmbeddings } from "./embed.js";
-export { type ClipLike, Embedder, type EmbedderOptions, logitScale, normalizedRows } from "./embedder.js";
 export {
+  type ClipLike,
   type EvalOptions,
   type EvalResult,
   type EvalSet,
@@ -14,10 +17,11 @@ export {
   formatEval,
   loadEvalSet,
 } from "./evaluate.js";
-export { embedImageFeatures, evaluateImageModel, formatImageEval } from "./image-encoder.js";
+export { evaluateImageModel, formatImageEval } from "./image-encoder.js";
 export {
   type IndexModel,
   type IndexQuery,
+  type IndexSearchOptions,
   type IndexUpdate,
   type IndexUpdateOptions,
   readIndexModel,
@@ -26,4 +30,3 @@ export {
 } from "./image-index.js";
 export { type ImageItem, imageId, listImages } from "./images.js";
 export { buildRunReport, type RunReportOptions, thumbnail } from "./report.js";
-export { DEFAULT_TEMPLATES, resolveTemplates, TEMPLATE_SETS } from "./templates.js";

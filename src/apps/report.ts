@@ -9,13 +9,14 @@ import { basename, join, resolve } from "node:path";
 import sharp from "sharp";
 import type { DatasetOptions } from "../data/options.js";
 import type { ImageRef, SkipLog } from "../data/types.js";
+import { ModelHandle } from "../handle/model.js";
 import { describeRef } from "../image/decode.js";
 import type { LoadedClip } from "../models/saved.js";
+import { normalizedRows } from "../pipelines/vectors.js";
 import type { ReportData } from "../report/index.js";
 import { dot, TopK } from "../search/kernels.js";
 import { inputError, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
-import { Embedder, normalizedRows } from "./embedder.js";
 import { type EvalSet, loadEvalSet } from "./evaluate.js";
 
 export interface RunReportOptions {
@@ -90,7 +91,7 @@ async function dataSections(
     pool.filter((i) => set.images[i]?.text !== undefined),
     opts.queries ?? 4,
   ).map((i) => set.images[i]?.text as string);
-  const embedder = await Embedder.create(clip, { progress: opts.progress });
+  const embedder = new ModelHandle(clip, { progress: opts.progress });
   try {
     const dim = embedder.dim;
     const images = normalizedRows(
@@ -132,7 +133,7 @@ async function dataSections(
       );
     return sections;
   } finally {
-    await embedder.release();
+    await embedder.dispose();
   }
 }
 

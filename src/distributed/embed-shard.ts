@@ -3,10 +3,11 @@
  * each image decoded on its own so an unreadable file is skipped and named (the shard still finishes),
  * the result written atomically beside the plan.
  */
-import { Embedder } from "../apps/embedder.js";
+
+import type { ModelHandle } from "../handle/model.js";
+import { openModel } from "../handle/open.js";
 import { decodeImage } from "../image/decode.js";
 import { preprocessInto } from "../image/preprocess.js";
-import { openModel } from "../pretrained/open.js";
 import { UserError } from "../util/errors.js";
 import { modelFingerprint } from "./fingerprint.js";
 import { type EmbedPlan, readPlan, type Shard, writeShard } from "./plan.js";
@@ -14,21 +15,19 @@ import { type EmbedPlan, readPlan, type Shard, writeShard } from "./plan.js";
 /** Images decoded and embedded together: one ONNX run per this many. */
 const CHUNK = 64;
 
-let opened: { key: string; embedder: Embedder } | undefined;
+let opened: { key: string; embedder: ModelHandle } | undefined;
 
-async function embedderFor(plan: EmbedPlan): Promise<Embedder> {
+async function embedderFor(plan: EmbedPlan): Promise<ModelHandle> {
   const key = `${plan.model}\n${plan.tokenizer ?? ""}\n${plan.fingerprint}`;
   if (opened?.key === key) return opened.embedder;
-  await opened?.embedder.release();
+  await opened?.embedder.dispose();
   opened = undefined;
   const found = modelFingerprint(plan.model);
   if (found !== plan.fingerprint)
     throw new UserError(
       `${plan.model}: its weights (sha256 ${found.slice(0, 12)}…) are not the ones this plan was made with (${plan.fingerprint.slice(0, 12)}…)`,
     );
-  const embedder = await Embedder.create(openModel(plan.model, { tokenizer: plan.tokenizer }), {
-    towers: ["image"],
-  });
+  const embedder = await openModel(plan.model, { tokenizer: plan.tokenizer });
   opened = { key, embedder };
   return embedder;
 }
@@ -50,7 +49,7 @@ export async function embedShard(job: ShardJob, onProgress?: (done: number) => v
   const shard = plan.shards.find((s) => s.id === job.shard);
   if (!shard) throw new UserError(`${job.out}: the plan has no shard ${job.shard}`);
   const embedder = await embedderFor(plan);
-  const { imageSize: size, mean, std } = embedder.clip.preprocess;
+  const { imageSize: size, mean, std } = embedder.preprocess;
   const ids: string[] = [];
   const skipped: string[] = [];
   const parts: Float32Array[] = [];

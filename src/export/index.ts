@@ -1,6 +1,6 @@
 /** Exporting a CLIP model Juxta opens (a run, a Hugging Face or an OpenCLIP folder) for other runtimes. */
 import { resolve } from "node:path";
-import { openModel } from "../pretrained/open.js";
+import { loadClipModel } from "../pretrained/open.js";
 import { UserError } from "../util/errors.js";
 import { exportHf } from "./hf.js";
 import { checkQuantize, exportOnnx } from "./onnx.js";
@@ -45,7 +45,7 @@ export function exportModel(modelDir: string, opts: ExportOptions): string[] {
   if (opts.quantize !== undefined && opts.format !== "onnx")
     throw new UserError("--quantize applies to --format onnx only");
   checkQuantize(opts.quantize);
-  const loaded = openModel(modelDir, { tokenizer: opts.tokenizer });
+  const loaded = loadClipModel(modelDir, { tokenizer: opts.tokenizer });
   if (opts.format === "onnx") return exportOnnx(loaded, opts.out, { quantize: opts.quantize });
   return opts.format === "hf" ? exportHf(loaded, opts.out) : exportOpenClip(loaded, opts.out);
 }

@@ -12,7 +12,8 @@ import type { SessionOptions } from "../engine/index.js";
 import { type KnnOptions, knnAccuracy } from "../eval/knn.js";
 import { type LinearProbeOptions, linearProbe } from "../eval/linear-probe.js";
 import { preprocessImages } from "../image/preprocess.js";
-import { ImageFeatureEncoder, loadImageEncoder } from "../models/image-encoder.js";
+import { ImageFeatureEncoder } from "../models/image-encoder.js";
+import { loadImageEncoder } from "../models/saved.js";
 import { formatLocation, UserError } from "../util/errors.js";
 
 export interface ImageEvalOptions {

@@ -20,14 +20,8 @@ import type { SessionOptions } from "../engine/index.js";
 import { AUGMENT_PRESETS, type AugmentConfig, type AugmentPreset } from "../image/augment.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
 import { Queue, type Similarity, type TripletMiner } from "../losses/index.js";
-import {
-  ImageEncoder,
-  type ImageEncoderConfig,
-  imageEncoderConfig,
-  loadImageEncoder,
-  saveImageEncoder,
-} from "../models/image-encoder.js";
-import { MODEL_FILE } from "../models/saved.js";
+import { ImageEncoder, type ImageEncoderConfig, imageEncoderConfig } from "../models/image-encoder.js";
+import { loadImageEncoder, MODEL_FILE, saveImageEncoder } from "../models/saved.js";
 import { loadWeights, weightsOf } from "../models/weights.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
 import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "../train/checkpoint.js";

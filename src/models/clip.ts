@@ -1,7 +1,9 @@
 /**
  * CLIP (Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", 2021):
  * an image tower and a text tower projected to one space, and a learned temperature `logit_scale`
- * (stored as a log, initialized to ln(1/0.07), its exponent clamped at 100).
+ * (stored as a log, initialized to ln(1/0.07), its exponent clamped at 100). A model trained with SigLIP's
+ * sigmoid loss also has a learned bias `logit_bias`, present when the config sets `initLogitBias` (as
+ * open_clip's `init_logit_bias`), so it is saved and loaded with the other weights.
  */
 import type { Tensor } from "../engine/index.js";
 import { l2Normalize, Module, Parameter } from "../nn/index.js";
@@ -17,6 +19,8 @@ export interface ClipConfig {
   text: TextConfig;
   /** Initial temperature as ln(1/τ); default ln(1/0.07). */
   initLogitScale?: number;
+  /** SigLIP's bias b: when set, the model has the parameter `logit_bias`, initialized to this (−10 in SigLIP). */
+  initLogitBias?: number;
 }
 
 export const MAX_LOGIT_SCALE = Math.log(100);
@@ -25,6 +29,8 @@ export class CLIP extends Module {
   visual: VisionTransformer | ResNetTower;
   text: TextTransformer;
   logit_scale: Parameter;
+  /** SigLIP's learned bias (only when `cfg.initLogitBias` is set). */
+  logit_bias?: Parameter;
 
   constructor(readonly cfg: ClipConfig) {
     super();
@@ -38,6 +44,22 @@ export class CLIP extends Module {
       { kind: "constant", value: cfg.initLogitScale ?? Math.log(1 / 0.07) },
       false,
     );
+    if (cfg.initLogitBias !== undefined) this.logit_bias = biasParameter(cfg.initLogitBias);
+  }
+
+  /** Give the model SigLIP's bias (initialized to `value`) if it has none; returns the parameter. */
+  addLogitBias(value: number): Parameter {
+    if (!this.logit_bias) {
+      this.cfg.initLogitBias = value;
+      this.logit_bias = biasParameter(value);
+    }
+    return this.logit_bias;
+  }
+
+  /** Drop SigLIP's bias (a model trained on with the softmax loss has no use for it). */
+  removeLogitBias(): void {
+    delete this.cfg.initLogitBias;
+    this.logit_bias = undefined;
   }
 
   encodeImage(images: Tensor, normalize = false): Tensor {
@@ -54,4 +76,11 @@ export class CLIP extends Module {
   scale(): Tensor {
     return this.logit_scale.value.clip(undefined, MAX_LOGIT_SCALE).exp();
   }
+}
+
+/** A scalar, not decayed, filled with `value` now (its init is constant, so any seed gives the same). */
+function biasParameter(value: number): Parameter {
+  const p = new Parameter([], { kind: "constant", value }, false);
+  p.data[0] = value;
+  return p;
 }

@@ -29,34 +29,26 @@ export interface EncoderOptions {
 }
 
 export class ClipEncoders {
-  /** Text graphs by sequence length (the full context length is compiled up front). */
+  /** The image graph, compiled on first use. */
+  private image?: Promise<Session>;
+  /** Text graphs by sequence length, each compiled on first use. */
   private readonly texts = new Map<number, Promise<Session>>();
+  private readonly towers: readonly Tower[];
 
   private constructor(
     readonly model: CLIP,
-    private readonly image: Session | undefined,
-    text: Session | undefined,
     readonly chunk: number,
     private readonly opts: EncoderOptions,
   ) {
-    if (text) this.texts.set(model.cfg.text.contextLength, Promise.resolve(text));
+    this.towers = opts.towers ?? ["image", "text"];
   }
 
+  /**
+   * Encoders for the towers named in `opts.towers` (default both). Each graph is compiled once, on its
+   * first use, from the model's weights at that time.
+   */
   static async create(model: CLIP, opts: EncoderOptions = {}): Promise<ClipEncoders> {
-    const towers = opts.towers ?? ["image", "text"];
-    model.eval();
-    bind(model);
-    const weights = stateDict(model);
-    const { imageSize } = model.cfg.vision;
-    let image: Session | undefined;
-    let text: Session | undefined;
-    if (towers.includes("image")) {
-      const pixels = input("pixel_values", ["batch", 3, imageSize, imageSize]);
-      const graph = compile({ image_embeds: model.encodeImage(pixels) }, { freeze: weights, name: "vision" });
-      image = await Session.create(graph, opts.session);
-    }
-    if (towers.includes("text")) text = await compileText(model, model.cfg.text.contextLength, opts.session);
-    return new ClipEncoders(model, image, text, opts.chunk ?? 128, opts);
+    return new ClipEncoders(model, opts.chunk ?? 128, opts);
   }
 
   get embedDim(): number {
@@ -65,7 +57,9 @@ export class ClipEncoders {
 
   /** Normalized pixels [n, 3, S, S] → embeddings [n, embedDim]. */
   async encodeImages(pixels: Float32Array): Promise<Float32Array> {
-    if (!this.image) throw new Error("the image tower was not compiled (towers option)");
+    if (!this.towers.includes("image")) throw new Error("the image tower was not compiled (towers option)");
+    this.image ??= compileImage(this.model, this.opts.session);
+    const session = await this.image;
     const s = this.model.cfg.vision.imageSize;
     const rowSize = 3 * s * s;
     if (pixels.length % rowSize !== 0)
@@ -76,7 +70,7 @@ export class ClipEncoders {
     for (let start = 0; start < n; start += this.chunk) {
       const rows = Math.min(this.chunk, n - start);
       const data = pixels.subarray(start * rowSize, (start + rows) * rowSize);
-      const res = await this.image.run({ pixel_values: { data, dims: [rows, 3, s, s] } });
+      const res = await session.run({ pixel_values: { data, dims: [rows, 3, s, s] } });
       out.set(res.image_embeds!.data as Float32Array, start * d);
     }
     return out;
@@ -85,7 +79,7 @@ export class ClipEncoders {
   /** Token ids [n, context] → embeddings [n, embedDim]. */
   async encodeTexts(ids: Int32Array): Promise<Float32Array> {
     const context = this.model.cfg.text.contextLength;
-    if (!this.texts.has(context)) throw new Error("the text tower was not compiled (towers option)");
+    if (!this.towers.includes("text")) throw new Error("the text tower was not compiled (towers option)");
     if (ids.length % context !== 0)
       throw new Error(`input_ids: length ${ids.length} is not a multiple of the context length ${context}`);
     const n = ids.length / context;
@@ -131,10 +125,27 @@ export class ClipEncoders {
   }
 
   async release(): Promise<void> {
-    await this.image?.release();
+    const image = this.image;
+    this.image = undefined;
+    await (await image)?.release();
     for (const session of this.texts.values()) await (await session).release();
     this.texts.clear();
   }
+}
+
+/** The image graph, with the model's weights as they are now. */
+function compileImage(model: CLIP, session?: SessionOptions): Promise<Session> {
+  const training = model.training;
+  model.eval();
+  bind(model);
+  const { imageSize } = model.cfg.vision;
+  const pixels = input("pixel_values", ["batch", 3, imageSize, imageSize]);
+  const graph = compile(
+    { image_embeds: model.encodeImage(pixels) },
+    { freeze: stateDict(model), name: "vision" },
+  );
+  if (training) model.train();
+  return Session.create(graph, session);
 }
 
 /** A text graph for sequences of `length` tokens, with the model's weights as they are now. */

@@ -2,23 +2,14 @@
  * Image-only models for self-supervised and metric learning: a backbone (CLIP's ViT tower with its
  * projection, or a small ResNet) followed by a projection head (Linear → ReLU → Linear, as SimCLR). The
  * losses see the head's output; kNN and linear probes use the backbone's output, before the head, as is
- * standard. A saved model is a run folder holding `model.safetensors` and `juxta.json` with
- * `"architecture": "image-encoder"` (same conventions as saved.ts), plus the class list when the run
- * trained on labels.
+ * standard. saved.ts reads and writes their run folders (`"architecture": "image-encoder"`).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { compile, input, Session, type SessionOptions, type Tensor } from "../engine/index.js";
-import { CLIP_MEAN, CLIP_STD } from "../image/augment.js";
-import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import { bind, MLP, Module, stateDict } from "../nn/index.js";
 import { UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
 import { PRESETS as CLIP_PRESETS } from "./presets.js";
 import { ResNet, type ResNetConfig } from "./resnet.js";
-import { CONFIG_FILE, MODEL_FILE, type Preprocess } from "./saved.js";
 import { type VisionConfig, VisionTransformer } from "./vit.js";
-import { loadWeights, weightsOf } from "./weights.js";
 
 /** CLIP's vision tower and the size of its projection (the feature dimension). */
 export type VitBackboneConfig = VisionConfig & { embedDim: number };
@@ -102,99 +93,6 @@ export class ImageEncoder extends Module {
   forward(images: Tensor): Tensor {
     return this.head.forward(this.features(images));
   }
-}
-
-export interface SavedImageEncoderConfig {
-  format: "juxta";
-  version: 1;
-  architecture: "image-encoder";
-  preset?: string;
-  /** The training method that produced the weights (simclr, moco, supcon, triplet). */
-  method?: string;
-  model: ImageEncoderConfig;
-  preprocess: Preprocess;
-  /** Class names by label id, when the run trained on labels (sorted label strings). */
-  classes?: string[];
-  /** Training steps behind these weights. */
-  step: number;
-}
-
-export interface LoadedImageEncoder {
-  model: ImageEncoder;
-  preprocess: Preprocess;
-  config: SavedImageEncoderConfig;
-  dir: string;
-}
-
-export function defaultImagePreprocess(cfg: ImageEncoderConfig): Preprocess {
-  return { imageSize: cfg.backbone.imageSize, mean: CLIP_MEAN, std: CLIP_STD };
-}
-
-export function saveImageEncoder(
-  dir: string,
-  model: ImageEncoder,
-  opts: { step: number; preset?: string; method?: string; classes?: string[]; preprocess?: Preprocess },
-): void {
-  writeSafetensors(join(dir, MODEL_FILE), weightsOf(model), { format: "pt", step: String(opts.step) });
-  const config: SavedImageEncoderConfig = {
-    format: "juxta",
-    version: 1,
-    architecture: "image-encoder",
-    preset: opts.preset,
-    method: opts.method,
-    model: model.cfg,
-    preprocess: opts.preprocess ?? defaultImagePreprocess(model.cfg),
-    classes: opts.classes,
-    step: opts.step,
-  };
-  writeJsonAtomic(join(dir, CONFIG_FILE), config);
-}
-
-/** Whether `dir` holds a saved image encoder (for callers that dispatch on the architecture). */
-export function isImageEncoderDir(dir: string): boolean {
-  const path = join(dir, CONFIG_FILE);
-  if (!existsSync(path)) return false;
-  try {
-    return (
-      (JSON.parse(readFileSync(path, "utf8")) as { architecture?: unknown }).architecture === "image-encoder"
-    );
-  } catch {
-    return false;
-  }
-}
-
-export function loadImageEncoder(dir: string): LoadedImageEncoder {
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new UserError(`model folder '${dir}' does not exist (expected a folder written by juxta train)`);
-  const configPath = join(dir, CONFIG_FILE);
-  if (!existsSync(configPath))
-    throw new UserError(`${dir}: no ${CONFIG_FILE} here; this is not a Juxta model folder`);
-  let config: SavedImageEncoderConfig;
-  try {
-    config = JSON.parse(readFileSync(configPath, "utf8")) as SavedImageEncoderConfig;
-  } catch (e) {
-    throw new UserError(`${configPath}: not valid JSON (${(e as Error).message})`);
-  }
-  if (
-    config.format !== "juxta" ||
-    config.architecture !== "image-encoder" ||
-    typeof config.model !== "object"
-  )
-    throw new UserError(
-      `${configPath}: expected {"format": "juxta", "architecture": "image-encoder", "model": {...}}`,
-    );
-  let model: ImageEncoder;
-  try {
-    model = new ImageEncoder(config.model);
-  } catch (e) {
-    throw new UserError(
-      `${configPath}: field 'model' is not a valid image encoder config (${(e as Error).message})`,
-    );
-  }
-  const weightsPath = join(dir, MODEL_FILE);
-  if (!existsSync(weightsPath)) throw new UserError(`${dir}: ${MODEL_FILE} is missing`);
-  loadWeights(model, readSafetensors(weightsPath).tensors, weightsPath);
-  return { model, preprocess: config.preprocess ?? defaultImagePreprocess(config.model), config, dir };
 }
 
 /**

@@ -1,8 +1,13 @@
 /**
- * A saved CLIP model folder: `model.safetensors` (weights under OpenCLIP's names), `juxta.json` (architecture,
- * config, preprocessing, training method) and `tokenizer.json`. Everything that uses a trained model (eval,
- * embed, classify, search, resume) opens it through `loadClip`. A SigLIP run (`"method": "siglip"`) also
- * keeps its learned sigmoid bias as the scalar tensor `logit_bias`, OpenCLIP's name for it.
+ * The run folder, for every model family: `model.safetensors` (weights under OpenCLIP's names, metadata
+ * { step }) and `juxta.json` (format, architecture, config, preprocessing, training method, step), plus
+ * `tokenizer.json` for models with a text tower and the class list for image encoders trained on labels.
+ *
+ *   architecture "clip"           CLIP or SigLIP (method "siglip": the model has the parameter
+ *                                  `logit_bias`, OpenCLIP's name for SigLIP's learned bias)
+ *   architecture "image-encoder"  an image-only encoder (methods simclr, moco, supcon, triplet)
+ *
+ * This module is the one place that reads and writes that format; `loadRun` opens any of them.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +18,7 @@ import type { Tokenizer } from "../text/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import { CLIP, type ClipConfig } from "./clip.js";
+import { ImageEncoder, type ImageEncoderConfig } from "./image-encoder.js";
 import { loadWeights, weightsOf } from "./weights.js";
 
 export const MODEL_FILE = "model.safetensors";
@@ -24,6 +30,9 @@ export const LOGIT_BIAS = "logit_bias";
 /** The contrastive loss a CLIP model was trained with. */
 export type ClipMethod = "clip" | "siglip";
 
+/** The architectures a run folder holds. */
+export type Architecture = "clip" | "image-encoder";
+
 /** How images are prepared for the model at inference time. */
 export interface Preprocess {
   imageSize: number;
@@ -31,17 +40,30 @@ export interface Preprocess {
   std: readonly [number, number, number];
 }
 
-export interface SavedConfig {
+/** What every `juxta.json` holds. */
+interface SavedCommon {
   format: "juxta";
   version: 1;
-  architecture: "clip";
   preset?: string;
-  /** Absent in folders written before SigLIP existed: clip. */
-  method?: ClipMethod;
-  model: ClipConfig;
   preprocess: Preprocess;
   /** Training steps behind these weights. */
   step: number;
+}
+
+export interface SavedConfig extends SavedCommon {
+  architecture: "clip";
+  /** Absent in folders written before SigLIP existed: clip. */
+  method?: ClipMethod;
+  model: ClipConfig;
+}
+
+export interface SavedImageEncoderConfig extends SavedCommon {
+  architecture: "image-encoder";
+  /** The training method that produced the weights (simclr, moco, supcon, triplet). */
+  method?: string;
+  model: ImageEncoderConfig;
+  /** Class names by label id, when the run trained on labels (sorted label strings). */
+  classes?: string[];
 }
 
 export interface LoadedClip {
@@ -50,39 +72,87 @@ export interface LoadedClip {
   preprocess: Preprocess;
   config: SavedConfig;
   dir: string;
-  /** SigLIP's learned bias b (method siglip only). */
+  /** SigLIP's learned bias b (method siglip only): the value of `model.logit_bias`. */
   logitBias?: number;
 }
 
-export function defaultPreprocess(cfg: ClipConfig): Preprocess {
-  return { imageSize: cfg.vision.imageSize, mean: CLIP_MEAN, std: CLIP_STD };
+export interface LoadedImageEncoder {
+  model: ImageEncoder;
+  preprocess: Preprocess;
+  config: SavedImageEncoderConfig;
+  dir: string;
+}
+
+/** A loaded run of either family; `config.architecture` tells which. */
+export type LoadedRun = LoadedClip | LoadedImageEncoder;
+
+export function isLoadedClip(run: LoadedRun): run is LoadedClip {
+  return run.config.architecture === "clip";
+}
+
+/** CLIP's evaluation preprocessing at the model's input size. */
+export function defaultPreprocess(cfg: ClipConfig | ImageEncoderConfig): Preprocess {
+  const imageSize = "vision" in cfg ? cfg.vision.imageSize : cfg.backbone.imageSize;
+  return { imageSize, mean: CLIP_MEAN, std: CLIP_STD };
 }
 
 export function saveClip(
   dir: string,
   model: CLIP,
   tokenizer: Tokenizer,
-  opts: { step: number; preset?: string; preprocess?: Preprocess; logitBias?: number },
+  opts: { step: number; preset?: string; preprocess?: Preprocess },
 ): void {
-  const tensors = weightsOf(model);
-  if (opts.logitBias !== undefined)
-    tensors[LOGIT_BIAS] = { dtype: "F32", shape: [], data: Float32Array.of(opts.logitBias) };
-  writeSafetensors(join(dir, MODEL_FILE), tensors, { format: "pt", step: String(opts.step) });
-  saveTokenizerJson(tokenizer, join(dir, TOKENIZER_FILE));
-  const config: SavedConfig = {
-    format: "juxta",
-    version: 1,
+  saveRun(dir, model, {
     architecture: "clip",
     preset: opts.preset,
-    method: opts.logitBias !== undefined ? "siglip" : "clip",
+    method: model.logit_bias ? "siglip" : "clip",
     model: model.cfg,
     preprocess: opts.preprocess ?? defaultPreprocess(model.cfg),
     step: opts.step,
-  };
-  writeJsonAtomic(join(dir, CONFIG_FILE), config);
+  });
+  saveTokenizerJson(tokenizer, join(dir, TOKENIZER_FILE));
 }
 
-export function loadClip(dir: string): LoadedClip {
+export function saveImageEncoder(
+  dir: string,
+  model: ImageEncoder,
+  opts: { step: number; preset?: string; method?: string; classes?: string[]; preprocess?: Preprocess },
+): void {
+  saveRun(dir, model, {
+    architecture: "image-encoder",
+    preset: opts.preset,
+    method: opts.method,
+    model: model.cfg,
+    preprocess: opts.preprocess ?? defaultPreprocess(model.cfg),
+    classes: opts.classes,
+    step: opts.step,
+  });
+}
+
+/** Weights first, juxta.json last: a folder whose config is written holds the weights it describes. */
+function saveRun(
+  dir: string,
+  model: CLIP | ImageEncoder,
+  config: Omit<SavedConfig, "format" | "version"> | Omit<SavedImageEncoderConfig, "format" | "version">,
+): void {
+  writeSafetensors(join(dir, MODEL_FILE), weightsOf(model), { format: "pt", step: String(config.step) });
+  writeJsonAtomic(join(dir, CONFIG_FILE), { format: "juxta", version: 1, ...config });
+}
+
+/** The architecture a run folder holds, or undefined when `dir` is not a readable Juxta run. */
+export function runArchitecture(dir: string): Architecture | undefined {
+  const path = join(dir, CONFIG_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const a = (JSON.parse(readFileSync(path, "utf8")) as { architecture?: unknown }).architecture;
+    return a === "clip" || a === "image-encoder" ? a : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Open a run folder of any family. */
+export function loadRun(dir: string): LoadedRun {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new UserError(`model folder '${dir}' does not exist (expected a folder written by juxta train)`);
   const configPath = join(dir, CONFIG_FILE);
@@ -90,15 +160,42 @@ export function loadClip(dir: string): LoadedClip {
     throw new UserError(
       `${dir}: no ${CONFIG_FILE} here; this is not a Juxta model folder (juxta train writes one)`,
     );
-  let config: SavedConfig;
+  let config: SavedConfig | SavedImageEncoderConfig;
   try {
-    config = JSON.parse(readFileSync(configPath, "utf8")) as SavedConfig;
+    config = JSON.parse(readFileSync(configPath, "utf8")) as SavedConfig | SavedImageEncoderConfig;
   } catch (e) {
     throw new UserError(`${configPath}: not valid JSON (${(e as Error).message})`);
   }
-  if (config.format !== "juxta" || config.architecture !== "clip" || typeof config.model !== "object")
+  if (
+    config === null ||
+    config.format !== "juxta" ||
+    (config.architecture !== "clip" && config.architecture !== "image-encoder") ||
+    typeof config.model !== "object"
+  )
     throw new UserError(
-      `${configPath}: expected {"format": "juxta", "architecture": "clip", "model": {...}}`,
+      `${configPath}: expected {"format": "juxta", "architecture": "clip" or "image-encoder", "model": {...}}`,
+    );
+  const weightsPath = join(dir, MODEL_FILE);
+  const readWeights = () => {
+    if (!existsSync(weightsPath)) throw new UserError(`${dir}: ${MODEL_FILE} is missing`);
+    return new Map(readSafetensors(weightsPath).tensors);
+  };
+  if (config.architecture === "image-encoder") {
+    let model: ImageEncoder;
+    try {
+      model = new ImageEncoder(config.model);
+    } catch (e) {
+      throw new UserError(
+        `${configPath}: field 'model' is not a valid image encoder config (${(e as Error).message})`,
+      );
+    }
+    loadWeights(model, readWeights(), weightsPath);
+    return { model, preprocess: config.preprocess ?? defaultPreprocess(config.model), config, dir };
+  }
+  const method = config.method ?? "clip";
+  if (method !== "clip" && method !== "siglip")
+    throw new UserError(
+      `${configPath}: field 'method' must be "clip" or "siglip", got ${JSON.stringify(config.method)}`,
     );
   let model: CLIP;
   try {
@@ -106,27 +203,22 @@ export function loadClip(dir: string): LoadedClip {
   } catch (e) {
     throw new UserError(`${configPath}: field 'model' is not a valid CLIP config (${(e as Error).message})`);
   }
-  const weightsPath = join(dir, MODEL_FILE);
-  if (!existsSync(weightsPath)) throw new UserError(`${dir}: ${MODEL_FILE} is missing`);
-  const tensors = new Map(readSafetensors(weightsPath).tensors);
-  let logitBias: number | undefined;
-  if (config.method === "siglip") {
-    const bias = tensors.get(LOGIT_BIAS)?.data;
-    if (bias?.length !== 1)
+  const tensors = readWeights();
+  if (method === "siglip") {
+    // Folders written before the bias was a model parameter say so only through the method; its
+    // initial value is SigLIP's (the loaded weights replace it).
+    model.addLogitBias(-10);
+    if (tensors.get(LOGIT_BIAS)?.data.length !== 1)
       throw new UserError(
         `${weightsPath}: tensor '${LOGIT_BIAS}' (one value) is missing; ${configPath} says the run is SigLIP`,
       );
-    logitBias = Number(bias[0]);
-    tensors.delete(LOGIT_BIAS);
-  } else if (config.method !== undefined && config.method !== "clip")
-    throw new UserError(
-      `${configPath}: field 'method' must be "clip" or "siglip", got ${JSON.stringify(config.method)}`,
-    );
+  }
   loadWeights(model, tensors, weightsPath);
   const tokenizerPath = join(dir, TOKENIZER_FILE);
   if (!existsSync(tokenizerPath)) throw new UserError(`${dir}: ${TOKENIZER_FILE} is missing`);
   const tokenizer = loadTokenizer(tokenizerPath);
   checkTokenizer(tokenizer, config.model, tokenizerPath);
+  const logitBias = model.logit_bias?.data[0];
   return {
     model,
     tokenizer,
@@ -135,6 +227,31 @@ export function loadClip(dir: string): LoadedClip {
     dir,
     ...(logitBias !== undefined ? { logitBias } : {}),
   };
+}
+
+/** Open a CLIP or SigLIP run folder; an image encoder's folder is refused, saying what it is. */
+export function loadClip(dir: string): LoadedClip {
+  const run = loadRun(dir);
+  if (!isLoadedClip(run))
+    throw new UserError(
+      `${join(dir, CONFIG_FILE)}: expected {"format": "juxta", "architecture": "clip", …}; this folder holds an image-only encoder (${run.config.method ?? "image-encoder"})`,
+    );
+  return run;
+}
+
+/** Open an image-only encoder's run folder; a CLIP folder is refused, saying what it is. */
+export function loadImageEncoder(dir: string): LoadedImageEncoder {
+  const run = loadRun(dir);
+  if (isLoadedClip(run))
+    throw new UserError(
+      `${join(dir, CONFIG_FILE)}: expected {"format": "juxta", "architecture": "image-encoder", …}; this folder holds a ${run.config.method ?? "clip"} model`,
+    );
+  return run;
+}
+
+/** Whether `dir` holds a saved image encoder (for callers that dispatch on the architecture). */
+export function isImageEncoderDir(dir: string): boolean {
+  return runArchitecture(dir) === "image-encoder";
 }
 
 /** The tokenizer's ids must fit the model's embedding table. */

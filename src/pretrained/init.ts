@@ -1,5 +1,5 @@
 /**
- * Fine-tuning from a pretrained model: the starting weights (any folder `openModel` reads: a Juxta run, a
+ * Fine-tuning from a pretrained model: the starting weights (any folder `loadModel` reads: a Juxta run, a
  * Hugging Face or an OpenCLIP folder) and which towers stay frozen. Locking the image tower and training
  * the text tower is LiT (Zhai et al., "LiT: Zero-Shot Transfer with Locked-image text Tuning", 2022); the
  * temperature `logit_scale` is trained whatever is locked, as there.
@@ -7,7 +7,7 @@
 import type { CLIP } from "../models/clip.js";
 import type { LoadedClip } from "../models/saved.js";
 import type { Parameter } from "../nn/index.js";
-import { type OpenOptions, openModel } from "./open.js";
+import { loadClipModel, type OpenOptions } from "./open.js";
 
 export interface LockOptions {
   lockImage?: boolean;
@@ -16,7 +16,7 @@ export interface LockOptions {
 
 /** The model, tokenizer and preprocessing to start training from. */
 export function loadInit(dir: string, opts: OpenOptions = {}): LoadedClip {
-  return openModel(dir, opts);
+  return loadClipModel(dir, opts);
 }
 
 /**

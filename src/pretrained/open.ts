@@ -1,16 +1,26 @@
 /**
- * Open any CLIP model folder Juxta understands, detected by the files in it:
- *   juxta.json                                  a Juxta run (juxta train)
+ * Load any model folder Juxta understands into memory (weights, tokenizer, preprocessing; nothing compiled),
+ * detected by the files in it:
+ *   juxta.json                                  a Juxta run of any family (juxta train)
  *   config.json with "model_type": "clip"       a Hugging Face CLIPModel folder
  *   open_clip_config.json                       an OpenCLIP folder
- * Every command that takes a model goes through here, so pretrained checkpoints work wherever a run does.
+ * `openModel` (src/handle) opens a model for use through here, so pretrained checkpoints work wherever a
+ * run does; training from a checkpoint (`--init`) and export read the loaded weights directly.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD, type Triple } from "../image/augment.js";
 import { readSafetensors } from "../io/safetensors.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
-import { CONFIG_FILE, checkTokenizer, type LoadedClip, loadClip, type Preprocess } from "../models/saved.js";
+import {
+  CONFIG_FILE,
+  checkTokenizer,
+  isLoadedClip,
+  type LoadedClip,
+  type LoadedRun,
+  loadRun,
+  type Preprocess,
+} from "../models/saved.js";
 import { loadWeights } from "../models/weights.js";
 import { loadTokenizer } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
@@ -31,20 +41,45 @@ export function detectFormat(dir: string): ModelFormat {
   if (existsSync(join(dir, CONFIG_FILE))) return "juxta";
   if (existsSync(join(dir, "open_clip_config.json"))) return "openclip";
   const hf = join(dir, "config.json");
-  if (existsSync(hf) && (readJson(hf) as { model_type?: string }).model_type === "clip") return "hf";
+  const modelType = existsSync(hf) ? (readJson(hf) as { model_type?: unknown }).model_type : undefined;
+  if (modelType === "clip") return "hf";
+  if (modelType === "siglip")
+    throw new UserError(
+      `${hf}: a Hugging Face SiglipModel; Juxta does not implement its towers (attention-pooled vision head, bidirectional text tower); Juxta's own SigLIP runs and OpenCLIP folders load`,
+    );
   throw new UserError(
     `${dir}: not a model folder Juxta knows; expected ${CONFIG_FILE} (a Juxta run), config.json with model_type "clip" (Hugging Face) or open_clip_config.json (OpenCLIP)`,
   );
 }
 
-export function openModel(dir: string, opts: OpenOptions = {}): LoadedClip {
+/** Load a model folder of any family and format. */
+export function loadModel(dir: string, opts: OpenOptions = {}): LoadedRun {
   const format = detectFormat(dir);
   if (format === "juxta") {
-    const loaded = loadClip(dir);
-    if (opts.tokenizer)
-      loaded.tokenizer = checked(loadTokenizer(opts.tokenizer), loaded.model.cfg, opts.tokenizer);
+    const loaded = loadRun(dir);
+    if (opts.tokenizer === undefined) return loaded;
+    if (!isLoadedClip(loaded))
+      throw new UserError(
+        `the tokenizer option does not apply to ${dir}: an image-only encoder has no text tower`,
+      );
+    loaded.tokenizer = checked(loadTokenizer(opts.tokenizer), loaded.model.cfg, opts.tokenizer);
     return loaded;
   }
+  return loadPretrained(dir, format, opts);
+}
+
+/** Load a model folder that has a text tower (CLIP or SigLIP, any format); an image-only encoder is refused. */
+export function loadClipModel(dir: string, opts: OpenOptions = {}): LoadedClip {
+  const loaded = loadModel(dir, opts);
+  if (!isLoadedClip(loaded))
+    throw new UserError(
+      `${dir} is an image-only encoder (${loaded.config.method ?? "no text tower"}); this needs a model with a text tower (CLIP or SigLIP)`,
+    );
+  return loaded;
+}
+
+/** A Hugging Face or OpenCLIP folder, its weights renamed to Juxta's. */
+function loadPretrained(dir: string, format: "hf" | "openclip", opts: OpenOptions): LoadedClip {
   let cfg: ClipConfig;
   let weightsFile: string;
   let mean: readonly number[] | undefined;
@@ -74,6 +109,7 @@ export function openModel(dir: string, opts: OpenOptions = {}): LoadedClip {
     throw new UserError(`${dir}: ${weightsFile} is missing (safetensors weights expected)`);
   const model = new CLIP(cfg);
   loadWeights(model, rename(readSafetensors(weightsFile).tensors, weightsFile), weightsFile);
+  const logitBias = model.logit_bias?.data[0];
   const tokenizerSource = opts.tokenizer ?? dir;
   const tokenizer = checked(loadTokenizer(tokenizerSource), cfg, tokenizerSource);
   const preprocess: Preprocess = {
@@ -81,12 +117,14 @@ export function openModel(dir: string, opts: OpenOptions = {}): LoadedClip {
     mean: triple(mean, CLIP_MEAN, "mean", dir),
     std: triple(std, CLIP_STD, "std", dir),
   };
+  const method = logitBias !== undefined ? "siglip" : "clip";
   return {
     model,
     tokenizer,
     preprocess,
-    config: { format: "juxta", version: 1, architecture: "clip", model: cfg, preprocess, step: 0 },
+    config: { format: "juxta", version: 1, architecture: "clip", method, model: cfg, preprocess, step: 0 },
     dir,
+    ...(logitBias !== undefined ? { logitBias } : {}),
   };
 }
 

@@ -53,6 +53,12 @@ export function openClipToConfig(
   const vWidth = num(vision, "width", 768, "vision_cfg");
   const tWidth = num(text, "width", 512, "text_cfg");
   const preprocess = (json.preprocess_cfg ?? {}) as Json;
+  // A SigLIP model (init_logit_bias set) has the learned bias `logit_bias` among its weights.
+  const bias = model.init_logit_bias;
+  if (bias !== undefined && bias !== null && (typeof bias !== "number" || !Number.isFinite(bias)))
+    throw new UserError(
+      `${source}: field 'model_cfg.init_logit_bias' must be a number, got ${JSON.stringify(bias)}`,
+    );
   return {
     config: {
       embedDim: num(model, "embed_dim", 512, "model_cfg"),
@@ -77,6 +83,7 @@ export function openClipToConfig(
         act,
         lnEps: 1e-5,
       },
+      ...(typeof bias === "number" ? { initLogitBias: bias } : {}),
     },
     mean: preprocess.mean as number[] | undefined,
     std: preprocess.std as number[] | undefined,

@@ -14,7 +14,7 @@ import { evaluateClip, evalValues, loadEvalSet } from "../apps/evaluate.js";
 import { Loader } from "../data/loader.js";
 import type { DatasetOptions } from "../data/options.js";
 import { SIGLIP_INIT } from "../losses/siglip.js";
-import { createSiglipStep, siglipBias } from "../methods/siglip-step.js";
+import { createSiglipStep } from "../methods/siglip-step.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
 import { presetConfig } from "../models/presets.js";
 import {
@@ -150,7 +150,10 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     start = { model, preprocess: defaultPreprocess(model.cfg) };
   }
   const { model, preprocess } = start;
-  const bias = o.method === "siglip" ? siglipBias(start.logitBias ?? SIGLIP_INIT.bias) : undefined;
+  // SigLIP's bias is a parameter of the model (saved with it); a softmax-trained CLIP has none.
+  if (o.method === "siglip") model.addLogitBias(SIGLIP_INIT.bias);
+  else model.removeLogitBias();
+  const bias = model.logit_bias;
   const cfg = model.cfg;
   const size = cfg.vision.imageSize;
 
@@ -234,7 +237,6 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       step: state.step,
       preset: o.preset,
       preprocess,
-      logitBias: bias?.data[0],
     });
     saveOptimizer(dir, opt);
     saveState(dir, state);

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
+import { before, describe, it, mock } from "node:test";
 import { classifyImages, parseLabels } from "../../src/apps/classify.js";
-import { logitScale } from "../../src/apps/embedder.js";
 import { classify } from "../../src/cli/commands/classify.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { Session } from "../../src/engine/index.js";
+import { openModel } from "../../src/handle/open.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { saveTokenizerJson } from "../../src/text/index.js";
 import { trainBpe } from "../../src/text/train.js";
 import { colourImages, runCommand, tempDir, tinyModel } from "./fixtures.js";
@@ -37,7 +38,7 @@ describe("juxta classify", () => {
       results.map((r) => r.image),
       [join(img, "red.png"), join(img, "blue.png")],
     );
-    const scale = logitScale(openModel(model));
+    const scale = (await openModel(model)).logitScale as number;
     for (const r of results) {
       assert.deepEqual(r.ranked.map((s) => s.label).sort(), [...labels].sort());
       const sum = r.ranked.reduce((a, s) => a + s.prob, 0);
@@ -56,13 +57,32 @@ describe("juxta classify", () => {
 
   it("the API takes images and labels directly", async () => {
     const r = await classifyImages(
-      openModel(model),
+      loadClipModel(model),
       [{ id: "x", ref: { kind: "file", path: join(img, "red.png") } }],
       ["a", "b"],
     );
     assert.equal(r[0]?.image, "x");
     assert.equal(r[0]?.ranked.length, 2);
     assert.deepEqual(parseLabels(" cat ,dog,cat"), ["cat", "dog"]);
+  });
+
+  it("classifyImages with a handle compiles its sessions once over many calls", async () => {
+    const handle = await openModel(model);
+    const spy = mock.method(Session, "create");
+    try {
+      for (let i = 0; i < 5; i++) {
+        const [r] = await classifyImages(
+          handle,
+          [{ id: "x", ref: { kind: "file", path: join(img, "red.png") } }],
+          ["red", "blue"],
+        );
+        assert.equal(r?.ranked.length, 2);
+      }
+      assert.equal(spy.mock.callCount(), 2, "one image and one text session");
+    } finally {
+      spy.mock.restore();
+      await handle.dispose();
+    }
   });
 
   it("bad input is a UserError: labels, images, model folder, tokenizer", async () => {
@@ -85,7 +105,7 @@ describe("juxta classify", () => {
     const big = trainBpe([words.join(" ")], { vocabSize: 700, minFrequency: 1 });
     const tokFile = join(tempDir(), "tokenizer.json");
     saveTokenizerJson(big, tokFile);
-    assert.ok(big.vocabSize > openModel(model).model.cfg.text.vocabSize);
+    assert.ok(big.vocabSize > loadClipModel(model).model.cfg.text.vocabSize);
     await assert.rejects(
       run(["--model", model, "--tokenizer", tokFile, "--labels", "a", red]),
       /do not belong together/,

@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { Embedder } from "../../src/apps/embedder.js";
 import { embed } from "../../src/cli/commands/embed.js";
+import { openModel } from "../../src/handle/open.js";
 import { readNpy } from "../../src/io/npy.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
-import { openModel } from "../../src/pretrained/open.js";
 import { needsShared, sharedData } from "../helpers.js";
 import { COLORS, colourImages, runCommand, tempDir, tinyModel } from "./fixtures.js";
 
@@ -93,9 +92,9 @@ describe("juxta embed", () => {
         .map((c) => join(img, `${c}.png`)),
     );
     assert.equal(file.metadata.model, model);
-    const e = await Embedder.create(openModel(model), { towers: ["image"] });
+    const e = await openModel(model);
     const expected = await e.embedImages(ids.map((path) => ({ kind: "file" as const, path })));
-    await e.release();
+    await e.dispose();
     assert.deepEqual(file.tensors.get("image_embeds")!.data, expected);
     // .npy: the same matrix, ids beside it.
     const npy = join(dir, "img.npy");

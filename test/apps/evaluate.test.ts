@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { Embedder, normalizedRows } from "../../src/apps/embedder.js";
 import { evaluateClip, evalValues, formatEval, loadEvalSet } from "../../src/apps/evaluate.js";
-import { resolveTemplates } from "../../src/apps/templates.js";
 import { evaluate } from "../../src/cli/commands/eval.js";
 import { retrievalRecall } from "../../src/eval/retrieval.js";
 import { classEmbeddings, zeroShotAccuracy } from "../../src/eval/zeroshot.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { ModelHandle } from "../../src/handle/model.js";
+import { resolveTemplates } from "../../src/pipelines/templates.js";
+import { normalizedRows } from "../../src/pipelines/vectors.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { UserError } from "../../src/util/errors.js";
 import { colourImages, runCommand, tempDir, tinyModel, writeJsonl } from "./fixtures.js";
 
@@ -65,23 +66,23 @@ describe("evaluation", () => {
     const set = await loadEvalSet(root);
     assert.deepEqual(set.texts, ["a photo of a cold.", "a photo of a warm."]);
     assert.deepEqual(set.textToImages, [[0], [1, 2]]);
-    const r = await evaluateClip(openModel(model), set, { ks: [1] });
+    const r = await evaluateClip(loadClipModel(model), set, { ks: [1] });
     assert.equal(r.zero_shot?.classes, 2);
     assert.deepEqual(r.counts, { samples: 3, images: 3, texts: 2, labelled: 3 });
   });
 
   it("recall and zero-shot equal the eval functions applied to the grouped embeddings", async () => {
-    const clip = openModel(model);
+    const clip = loadClipModel(model);
     const templates = resolveTemplates("photo");
     const r = await evaluateClip(clip, test, { ks: [1, 2], templates });
     const set = await loadEvalSet(test);
-    const emb = await Embedder.create(clip);
+    const emb = new ModelHandle(clip);
     const d = emb.dim;
     const images = normalizedRows(await emb.embedImages(set.images.map((im) => im.ref)), d, "image");
     const texts = normalizedRows(await emb.embedTexts(set.texts), d, "text");
     const expected = retrievalRecall(images, texts, d, [[0, 1], [0], [2], [3]], [1, 2]);
     const classEmb = await classEmbeddings(["warm", "cold"], templates, (t) => emb.embedTexts(t));
-    await emb.release();
+    await emb.dispose();
     assert.deepEqual(r.image_to_text, expected.image_to_text);
     assert.deepEqual(r.text_to_image, expected.text_to_image);
     const labels = ["warm", "warm", "cold", "cold"];

@@ -10,7 +10,7 @@ import { readNpy } from "../../src/io/npy.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import type { ImageEvalResult } from "../../src/methods/evaluate.js";
 import { trainImageMethod } from "../../src/methods/train.js";
-import { loadImageEncoder } from "../../src/models/image-encoder.js";
+import { loadImageEncoder } from "../../src/models/saved.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 import { runCommand, tempDir } from "./fixtures.js";
 

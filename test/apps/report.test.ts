@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildRunReport } from "../../src/apps/report.js";
 import { report } from "../../src/cli/commands/report.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { colourImages, runCommand, tempDir, tinyModel, writeJsonl } from "./fixtures.js";
 
 describe("juxta report", () => {
@@ -45,7 +45,7 @@ describe("juxta report", () => {
   });
 
   it("gathers the run's logs; without --data the data sections are absent", async () => {
-    const r = await buildRunReport(openModel(run));
+    const r = await buildRunReport(loadClipModel(run));
     assert.deepEqual(
       r.metrics.map((m) => m.loss),
       [3.5, 3, 2.5],
@@ -54,7 +54,7 @@ describe("juxta report", () => {
     assert.equal(r.run["embedding size"], 16);
     assert.equal(r.similarity, undefined);
     assert.equal(r.retrievals, undefined);
-    const withData = await buildRunReport(openModel(run), { data, pairs: 3, queries: 2, topK: 2 });
+    const withData = await buildRunReport(loadClipModel(run), { data, pairs: 3, queries: 2, topK: 2 });
     assert.equal(withData.similarity?.n, 3);
     assert.deepEqual(withData.similarity?.texts, ["a red square", "a green square", "a blue square"]);
     assert.equal(withData.embeddings?.n, 4);

@@ -7,7 +7,7 @@ import { readSafetensors } from "../../src/io/safetensors.js";
 import type { CLIP } from "../../src/models/clip.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
 import { weightsOf } from "../../src/models/weights.js";
-import { detectFormat, openModel } from "../../src/pretrained/open.js";
+import { detectFormat, loadClipModel } from "../../src/pretrained/open.js";
 import { needsShared, sharedData } from "../helpers.js";
 import { CAPTIONS, maxRelative, smallRun, tmp } from "./fixtures.js";
 
@@ -42,8 +42,8 @@ describe("export --format hf", () => {
     const out = join(tmp(), "hf");
     exportModel(run, { format: "hf", out });
     assert.equal(detectFormat(out), "hf");
-    const a = openModel(run);
-    const b = openModel(out);
+    const a = loadClipModel(run);
+    const b = loadClipModel(out);
     assertSameWeights(a.model, b.model);
     // initLogitScale only seeds a fresh model; Hugging Face's config always carries one.
     const shape = ({ initLogitScale: _, ...rest }: CLIP["cfg"]) => rest;
@@ -66,8 +66,8 @@ describe("export --format hf of clip-tiny (OpenCLIP folder, outputs computed by 
   it("OpenCLIP → Juxta → hf → open: identical tensors and embeddings; io.safetensors reproduced", async () => {
     const out = join(tmp(), "clip-tiny-hf");
     exportModel(TINY, { format: "hf", out, tokenizer: BPE });
-    const fromOpenClip = openModel(TINY, { tokenizer: BPE });
-    const fromExport = openModel(out);
+    const fromOpenClip = loadClipModel(TINY, { tokenizer: BPE });
+    const fromExport = loadClipModel(out);
     assertSameWeights(fromOpenClip.model, fromExport.model);
 
     // The written file is Hugging Face's own naming: the same tensors as the reference model.safetensors.

@@ -10,7 +10,7 @@ import { clipOnnxGraphs, exportModel, ONNX_FILES, SIDE_FILES } from "../../src/e
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
 import { loadClip } from "../../src/models/saved.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { loadTokenizer } from "../../src/text/index.js";
 import { UserError } from "../../src/util/errors.js";
 import { needsShared, sharedData } from "../helpers.js";
@@ -172,7 +172,7 @@ describe("export: refusals", () => {
     await assert.rejects(exportCommand.run({ model: "m" }, []), UserError);
     const out = join(tmp(), "cli");
     await exportCommand.run({ model: smallRun(), format: "hf", out }, []);
-    assert.equal(openModel(out).model.cfg.embedDim, SMALL.embedDim);
+    assert.equal(loadClipModel(out).model.cfg.embedDim, SMALL.embedDim);
   });
 });
 

@@ -7,12 +7,12 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { Embedder } from "../../src/apps/embedder.js";
 import { exportModel } from "../../src/export/index.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { CLIP, type ClipConfig } from "../../src/models/clip.js";
 import { saveClip } from "../../src/models/saved.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { openModel } from "../../src/handle/open.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { trainBpe } from "../../src/text/index.js";
 import { CAPTIONS, tempDir, tinyConfig, tinyModel } from "../apps/fixtures.js";
 import { projectRoot } from "../helpers.js";
@@ -27,11 +27,11 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 }
 
 async function embed(dir: string, pixels: Float32Array, tokenizer?: string) {
-  const embedder = await Embedder.create(openModel(dir, { tokenizer }));
+  const embedder = await openModel(dir, { tokenizer });
   try {
     return { image: await embedder.embedPixels(pixels), text: await embedder.embedTexts(CAPTIONS) };
   } finally {
-    await embedder.release();
+    await embedder.dispose();
   }
 }
 
@@ -64,7 +64,7 @@ describe("juxta export --format open_clip", () => {
     const reference = readSafetensors(join(FIXTURE, "open_clip_outputs.safetensors")).tensors;
     const pixels = inputs.get("pixel_values")?.data as Float32Array;
     const ids = inputs.get("input_ids")?.data as Int32Array;
-    const loaded = openModel(model);
+    const loaded = loadClipModel(model);
     assert.deepEqual(
       loaded.tokenizer.encodeBatch(CAPTIONS, loaded.model.cfg.text.contextLength),
       ids,

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { exportModel } from "../../src/export/index.js";
 import { preprocessImages } from "../../src/image/preprocess.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { needsShared, sharedData } from "../helpers.js";
 import { normalizeRows, randomRgb, scaledDots, smallRun, tmp } from "./fixtures.js";
 
@@ -48,7 +48,7 @@ const LABELS = ["cat", "dog", "red car", "diagram", "apple", "smiling face"];
 
 /** Juxta's own zero-shot scores: softmax over exp(logit_scale) × cosine, one row per image. */
 async function juxtaScores(modelDir: string, images: Uint8Array[], tokenizer?: string): Promise<Scored[][]> {
-  const loaded = openModel(modelDir, { tokenizer });
+  const loaded = loadClipModel(modelDir, { tokenizer });
   const { model, preprocess } = loaded;
   const s = preprocess.imageSize;
   const pixels = await preprocessImages(
@@ -86,7 +86,7 @@ async function checkPipeline(modelDir: string, tokenizer?: string): Promise<void
   t.env.allowLocalModels = true;
   t.env.localModelPath = parent;
   const classify = await t.pipeline("zero-shot-image-classification", name, { dtype: "fp32" });
-  const s = openModel(modelDir, { tokenizer }).preprocess.imageSize;
+  const s = loadClipModel(modelDir, { tokenizer }).preprocess.imageSize;
   // Images already S × S: the resize is then the identity in both, so only the model is compared.
   const images = [randomRgb(s, s, 1), randomRgb(s, s, 2), randomRgb(s, s, 3)];
   const got = await classify(

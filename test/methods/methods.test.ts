@@ -7,7 +7,7 @@ import { before, test } from "node:test";
 import { evaluateImageEncoder } from "../../src/methods/evaluate.js";
 import type { ImageMethod } from "../../src/methods/steps.js";
 import { type ImageMethodOptions, trainImageMethod } from "../../src/methods/train.js";
-import { isImageEncoderDir, loadImageEncoder } from "../../src/models/image-encoder.js";
+import { isImageEncoderDir, loadImageEncoder } from "../../src/models/saved.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "./fixtures.js";
 
 let root = "";

@@ -10,15 +10,9 @@ import { Queue, SIGLIP_INIT } from "../../src/losses/index.js";
 import { createSiglipStep, siglipBias } from "../../src/methods/siglip-step.js";
 import { createMethodStep } from "../../src/methods/steps.js";
 import { CLIP } from "../../src/models/clip.js";
-import {
-  ImageEncoder,
-  ImageFeatureEncoder,
-  imageEncoderConfig,
-  isImageEncoderDir,
-  loadImageEncoder,
-  saveImageEncoder,
-} from "../../src/models/image-encoder.js";
+import { ImageEncoder, ImageFeatureEncoder, imageEncoderConfig } from "../../src/models/image-encoder.js";
 import { ResNet } from "../../src/models/resnet.js";
+import { isImageEncoderDir, loadImageEncoder, saveImageEncoder } from "../../src/models/saved.js";
 import { bind, stateDict } from "../../src/nn/module.js";
 import { AdamW } from "../../src/optim/index.js";
 import { TrainStep } from "../../src/train/step.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
-import { detectFormat, openModel } from "../../src/pretrained/open.js";
+import { detectFormat, loadClipModel } from "../../src/pretrained/open.js";
 import { needsShared, sharedData } from "../helpers.js";
 
 const TINY = join(sharedData, "clip-tiny");
@@ -26,7 +26,7 @@ describe("pretrained CLIP folders (../shared/data/clip-tiny, outputs computed by
     it(`${naming} naming: embeddings and logits match io.safetensors to 1e-4`, async () => {
       const io = readSafetensors(join(TINY, "io.safetensors")).tensors;
       // Both namings live in one folder; the OpenCLIP files are found first, so HF is opened via a view.
-      const loaded = openModel(naming === "hf" ? hfView() : TINY, { tokenizer: BPE });
+      const loaded = loadClipModel(naming === "hf" ? hfView() : TINY, { tokenizer: BPE });
       assert.equal(detectFormat(naming === "hf" ? hfView() : TINY), naming);
       const enc = await ClipEncoders.create(loaded.model);
       const img = await enc.encodeImages(io.get("pixel_values")!.data as Float32Array);
@@ -59,7 +59,7 @@ describe("pretrained CLIP folders (../shared/data/clip-tiny, outputs computed by
   it("the texts tokenize to io.safetensors' input_ids with CLIP's own tokenizer", async () => {
     const io = readSafetensors(join(TINY, "io.safetensors")).tensors;
     const { texts } = JSON.parse(readFileSync(join(TINY, "texts.json"), "utf8")) as { texts: string[] };
-    const loaded = openModel(TINY, { tokenizer: BPE });
+    const loaded = loadClipModel(TINY, { tokenizer: BPE });
     const ids = loaded.tokenizer.encodeBatch(texts, 77);
     assert.deepEqual(Array.from(ids), Array.from(io.get("input_ids")!.data as BigInt64Array, Number));
   });

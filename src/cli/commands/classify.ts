@@ -1,8 +1,8 @@
 /** `juxta classify`: zero-shot labels for images, ranked with probabilities. */
-import { classifyImages, parseLabels } from "../../apps/classify.js";
+import { type Classification, classifyImages, parseLabels } from "../../apps/classify.js";
 import { MODEL_HELP, modelFlag } from "../../apps/flags.js";
 import { listImages } from "../../apps/images.js";
-import { resolveTemplates } from "../../apps/templates.js";
+import { resolveTemplates } from "../../pipelines/templates.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
 
@@ -19,7 +19,9 @@ export const classify = defineCommand({
     "  --top K              labels shown per image (default: all)",
     "  --json               print one JSON line: [{image, ranked: [{label, prob, score}]}]",
     "IMAGE may also be a folder (searched recursively) or a .txt list of paths.",
-    "Probabilities are the softmax of logit_scale × cosine similarity over the given labels.",
+    "Probabilities are the softmax of logit_scale × cosine similarity over the given labels (CLIP), or each",
+    "label's sigmoid of logit_scale × cosine + logit_bias (SigLIP). Image-only encoders have no text tower",
+    "to embed labels with, so they cannot classify zero-shot.",
   ].join("\n"),
   options: {
     model: { type: "string" },
@@ -36,11 +38,20 @@ export const classify = defineCommand({
     const top = numberFlag(v.top, "top", labels.length, { integer: true, min: 1 });
     const templates = resolveTemplates(v.templates);
     const images = (await Promise.all(positionals.map((p) => listImages(p)))).flat();
-    const clip = modelFlag(v);
-    const results = (await classifyImages(clip, images, labels, { templates })).map((r) => ({
-      ...r,
-      ranked: r.ranked.slice(0, top),
-    }));
+    const model = await modelFlag(v);
+    let results: Classification[];
+    try {
+      if (!model.hasText)
+        throw model.noTextTower(
+          "zero-shot classification scores images against label texts, so it needs one; find similar images with juxta index and juxta search --image, or measure it with juxta eval (kNN, linear probe)",
+        );
+      results = (await classifyImages(model, images, labels, { templates })).map((r) => ({
+        ...r,
+        ranked: r.ranked.slice(0, top),
+      }));
+    } finally {
+      await model.dispose();
+    }
     if (v.json) {
       console.log(JSON.stringify(results));
       return;

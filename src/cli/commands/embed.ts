@@ -11,10 +11,8 @@ import {
   modelFlag,
   reportSkips,
 } from "../../apps/flags.js";
-import { embedImageFeatures } from "../../apps/image-encoder.js";
 import { SkipLog } from "../../data/types.js";
 import { DEFAULT_QUEUE, DEFAULT_SHARD_SIZE, enqueueEmbedding } from "../../distributed/queue.js";
-import { isImageEncoderDir, loadImageEncoder } from "../../models/image-encoder.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
 
@@ -62,21 +60,23 @@ export const embed = defineCommand({
       throw new UserError(`--out must end in .safetensors or .npy, got '${v.out}'`);
     const log = new SkipLog(v.strict ?? false);
     const inputs = { images: v.images, pixels: v.pixels, texts: v.texts, dataset: datasetOptions(v), log };
+    if (v.images !== undefined && v.pixels !== undefined)
+      throw new UserError("give images either as --images or as --pixels, not both");
+    if (v.images === undefined && v.pixels === undefined && v.texts === undefined)
+      throw new UserError(
+        "nothing to embed: give --images FILE|DIR, --pixels FILE.safetensors or --texts FILE",
+      );
+    const model = await modelFlag(v);
     let emb: Embeddings;
-    let dir: string;
-    if (v.model !== undefined && isImageEncoderDir(v.model)) {
-      if (v.tokenizer !== undefined)
-        throw new UserError(`--tokenizer does not apply to ${v.model}: an image encoder has no text tower`);
-      const loaded = loadImageEncoder(v.model);
-      emb = await embedImageFeatures(loaded, inputs, { progress: process.stderr });
-      dir = loaded.dir;
-    } else {
-      const clip = modelFlag(v);
-      emb = await embedInputs(clip, inputs, { progress: process.stderr });
-      dir = clip.dir;
+    try {
+      if (v.texts !== undefined && !model.hasText)
+        throw new UserError(`${v.model} is an image encoder (no text tower); it cannot embed --texts`);
+      emb = await embedInputs(model, inputs);
+    } finally {
+      await model.dispose();
     }
     reportSkips(log);
-    writeEmbeddings(v.out, emb, { model: dir });
+    writeEmbeddings(v.out, emb, { model: v.model as string });
     const parts = [];
     if (emb.image) parts.push(`${emb.image.ids.length} image`);
     if (emb.text) parts.push(`${emb.text.texts.length} text`);

@@ -2,7 +2,7 @@
  * `juxta eval`: retrieval recall, zero-shot, kNN and linear-probe accuracy of a CLIP model on a data set;
  * kNN and linear probe alone for an image-only encoder (no text tower).
  */
-import { evaluateClip, formatEval } from "../../apps/evaluate.js";
+import { type EvalResult, evaluateClip, formatEval } from "../../apps/evaluate.js";
 import {
   DATASET_FLAGS,
   DATASET_HELP,
@@ -12,9 +12,9 @@ import {
   reportSkips,
 } from "../../apps/flags.js";
 import { evaluateImageModel, formatImageEval } from "../../apps/image-encoder.js";
-import { resolveTemplates } from "../../apps/templates.js";
 import { SkipLog } from "../../data/types.js";
-import { isImageEncoderDir } from "../../models/image-encoder.js";
+import { isImageEncoderDir } from "../../models/saved.js";
+import { resolveTemplates } from "../../pipelines/templates.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
 
@@ -65,16 +65,20 @@ export const evaluate = defineCommand({
       return;
     }
     const templates = resolveTemplates(v.templates);
-    const clip = modelFlag(v);
     const log = new SkipLog(v.strict ?? false);
-    const result = await evaluateClip(clip, v.data, {
-      dataset: datasetOptions(v),
-      knnTrain: v["knn-train"],
-      templates,
-      linearProbe: v["no-probe"] ? false : undefined,
-      progress: process.stderr,
-      log,
-    });
+    const clip = await modelFlag(v);
+    let result: EvalResult;
+    try {
+      result = await evaluateClip(clip, v.data, {
+        dataset: datasetOptions(v),
+        knnTrain: v["knn-train"],
+        templates,
+        linearProbe: v["no-probe"] ? false : undefined,
+        log,
+      });
+    } finally {
+      await clip.dispose();
+    }
     reportSkips(log);
     console.log(v.json ? JSON.stringify(result) : formatEval(result, v.data));
   },

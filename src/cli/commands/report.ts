@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DATASET_FLAGS, DATASET_HELP, datasetOptions, reportSkips } from "../../apps/flags.js";
 import { buildRunReport } from "../../apps/report.js";
 import { SkipLog } from "../../data/types.js";
-import { openModel } from "../../pretrained/open.js";
+import { loadClipModel } from "../../pretrained/open.js";
 import { renderReport } from "../../report/index.js";
 import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
@@ -33,7 +33,7 @@ export const report = defineCommand({
   async run(v, positionals) {
     if (positionals.length !== 1) throw new UserError(`expected one RUN folder\nusage: ${report.usage}`);
     const run = positionals[0] as string;
-    const clip = openModel(run, { tokenizer: v.tokenizer });
+    const clip = loadClipModel(run, { tokenizer: v.tokenizer });
     const log = new SkipLog(v.strict ?? false);
     const data = await buildRunReport(clip, {
       data: v.data,

@@ -1,0 +1,267 @@
+/**
+ * The model handle: one object per opened model, of any family, that embeds images (always) and texts
+ * (where there is a text tower) as many times as asked. Its ONNX Runtime sessions are compiled lazily, on
+ * the first call that needs each tower, and kept until `dispose()`; the pipelines (src/pipelines), the
+ * application commands and evaluation all embed through it.
+ *
+ * Images are decoded and preprocessed with the model's own `preprocess`, several at a time, and the next
+ * chunk is decoded while the current one runs; texts are tokenized with the model's tokenizer at its context
+ * length. Long work draws a progress line on the `progress` stream.
+ *
+ * For an image-only encoder the image embedding is the backbone's output, before the projection head:
+ * the representation kNN and linear probes score, and the one that retrieves similar images.
+ */
+import type { ImageRef } from "../data/types.js";
+import type { SessionOptions } from "../engine/index.js";
+import type { Normalization } from "../image/augment.js";
+import { decodeImage } from "../image/decode.js";
+import { preprocessInto } from "../image/preprocess.js";
+import { CLIP, MAX_LOGIT_SCALE } from "../models/clip.js";
+import { ClipEncoders } from "../models/encoders.js";
+import { type ImageEncoder, ImageFeatureEncoder } from "../models/image-encoder.js";
+import type { LoadedRun, Preprocess } from "../models/saved.js";
+import type { Tokenizer } from "../text/tokenizer.js";
+import { UserError } from "../util/errors.js";
+import { Progress, type ProgressStream } from "../util/progress.js";
+import { type ImageInput, toImageRef } from "./inputs.js";
+
+/** The model families: CLIP and SigLIP have both towers; an image encoder (simclr, moco, …) has images only. */
+export type ModelFamily = "clip" | "siglip" | "image-encoder";
+
+/** What a model can be used for, as pipeline task names. */
+export type ModelTask =
+  | "image-feature-extraction"
+  | "feature-extraction"
+  | "zero-shot-image-classification"
+  | "retrieval";
+
+/** Precision of the compiled inference sessions. */
+export type InferenceDtype = "fp32";
+
+export interface HandleOptions {
+  /** Inference precision of the compiled sessions (default fp32). */
+  dtype?: InferenceDtype;
+  /** ONNX Runtime session options for every session the handle compiles. */
+  session?: SessionOptions;
+  /** Draw progress lines for long work on this stream (e.g. process.stderr); none when absent. */
+  progress?: ProgressStream;
+}
+
+/** What a handle wraps: a loaded folder, or a model in memory (e.g. being trained) with its tokenizer. */
+export type HandleModel =
+  | { model: CLIP; tokenizer: Tokenizer; preprocess: Preprocess; dir?: string }
+  | { model: ImageEncoder; preprocess: Preprocess; dir?: string };
+
+/** Preprocessed pixels held at once stay near this many floats (64 MB): large images embed in smaller chunks. */
+const CHUNK_VALUES = 1 << 24;
+const MAX_CHUNK = 256;
+/** Below this many items no progress line is drawn: it would only flash by. */
+const PROGRESS_MIN = 64;
+
+export class ModelHandle {
+  readonly family: ModelFamily;
+  /** The training method behind the weights where known (clip, siglip, simclr, moco, supcon, triplet). */
+  readonly method?: string;
+  /** Rows per ONNX Runtime run. */
+  readonly chunk: number;
+  private clipEncoders?: Promise<ClipEncoders>;
+  private featureEncoder?: Promise<ImageFeatureEncoder>;
+  private disposed = false;
+
+  constructor(
+    readonly loaded: HandleModel | LoadedRun,
+    private readonly opts: HandleOptions = {},
+  ) {
+    const size = loaded.preprocess.imageSize;
+    this.chunk = Math.max(1, Math.min(MAX_CHUNK, Math.floor(CHUNK_VALUES / (3 * size * size))));
+    const m = loaded.model;
+    this.family = m instanceof CLIP ? (m.logit_bias ? "siglip" : "clip") : "image-encoder";
+    const saved = "config" in loaded ? loaded.config.method : undefined;
+    this.method = saved ?? (this.family === "image-encoder" ? undefined : this.family);
+  }
+
+  /** The folder the model was opened from (absent for a model in memory). */
+  get dir(): string | undefined {
+    return this.loaded.dir;
+  }
+
+  /** Whether the model has a text tower (texts, zero-shot classification, search by text). */
+  get hasText(): boolean {
+    return this.loaded.model instanceof CLIP;
+  }
+
+  /** The tasks this model can serve, as pipeline names. */
+  get tasks(): readonly ModelTask[] {
+    return this.hasText
+      ? ["image-feature-extraction", "feature-extraction", "zero-shot-image-classification", "retrieval"]
+      : ["image-feature-extraction", "retrieval"];
+  }
+
+  /** Size of the embeddings this model returns (images and texts alike). */
+  get dim(): number {
+    const m = this.loaded.model;
+    return m instanceof CLIP ? m.cfg.embedDim : m.featureDim;
+  }
+
+  get preprocess(): Preprocess {
+    return this.loaded.preprocess;
+  }
+
+  get imageSize(): number {
+    return this.loaded.preprocess.imageSize;
+  }
+
+  /** The tokenizer (models with a text tower). */
+  get tokenizer(): Tokenizer | undefined {
+    return "tokenizer" in this.loaded ? this.loaded.tokenizer : undefined;
+  }
+
+  /** Token positions per text (models with a text tower). */
+  get contextLength(): number | undefined {
+    const m = this.loaded.model;
+    return m instanceof CLIP ? m.cfg.text.contextLength : undefined;
+  }
+
+  /** exp(logit_scale), clamped at 100 as in training (models with a text tower). */
+  get logitScale(): number | undefined {
+    const m = this.loaded.model;
+    return m instanceof CLIP
+      ? Math.exp(Math.min(m.logit_scale.data[0] as number, MAX_LOGIT_SCALE))
+      : undefined;
+  }
+
+  /** SigLIP's learned bias b (SigLIP models only). */
+  get logitBias(): number | undefined {
+    const m = this.loaded.model;
+    return m instanceof CLIP ? m.logit_bias?.data[0] : undefined;
+  }
+
+  /** A phrase naming the model in messages. */
+  get name(): string {
+    return this.loaded.dir ?? `this ${this.family} model`;
+  }
+
+  /** The error for asking an image-only encoder for what needs a text tower; `why` completes the sentence. */
+  noTextTower(why: string): UserError {
+    const method = this.method ? ` trained with ${this.method}` : "";
+    return new UserError(`${this.name} is an image-only encoder (no text tower)${method}; ${why}`);
+  }
+
+  /** Projected, unnormalized image embeddings [n, dim]; an unreadable image is a UserError naming it. */
+  async embedImages(images: readonly ImageInput[], label = "embed images"): Promise<Float32Array> {
+    const refs = images.map(toImageRef);
+    const n = refs.length;
+    const dim = this.dim;
+    const out = new Float32Array(n * dim);
+    const bar = this.bar(label, n, "images");
+    const load = (start: number) => {
+      const p = this.pixelsOf(refs, start, Math.min(n, start + this.chunk));
+      // Marked handled now: it may fail while the previous chunk is still encoding; it is awaited later.
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = n > 0 ? load(0) : undefined;
+    for (let start = 0; start < n; start += this.chunk) {
+      const pixels = await (next as Promise<Float32Array>);
+      next = start + this.chunk < n ? load(start + this.chunk) : undefined;
+      out.set(await this.embedPixels(pixels), start * dim);
+      bar?.tick(pixels.length / (3 * this.imageSize ** 2));
+    }
+    bar?.done();
+    return out;
+  }
+
+  /** Embeddings of already preprocessed pixels [n, 3, S, S] (normalized with the model's mean and std). */
+  async embedPixels(pixels: Float32Array): Promise<Float32Array> {
+    this.checkOpen();
+    const m = this.loaded.model;
+    if (m instanceof CLIP) return (await this.clip(m)).encodeImages(pixels);
+    this.featureEncoder ??= ImageFeatureEncoder.create(m, { chunk: this.chunk, session: this.opts.session });
+    return (await this.featureEncoder).encode(pixels);
+  }
+
+  /** Projected, unnormalized text embeddings [n, dim]; texts longer than the context are truncated. */
+  async embedTexts(texts: readonly string[], label = "embed texts"): Promise<Float32Array> {
+    this.checkOpen();
+    const m = this.loaded.model;
+    if (!(m instanceof CLIP) || !("tokenizer" in this.loaded))
+      throw this.noTextTower("it cannot embed texts");
+    const { tokenizer } = this.loaded;
+    const encoders = await this.clip(m);
+    const n = texts.length;
+    const dim = this.dim;
+    const out = new Float32Array(n * dim);
+    const bar = this.bar(label, n, "texts");
+    for (let start = 0; start < n; start += encoders.chunk) {
+      const part = texts.slice(start, start + encoders.chunk);
+      const ids = tokenizer.encodeBatch(part, m.cfg.text.contextLength);
+      out.set(await encoders.encodeTexts(ids), start * dim);
+      bar?.tick(part.length);
+    }
+    bar?.done();
+    return out;
+  }
+
+  /** Release the compiled sessions; the handle cannot embed afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const clip = this.clipEncoders;
+    const features = this.featureEncoder;
+    this.clipEncoders = undefined;
+    this.featureEncoder = undefined;
+    await (await clip)?.release();
+    await (await features)?.release();
+  }
+
+  private clip(model: CLIP): Promise<ClipEncoders> {
+    // ClipEncoders compiles each of its graphs on first use, so creating it costs nothing.
+    this.clipEncoders ??= ClipEncoders.create(model, { chunk: this.chunk, session: this.opts.session });
+    return this.clipEncoders;
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new Error(`${this.name}: the model handle was disposed`);
+  }
+
+  private bar(label: string, total: number, unit: string): Progress | undefined {
+    if (!this.opts.progress || total < PROGRESS_MIN) return undefined;
+    return new Progress({ label, total, unit, stream: this.opts.progress });
+  }
+
+  /** Decode and preprocess refs[start..end) into one pixel block. */
+  private async pixelsOf(refs: readonly ImageRef[], start: number, end: number): Promise<Float32Array> {
+    const { imageSize: size, mean, std } = this.preprocess;
+    const norm: Normalization = { mean, std };
+    const out = new Float32Array((end - start) * 3 * size * size);
+    let next = start;
+    // Several decodes in flight: sharp decodes off the main thread while the resize runs here.
+    const lane = async (): Promise<void> => {
+      while (next < end) {
+        const i = next++;
+        const r = await decodeImage(refs[i] as ImageRef);
+        if (!r.ok) throw new UserError(`cannot embed image ${i + 1} of ${refs.length}: ${r.reason}`);
+        preprocessInto(r.image, size, norm, out, i - start);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, end - start) }, lane));
+    return out;
+  }
+}
+
+/**
+ * Run `use` with a handle: `model` itself when it is one (its sessions stay open for later calls), or a
+ * handle made for a model in memory (e.g. one being trained), disposed when `use` is done.
+ */
+export async function withHandle<T>(
+  model: ModelHandle | HandleModel,
+  opts: HandleOptions,
+  use: (handle: ModelHandle) => Promise<T>,
+): Promise<T> {
+  if (model instanceof ModelHandle) return use(model);
+  const handle = new ModelHandle(model, opts);
+  try {
+    return await use(handle);
+  } finally {
+    await handle.dispose();
+  }
+}
