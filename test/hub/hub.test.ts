@@ -20,7 +20,7 @@ import { promisify } from "node:util";
 import { hubEnv, parseHubName, resolveModelSource } from "../../src/hub/index.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
-import { openModel } from "../../src/pretrained/open.js";
+import { loadClipModel } from "../../src/pretrained/open.js";
 import { colourImages, tempDir, tinyModel } from "../apps/fixtures.js";
 import { needsShared, projectRoot, sharedData } from "../helpers.js";
 import { deadEndpoint, FakeHub, gitSha1, sha256 } from "./fake-hub.js";
@@ -133,7 +133,7 @@ describe("hf: names through a Hub on 127.0.0.1", () => {
       [`/blobs/${sha256(files["model.safetensors"] as Buffer)}`],
     );
     assert.match(bar.text, /download hf:test-org\/tiny-clip +\[#{20}\] [\d.]+ MB\/[\d.]+ MB 100%/);
-    const loaded = openModel(dir);
+    const loaded = loadClipModel(dir);
     assert.equal(loaded.model.cfg.embedDim, 16);
   });
 
@@ -335,7 +335,7 @@ describe("caches filled by Python's huggingface_hub, opened offline", () => {
       env: { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "1", HF_ENDPOINT: await deadEndpoint() },
     });
     assert.ok(dir.endsWith(join("snapshots", commit)));
-    assert.equal(openModel(dir).model.cfg.embedDim, 16);
+    assert.equal(loadClipModel(dir).model.cfg.embedDim, 16);
   });
 
   it("OpenAI's CLIP structure (../shared/data/clip-tiny) from the cache matches OpenCLIP's outputs", {
@@ -353,7 +353,7 @@ describe("caches filled by Python's huggingface_hub, opened offline", () => {
     const dir = await resolveModelSource("hf:openai/clip-tiny", {
       env: { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "1" },
     });
-    const loaded = openModel(dir);
+    const loaded = loadClipModel(dir);
     const io = readSafetensors(join(tiny, "io.safetensors")).tensors;
     const enc = await ClipEncoders.create(loaded.model);
     const img = await enc.encodeImages(io.get("pixel_values")?.data as Float32Array);
