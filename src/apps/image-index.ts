@@ -11,7 +11,14 @@ import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
-import { type Json, type SearchHit, VectorIndex } from "../search/index.js";
+import type { Json, SearchHit } from "../search/index.js";
+import {
+  createIndexStore,
+  INDEX_BACKENDS,
+  type IndexBackend,
+  isIndexDir,
+  openIndexStore,
+} from "../search/store.js";
 import { inputError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
@@ -37,6 +44,8 @@ export interface IndexUpdateOptions {
   tokenizer?: string;
   /** Images to add (a folder, image, .txt list or data set). */
   images?: string;
+  /** Storage of a new index: exact (in memory, the default) or lance (LanceDB on disk). */
+  backend?: IndexBackend;
   /** Update the existing index at `out` instead of creating one. */
   add?: boolean;
   /** Image ids or paths to remove from the existing index. */
@@ -59,7 +68,7 @@ export interface IndexUpdate {
 
 /** Create an index of images, or add to / remove from an existing one, and save it. */
 export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexUpdate> {
-  const exists = existsSync(join(opts.out, "header.json"));
+  const exists = isIndexDir(opts.out);
   const updating = opts.add === true || (opts.remove?.length ?? 0) > 0;
   if (exists && !updating)
     throw new UserError(
@@ -69,6 +78,10 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
     throw new UserError(`${opts.out}: no index to update (build one without --add first)`);
   if (!updating && opts.images === undefined)
     throw new UserError("--images FILE|DIR is required to build an index");
+  if (opts.backend !== undefined && !(INDEX_BACKENDS as readonly string[]).includes(opts.backend))
+    throw new UserError(`--backend: expected ${INDEX_BACKENDS.join(" or ")}, got '${opts.backend}'`);
+  if (exists && opts.backend !== undefined)
+    throw new UserError(`${opts.out}: the backend is chosen when the index is built; it cannot change`);
 
   let info: IndexModel | undefined = exists ? readIndexModel(opts.out) : undefined;
   if (info && opts.model !== undefined && resolve(opts.model) !== info.model)
@@ -79,45 +92,50 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
   if (modelDir === undefined) throw new UserError("--model RUN is required to build an index");
   const tokenizer = opts.tokenizer !== undefined ? resolve(opts.tokenizer) : info?.tokenizer;
 
-  const index = exists ? VectorIndex.load(opts.out) : undefined;
-  const result: IndexUpdate = { added: 0, skipped: 0, removed: 0, notFound: [], size: 0 };
-  for (const path of opts.remove ?? []) {
-    // Ids of files are absolute paths; other ids (records in shards) are matched as given.
-    const ids = [...new Set([path, resolve(path)])];
-    if (index!.remove(ids) > 0) result.removed++;
-    else result.notFound.push(path);
-  }
+  const index = exists ? await openIndexStore(opts.out) : undefined;
   let target = index;
-  if (opts.images !== undefined) {
-    const items = await listImages(opts.images, { dataset: opts.dataset, log: opts.log });
-    const fresh = items.filter((im) => !index?.has(im.id));
-    result.skipped = items.length - fresh.length;
-    if (fresh.length > 0) {
-      const embedder = await openIndexModel(modelDir, tokenizer, opts.out, opts.progress);
-      try {
-        if (info && info.dim !== embedder.dim)
-          throw new UserError(
-            `${opts.out}: index is ${info.dim}-d but ${modelDir} embeds to ${embedder.dim}-d`,
+  try {
+    const result: IndexUpdate = { added: 0, skipped: 0, removed: 0, notFound: [], size: 0 };
+    for (const path of opts.remove ?? []) {
+      // Ids of files are absolute paths; other ids (records in shards) are matched as given.
+      const ids = [...new Set([path, resolve(path)])];
+      if ((await index!.remove(ids)) > 0) result.removed++;
+      else result.notFound.push(path);
+    }
+    if (opts.images !== undefined) {
+      const items = await listImages(opts.images, { dataset: opts.dataset, log: opts.log });
+      const known = await Promise.all(items.map((im) => (index ? index.has(im.id) : false)));
+      const fresh = items.filter((_, i) => !known[i]);
+      result.skipped = items.length - fresh.length;
+      if (fresh.length > 0) {
+        const embedder = await openIndexModel(modelDir, tokenizer, opts.out, opts.progress);
+        try {
+          if (info && info.dim !== embedder.dim)
+            throw new UserError(
+              `${opts.out}: index is ${info.dim}-d but ${modelDir} embeds to ${embedder.dim}-d`,
+            );
+          const embeds = await embedder.embedImages(fresh.map((im) => im.ref));
+          target ??= await createIndexStore(opts.out, embedder.dim, opts.backend);
+          await target.add(
+            fresh.map((im) => im.id),
+            embeds,
+            fresh.map(metaOf),
           );
-        target ??= VectorIndex.create(embedder.dim);
-        const embeds = await embedder.embedImages(fresh.map((im) => im.ref));
-        target.add(
-          fresh.map((im) => im.id),
-          embeds,
-          fresh.map(metaOf),
-        );
-        result.added = fresh.length;
-        info ??= { model: resolve(modelDir), ...(tokenizer ? { tokenizer } : {}), dim: embedder.dim };
-      } finally {
-        await embedder.dispose();
+          result.added = fresh.length;
+          info ??= { model: resolve(modelDir), ...(tokenizer ? { tokenizer } : {}), dim: embedder.dim };
+        } finally {
+          await embedder.dispose();
+        }
       }
     }
+    if (!target || !info) throw new Error("index update with neither an index nor images");
+    await target.commit();
+    writeIndexModel(opts.out, info);
+    result.size = await target.size();
+    return result;
+  } finally {
+    target?.close();
   }
-  if (!target || !info) throw new Error("index update with neither an index nor images");
-  target.save(opts.out);
-  writeIndexModel(opts.out, info);
-  result.size = target.size;
-  return result;
 }
 
 /** A query: text, or an image file. */
@@ -139,7 +157,7 @@ export async function searchImageIndex(
   opts: IndexSearchOptions = {},
 ): Promise<SearchHit[]> {
   const info = readIndexModel(dir);
-  const index = VectorIndex.load(dir);
+  const index = await openIndexStore(dir);
   const embedder =
     opts.handle ?? (await openIndexModel(opts.model ?? info.model, opts.tokenizer ?? info.tokenizer, dir));
   try {
@@ -153,6 +171,7 @@ export async function searchImageIndex(
         : await embedder.embedImages([resolve(query.image)]);
     return await index.searchAsync(q, k);
   } finally {
+    index.close();
     if (embedder !== opts.handle) await embedder.dispose();
   }
 }
@@ -165,8 +184,10 @@ export function writeIndexModel(dir: string, info: IndexModel): void {
 /** Read an index folder's `model.json`. */
 export function readIndexModel(dir: string): IndexModel {
   const file = join(dir, INDEX_MODEL_FILE);
-  if (!existsSync(join(dir, "header.json")))
-    throw new UserError(`${dir}: not an index (no header.json); build one with juxta index`);
+  if (!isIndexDir(dir))
+    throw new UserError(
+      `${dir}: not an index (no header.json or lance-index.json); build one with juxta index`,
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));

@@ -2,6 +2,7 @@
 import { DATASET_FLAGS, DATASET_HELP, datasetOptions, MODEL_HELP, reportSkips } from "../../apps/flags.js";
 import { updateImageIndex } from "../../apps/image-index.js";
 import { SkipLog } from "../../data/types.js";
+import type { IndexBackend } from "../../search/store.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
 
@@ -17,6 +18,8 @@ export const index = defineCommand({
     ...MODEL_HELP,
     "  --images FILE|DIR    a folder (searched recursively), an image, a .txt list of paths, or a data set",
     "  --out INDEX          the index folder; it records the model folder, so updates and searches reuse it",
+    "  --backend exact|lance  storage of a new index: exact (in memory, saved whole; the default) or lance",
+    "                       (LanceDB on disk, for corpora larger than memory; needs @lancedb/lancedb)",
     "  --add                add the images not yet in the index (those already there are kept)",
     "  --remove PATH…       remove these images from the index",
     "  --json               print one JSON line {added, skipped, removed, notFound, size}",
@@ -29,6 +32,7 @@ export const index = defineCommand({
     tokenizer: { type: "string" },
     images: { type: "string" },
     out: { type: "string" },
+    backend: { type: "string" },
     add: { type: "boolean" },
     remove: { type: "boolean" },
     json: { type: "boolean" },
@@ -47,6 +51,7 @@ export const index = defineCommand({
       tokenizer: v.tokenizer,
       images: v.images,
       add: v.add,
+      backend: v.backend as IndexBackend | undefined,
       remove: v.remove ? positionals : undefined,
       dataset: datasetOptions(v),
       log,

@@ -1,0 +1,76 @@
+/**
+ * An index folder of either backend behind one set of async calls: the exact in-memory `VectorIndex`
+ * (saved whole by `commit`) or `LanceIndex` on LanceDB (each write committed as it happens). The image
+ * index commands and the search service open folders through here, so both backends work everywhere.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { UserError } from "../util/errors.js";
+import { type Json, type SearchHit, VectorIndex } from "./index.js";
+import { isLanceIndex, LanceIndex } from "./lance.js";
+
+export const INDEX_BACKENDS = ["exact", "lance"] as const;
+export type IndexBackend = (typeof INDEX_BACKENDS)[number];
+
+export interface IndexStore {
+  readonly backend: IndexBackend;
+  readonly dim: number;
+  size(): Promise<number>;
+  has(id: string): Promise<boolean>;
+  add(ids: readonly string[], vectors: Float32Array, meta?: readonly (Json | undefined)[]): Promise<void>;
+  remove(ids: readonly string[]): Promise<number>;
+  searchAsync(query: Float32Array, k: number): Promise<SearchHit[]>;
+  /** Make the writes so far durable (the exact index saves its folder; LanceDB has already). */
+  commit(): Promise<void>;
+  close(): void;
+}
+
+/** True when `dir` holds an index of either backend. */
+export function isIndexDir(dir: string): boolean {
+  return existsSync(join(dir, "header.json")) || isLanceIndex(dir);
+}
+
+export async function openIndexStore(dir: string): Promise<IndexStore> {
+  if (isLanceIndex(dir)) return lanceStore(await LanceIndex.open(dir));
+  return exactStore(VectorIndex.load(dir), dir);
+}
+
+export async function createIndexStore(
+  dir: string,
+  dim: number,
+  backend: IndexBackend = "exact",
+): Promise<IndexStore> {
+  if (!(INDEX_BACKENDS as readonly string[]).includes(backend))
+    throw new UserError(`index backend: expected ${INDEX_BACKENDS.join(" or ")}, got '${backend}'`);
+  return backend === "lance"
+    ? lanceStore(await LanceIndex.create(dir, dim))
+    : exactStore(VectorIndex.create(dim), dir);
+}
+
+function exactStore(index: VectorIndex, dir: string): IndexStore {
+  return {
+    backend: "exact",
+    dim: index.dim,
+    size: async () => index.size,
+    has: async (id) => index.has(id),
+    add: async (ids, vectors, meta) => index.add(ids, vectors, meta),
+    remove: async (ids) => index.remove(ids),
+    searchAsync: (q, k) => index.searchAsync(q, k),
+    commit: async () => index.save(dir),
+    close: () => {},
+  };
+}
+
+function lanceStore(index: LanceIndex): IndexStore {
+  return {
+    backend: "lance",
+    dim: index.dim,
+    size: () => index.size(),
+    has: (id) => index.has(id),
+    add: (ids, vectors, meta) => index.add(ids, vectors, meta),
+    remove: (ids) => index.remove(ids),
+    searchAsync: (q, k) => index.searchAsync(q, k),
+    commit: async () => {},
+    close: () => index.close(),
+  };
+}

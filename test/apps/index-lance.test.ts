@@ -1,0 +1,69 @@
+/** `juxta index --backend lance`: the same answers as the exact index, updates in place, and search finds it. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { searchImageIndex } from "../../src/apps/image-index.js";
+import { index } from "../../src/cli/commands/index.js";
+import { isLanceIndex } from "../../src/search/lance.js";
+import { colourImages, runCommand, tempDir, tinyModel } from "./fixtures.js";
+
+describe("juxta index --backend lance", () => {
+  let model: string;
+  let img: string;
+  let dir: string;
+  before(async () => {
+    model = tinyModel();
+    dir = tempDir();
+    img = await colourImages(dir);
+  });
+
+  it("builds, searches like the exact index, adds and removes", async () => {
+    const lance = join(dir, "lance.index");
+    const exact = join(dir, "exact.index");
+    const built = JSON.parse(
+      (
+        await runCommand(index, [
+          "--model",
+          model,
+          "--images",
+          img,
+          "--out",
+          lance,
+          "--backend",
+          "lance",
+          "--json",
+        ])
+      )[0] as string,
+    );
+    assert.deepEqual(built, { added: 4, skipped: 0, removed: 0, notFound: [], size: 4 });
+    assert.ok(isLanceIndex(lance));
+    await runCommand(index, ["--model", model, "--images", img, "--out", exact]);
+    for (const query of [{ text: "a red square" }, { image: join(img, "blue.png") }]) {
+      const a = await searchImageIndex(lance, query, 4);
+      const b = await searchImageIndex(exact, query, 4);
+      assert.deepEqual(
+        a.map((h) => h.id),
+        b.map((h) => h.id),
+      );
+      for (const [i, h] of a.entries()) assert.ok(Math.abs(h.score - (b[i]?.score as number)) < 1e-5);
+    }
+    const again = JSON.parse(
+      (await runCommand(index, ["--out", lance, "--add", "--images", img, "--json"]))[0] as string,
+    );
+    assert.deepEqual(again, { added: 0, skipped: 4, removed: 0, notFound: [], size: 4 });
+    const removed = JSON.parse(
+      (await runCommand(index, ["--out", lance, "--remove", join(img, "red.png"), "--json"]))[0] as string,
+    );
+    assert.deepEqual(removed, { added: 0, skipped: 0, removed: 1, notFound: [], size: 3 });
+    const hits = await searchImageIndex(lance, { text: "a red square" }, 10);
+    assert.equal(hits.length, 3);
+    await assert.rejects(
+      runCommand(index, ["--out", lance, "--add", "--images", img, "--backend", "exact"]),
+      /backend is chosen when the index is built/,
+    );
+    await assert.rejects(
+      runCommand(index, ["--model", model, "--images", img, "--out", join(dir, "x"), "--backend", "faiss"]),
+      /--backend: expected exact or lance, got 'faiss'/,
+    );
+  });
+});
