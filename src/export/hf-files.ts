@@ -4,7 +4,7 @@
  * as Juxta's `preprocessImages`), `tokenizer.json` and `tokenizer_config.json` (CLIPTokenizer).
  */
 import { join } from "node:path";
-import type { LoadedClip } from "../models/saved.js";
+import type { LoadedClip, Preprocess } from "../models/saved.js";
 import { configToHf } from "../pretrained/hf.js";
 import { saveTokenizerJson } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
@@ -25,7 +25,7 @@ export function hfModelConfig(loaded: LoadedClip): Json {
 }
 
 /** Resize the shortest side to S (bicubic), centre crop S × S, scale by 1/255, normalize; RGB. */
-export function preprocessorConfig(loaded: LoadedClip): Json {
+export function preprocessorConfig(loaded: { preprocess: Preprocess }): Json {
   const { imageSize: s, mean, std } = loaded.preprocess;
   return {
     image_processor_type: "CLIPImageProcessor",

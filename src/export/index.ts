@@ -1,8 +1,14 @@
-/** Exporting a CLIP model Juxta opens (a run, a Hugging Face or an OpenCLIP folder) for other runtimes. */
+/**
+ * Exporting a model Juxta opens (a run of any method, a Hugging Face or an OpenCLIP folder) for other
+ * runtimes: CLIP and SigLIP models as ONNX (transformers.js layout) or a Hugging Face folder; image-only
+ * encoders as ONNX in the layout of transformers.js's image-feature-extraction pipeline.
+ */
 import { resolve } from "node:path";
-import { loadClipModel } from "../pretrained/open.js";
+import { isLoadedClip } from "../models/saved.js";
+import { loadModel } from "../pretrained/open.js";
 import { UserError } from "../util/errors.js";
 import { exportHf } from "./hf.js";
+import { exportImageEncoderOnnx } from "./image-encoder.js";
 import { checkQuantize, exportOnnx } from "./onnx.js";
 import { exportOpenClip } from "./openclip.js";
 
@@ -15,6 +21,7 @@ export {
   tokenizerConfig,
   writeHfSideFiles,
 } from "./hf-files.js";
+export { exportImageEncoderOnnx, IMAGE_ENCODER_ONNX_FILES } from "./image-encoder.js";
 export {
   checkQuantize,
   exportOnnx,
@@ -45,7 +52,14 @@ export function exportModel(modelDir: string, opts: ExportOptions): string[] {
   if (opts.quantize !== undefined && opts.format !== "onnx")
     throw new UserError("--quantize applies to --format onnx only");
   checkQuantize(opts.quantize);
-  const loaded = loadClipModel(modelDir, { tokenizer: opts.tokenizer });
+  const loaded = loadModel(modelDir, { tokenizer: opts.tokenizer });
+  if (!isLoadedClip(loaded)) {
+    if (opts.format !== "onnx")
+      throw new UserError(
+        `${modelDir} is an image-only encoder (${loaded.config.method ?? "no text tower"}); Hugging Face and OpenCLIP have no class for it, so it exports as onnx only`,
+      );
+    return exportImageEncoderOnnx(loaded, opts.out);
+  }
   if (opts.format === "onnx") return exportOnnx(loaded, opts.out, { quantize: opts.quantize });
   return opts.format === "hf" ? exportHf(loaded, opts.out) : exportOpenClip(loaded, opts.out);
 }

@@ -1,4 +1,7 @@
-/** `juxta export`: a model as ONNX files for transformers.js / ONNX Runtime, or as a Hugging Face folder. */
+/**
+ * `juxta export`: a model as ONNX files for transformers.js / ONNX Runtime (any family), or as a Hugging
+ * Face or OpenCLIP folder (CLIP models).
+ */
 import { exportModel } from "../../export/index.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
@@ -6,13 +9,16 @@ import { defineCommand } from "../command.js";
 export const exportCommand = defineCommand({
   name: "export",
   summary:
-    "export a CLIP model as ONNX (transformers.js layout), a Hugging Face CLIPModel or an OpenCLIP folder",
+    "export a model as ONNX (transformers.js layout; any method), a Hugging Face CLIPModel or an OpenCLIP folder",
   usage: "juxta export --model DIR --format onnx|hf|open_clip --out DIR [--tokenizer PATH] [--quantize q8]",
   help: [
     "DIR is a Juxta run, a Hugging Face CLIPModel folder or an OpenCLIP folder.",
     "onnx writes onnx/model.onnx, onnx/text_model.onnx, onnx/vision_model.onnx (fp32, standard ONNX ops)",
     "and config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json beside them: the",
     "layout transformers.js loads (e.g. pipeline('zero-shot-image-classification', <folder name>)).",
+    "An image-only encoder (simclr, moco, supcon, triplet) exports as onnx only: onnx/model.onnx (pixel_values",
+    "→ image_embeds, its backbone features), config.json and preprocessor_config.json, the layout of",
+    "transformers.js's pipeline('image-feature-extraction', <folder name>).",
     "hf writes config.json and model.safetensors (Hugging Face names) with the same side files.",
     "open_clip writes open_clip_config.json and open_clip_model.safetensors (OpenCLIP's names) and",
     "tokenizer.json: the folder open_clip's hub loader reads, to continue training with open_clip/torchrun",
@@ -21,6 +27,7 @@ export const exportCommand = defineCommand({
     "--quantize q8 is not available (no maintained npm quantizer); the command says so and stops.",
     "examples:",
     "  juxta export --model runs/clip --format onnx --out web/models/my-clip",
+    "  juxta export --model runs/simclr --format onnx --out web/models/my-simclr",
     "  juxta export --model openclip-b32 --tokenizer bpe_simple_vocab_16e6.txt.gz --format hf --out b32-hf",
   ].join("\n"),
   options: {

@@ -20,6 +20,8 @@ export const index = defineCommand({
     "  --out INDEX          the index folder; it records the model folder, so updates and searches reuse it",
     "  --backend exact|lance  storage of a new index: exact (in memory, saved whole; the default) or lance",
     "                       (LanceDB on disk, for corpora larger than memory; needs @lancedb/lancedb)",
+    "Any model works: CLIP and SigLIP indexes are searched by text or image, an image-only encoder's",
+    "(juxta train --method simclr|moco|supcon|triplet) by image, with its backbone features.",
     "  --add                add the images not yet in the index (those already there are kept)",
     "  --remove PATH…       remove these images from the index",
     "  --json               print one JSON line {added, skipped, removed, notFound, size}",

@@ -10,7 +10,8 @@ export const search = defineCommand({
   help: [
     "options:",
     "  --index INDEX        a folder written by juxta index (it names the model that embeds the query)",
-    "  --image IMG          find images like this one instead of matching a text",
+    "  --image IMG          find images like this one instead of matching a text (the only query an",
+    "                       image-only encoder's index takes: simclr, moco, supcon, triplet runs)",
     "  -k, --k K            results (default 10)",
     "  --model RUN, --tokenizer FILE   use another copy of the index's model or tokenizer",
     "  --json               print one JSON line: [{id, score, meta?}], best first",
