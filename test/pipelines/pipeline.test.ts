@@ -10,6 +10,7 @@ import { after, before, describe, it, mock } from "node:test";
 import sharp from "sharp";
 import { Session } from "../../src/engine/index.js";
 import { classEmbeddings } from "../../src/eval/zeroshot.js";
+import { exportModel } from "../../src/export/index.js";
 import { ModelHandle } from "../../src/handle/model.js";
 import { openModel } from "../../src/handle/open.js";
 import { CLIP } from "../../src/models/clip.js";
@@ -94,6 +95,20 @@ describe("openModel: one handle for every family", () => {
     const names = loaded.model.parameters().map((p) => p.name);
     assert.ok(names.includes("logit_bias") && names.includes("logit_scale"));
     assert.equal(loadClip(clip).model.logit_bias, undefined);
+  });
+
+  it("a SigLIP model round-trips through an OpenCLIP folder (init_logit_bias) with its bias", async () => {
+    const out = join(tempDir(), "openclip");
+    exportModel(siglip, { format: "open_clip", out });
+    const config = JSON.parse(readFileSync(join(out, "open_clip_config.json"), "utf8"));
+    assert.equal(config.model_cfg.init_logit_bias, -3.25);
+    const h = await openModel(out);
+    assert.equal(h.family, "siglip");
+    assert.equal(h.logitBias, -3.25);
+    const direct = await openModel(siglip);
+    close(await h.embedTexts(["a red square"]), await direct.embedTexts(["a red square"]));
+    await h.dispose();
+    await direct.dispose();
   });
 
   it("a path, a Buffer and decoded pixels (RGB or RGBA) of one image embed alike", async () => {
