@@ -26,11 +26,14 @@ import { loadWeights, weightsOf } from "../models/weights.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
 import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "../train/checkpoint.js";
 import {
+  checkScheduleLength,
   flagName,
   loadTrainingSet,
   nonFiniteLoss,
   priorRun,
   RunClock,
+  type RunTiming,
+  SetupTimer,
   truncateMetrics,
 } from "../train/run.js";
 import { formatLocation, UserError } from "../util/errors.js";
@@ -97,10 +100,12 @@ export interface ImageMethodOptions {
   stream?: ProgressStream;
 }
 
-export interface ImageMethodResult {
+export interface ImageMethodResult extends RunTiming {
   dir: string;
   method: ImageMethod;
   steps: number;
+  /** The schedule's length (steps == totalSteps once it is complete). */
+  totalSteps: number;
   losses: number[];
   lastLoss: number;
   skipped: number;
@@ -165,6 +170,7 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
   const stream = opts.stream ?? process.stderr;
   const say = (line: string) => stream.write(`${line}\n`);
   const dir = opts.out;
+  const setup = new SetupTimer(stream);
   const prior = priorRun(dir, opts.resume);
   const o = resolveOptions(opts, prior);
   mkdirSync(dir, { recursive: true });
@@ -215,6 +221,7 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
     moco = { key, queue: new Queue(size, cfg.head.out, { seed: o.seed }), momentum: o.momentum };
     if (prior) loadMoco(dir, moco, prior.step, o.batch);
   }
+  setup.say(`compiling the ${o.method} training step (forward, loss and backward as one ONNX model)`);
   const step = await createMethodStep(o.method, model, {
     batch: o.batch,
     temperature: o.temperature,
@@ -237,6 +244,8 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
   let state: TrainState;
   if (prior) state = prior;
   else {
+    if (o.epochs === undefined)
+      setup.say(`timing two dry steps to fit the schedule into ${o.minutes} minutes`);
     const total =
       o.epochs !== undefined
         ? o.epochs * loader.stepsPerEpoch
@@ -271,6 +280,7 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
     unit: "images",
     perTick: 2 * o.batch,
   });
+  const setupSeconds = setup.finish(state);
   const clock = new RunClock(state, {
     budgetSeconds: o.epochs === undefined && o.minutes !== undefined ? o.minutes * 60 : undefined,
     saveEvery: opts.saveEvery,
@@ -321,11 +331,15 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
     dir,
     method: o.method,
     steps: state.step,
+    totalSteps: state.totalSteps,
     losses,
     lastLoss: losses[losses.length - 1] ?? Number.NaN,
     skipped: log.total,
     classes,
     secondsPerStep: losses.length > 0 ? clock.seconds / losses.length : Number.NaN,
+    setupSeconds,
+    trainSeconds: clock.seconds,
+    evalSeconds: clock.evalSeconds,
   };
 }
 
@@ -450,9 +464,11 @@ function resolveOptions(opts: ImageMethodOptions, prior: TrainState | undefined)
           `--resume: --${flagName(k)} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(saved[k])}; a resumed run keeps its settings`,
         );
     }
+    checkScheduleLength(saved.epochs, opts.minutes, true);
     return { ...(saved as Resolved), minutes: opts.minutes ?? saved.minutes };
   }
   if (!opts.data) throw new UserError("--data is required to start a run");
+  checkScheduleLength(opts.epochs, opts.minutes, false);
   if (!opts.method || !IMAGE_METHODS.includes(opts.method))
     throw new UserError(`--method must be one of ${IMAGE_METHODS.join(", ")}, got ${opts.method}`);
   const method = opts.method;

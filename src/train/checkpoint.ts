@@ -31,6 +31,14 @@ export interface TrainState {
   elapsedSeconds: number;
   /** The options the run was started with (a resume reuses them). */
   options: Record<string, unknown>;
+  /**
+   * Evaluations on the held-out set (part of elapsedSeconds): how many the cadence plans over the schedule
+   * (fitted to a time budget), how many of those are done, and all runs (the one before step 1 included)
+   * with their seconds.
+   */
+  evals?: { count?: number; done: number; runs: number; seconds: number };
+  /** Seconds spent setting up (reading and decoding the data, tokenizer, compiling), all invocations. */
+  setupSeconds?: number;
 }
 
 export function saveOptimizer(dir: string, opt: Optimizer): void {

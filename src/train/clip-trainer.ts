@@ -36,7 +36,18 @@ import { appendJsonLine } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
 import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
 import { createClipStep } from "./clip-step.js";
-import { flagName, loadTrainingSet, nonFiniteLoss, priorRun, RunClock, truncateMetrics } from "./run.js";
+import {
+  checkScheduleLength,
+  flagName,
+  loadTrainingSet,
+  nonFiniteLoss,
+  noTiming,
+  priorRun,
+  RunClock,
+  type RunTiming,
+  SetupTimer,
+  truncateMetrics,
+} from "./run.js";
 import type { TrainStep } from "./step.js";
 
 export interface ClipTrainOptions {
@@ -80,9 +91,11 @@ export interface ClipTrainOptions {
   stream?: ProgressStream;
 }
 
-export interface ClipTrainResult {
+export interface ClipTrainResult extends RunTiming {
   dir: string;
   steps: number;
+  /** The schedule's length (steps == totalSteps once it is complete). */
+  totalSteps: number;
   losses: number[];
   lastLoss: number;
   skipped: number;
@@ -111,11 +124,20 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   const stream = opts.stream ?? process.stderr;
   const say = (line: string) => stream.write(`${line}\n`);
   const dir = opts.out;
+  const setup = new SetupTimer(stream);
   const prior = priorRun(dir, opts.resume);
   const o = resolveOptions(opts, prior);
   if (prior && prior.step >= prior.totalSteps) {
     say(`${dir}: the run is complete (${prior.step} of ${prior.totalSteps} steps); nothing to resume`);
-    return { dir, steps: prior.step, losses: [], lastLoss: Number.NaN, skipped: 0 };
+    return {
+      dir,
+      steps: prior.step,
+      totalSteps: prior.totalSteps,
+      losses: [],
+      lastLoss: Number.NaN,
+      skipped: 0,
+      ...noTiming,
+    };
   }
   mkdirSync(dir, { recursive: true });
 
@@ -201,6 +223,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
 
   model.train();
   const trainable = o.lockImage || o.lockText ? lockedParams(model, o) : undefined;
+  setup.say("compiling the training step (forward, loss and backward as one ONNX model)");
   const step = bias
     ? await createSiglipStep(model, { batch: o.batch, bias, trainable, textLength })
     : await createClipStep(model, { batch: o.batch, trainable, textLength });
@@ -211,6 +234,8 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   if (prior) state = prior;
   else {
     // An epoch budget fixes the schedule's length; a time budget sizes it from the pace of two dry runs.
+    if (o.epochs === undefined)
+      setup.say(`timing two dry steps to fit the schedule into ${o.minutes} minutes`);
     const total =
       o.epochs !== undefined
         ? o.epochs * loader.stepsPerEpoch
@@ -228,8 +253,8 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   for (const path of [metricsPath, evalsPath])
     if (prior) truncateMetrics(path, prior.step);
     else writeFileSync(path, "");
+  if (opts.evalData) setup.say(`reading the held-out set ${opts.evalData}`);
   const evalSet = opts.evalData ? await loadEvalSet(opts.evalData, { dataset: opts.dataset }) : undefined;
-  const evalEvery = opts.evalEvery ?? Math.max(1, Math.ceil(state.totalSteps / 10));
 
   const losses: number[] = [];
   const checkpoint = () => {
@@ -252,13 +277,32 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     unit: "pairs",
     perTick: o.batch,
   });
+  const setupSeconds = setup.finish(state);
   const clock = new RunClock(state, {
     budgetSeconds: o.epochs === undefined && o.minutes !== undefined ? o.minutes * 60 : undefined,
     saveEvery: opts.saveEvery,
     stopAfter: opts.stopAfter,
     onResize: (remaining) => bar.setTotal(remaining),
+    evaluation: evalSet ? { every: opts.evalEvery } : undefined,
   });
+  // Evaluations are timed apart: the progress bar's pairs/s counts training only.
+  const evaluate = async () => {
+    if (!evalSet) return;
+    bar.pause();
+    const result = await clock.evaluate(() =>
+      evaluateClip({ model, tokenizer, preprocess }, evalSet, { linearProbe: false }),
+    );
+    model.train();
+    bar.resume();
+    const values = evalValues(result);
+    appendJsonLine(evalsPath, { step: state.step, values });
+    const shown = ["image_to_text/R@1", "text_to_image/R@1", "zero_shot/top1"].filter((k) => k in values);
+    bar.log(
+      `eval at step ${state.step}: ${shown.map((k) => `${k} ${(100 * (values[k] as number)).toFixed(1)}%`).join(", ")}`,
+    );
+  };
   try {
+    if (clock.evaluateAtStart) await evaluate();
     for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
       const tokens = tokenizer.encodeBatch(batch.texts, textLength);
       const r = await step.run({ images: batch.pixels, tokens }, state.step);
@@ -272,7 +316,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
         );
       const lr = warmupCosine(state.step, { lr: o.lr, warmup: state.warmupSteps, total: state.totalSteps });
       opt.update(r.grads, lr, clipScale(r.gradNorm, o.maxGradNorm));
-      const { done, stop, save } = clock.stepDone();
+      const { done, stop, save, evaluate: evaluateNow } = clock.stepDone();
       losses.push(r.loss);
       const temperature = (r.metrics.temperature as Float32Array)[0] as number;
       const accuracy = (r.metrics.accuracy as Float32Array)[0] as number;
@@ -290,16 +334,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
         seconds: Math.round(state.elapsedSeconds * 10) / 10,
       });
       bar.tick(1, { loss: r.loss.toFixed(3), lr: lr.toExponential(1), T: temperature.toFixed(1) });
-      if (evalSet && (done || state.step % evalEvery === 0)) {
-        const result = await evaluateClip({ model, tokenizer, preprocess }, evalSet, { linearProbe: false });
-        model.train();
-        const values = evalValues(result);
-        appendJsonLine(evalsPath, { step: state.step, values });
-        const shown = ["image_to_text/R@1", "text_to_image/R@1", "zero_shot/top1"].filter((k) => k in values);
-        bar.log(
-          `eval at step ${state.step}: ${shown.map((k) => `${k} ${(100 * (values[k] as number)).toFixed(1)}%`).join(", ")}`,
-        );
-      }
+      if (evaluateNow) await evaluate();
       if (save) checkpoint();
       if (done || stop) break;
     }
@@ -314,9 +349,13 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
   return {
     dir,
     steps: state.step,
+    totalSteps: state.totalSteps,
     losses,
     lastLoss: losses[losses.length - 1] ?? Number.NaN,
     skipped: log.total,
+    setupSeconds,
+    trainSeconds: clock.seconds,
+    evalSeconds: clock.evalSeconds,
   };
 }
 
@@ -384,6 +423,7 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
           `--resume: --${flagName(k)} ${given} differs from the run's ${saved[k]}; a resumed run keeps its settings`,
         );
     }
+    checkScheduleLength(saved.epochs, opts.minutes, true);
     return { ...(saved as Resolved), minutes: opts.minutes ?? saved.minutes };
   }
   if (!opts.data) throw new UserError("--data is required to start a run");
@@ -392,6 +432,7 @@ function resolveOptions(opts: ClipTrainOptions, prior: TrainState | undefined): 
     throw new UserError(`--method must be clip or siglip for image-text training, got ${method}`);
   if (opts.init && (opts.preset || opts.config))
     throw new UserError("--init takes its shapes from the pretrained model; drop --preset");
+  checkScheduleLength(opts.epochs, opts.minutes, false);
   const epochs = opts.epochs ?? (opts.minutes === undefined ? 10 : undefined);
   return {
     method,

@@ -8,7 +8,7 @@ import type { DatasetOptions } from "../data/options.js";
 import { type Sample, SkipLog } from "../data/types.js";
 import { buildPixelStore, type PixelStore } from "../image/store.js";
 import { UserError } from "../util/errors.js";
-import { Progress, type ProgressStream } from "../util/progress.js";
+import { formatDuration, Progress, type ProgressStream } from "../util/progress.js";
 import { readState, type TrainState } from "./checkpoint.js";
 
 /** The checkpoint in `dir` to resume from, or undefined for a new run; refuses the two mistakes. */
@@ -70,15 +70,76 @@ export function truncateMetrics(path: string, step: number): void {
   writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
 }
 
+/** How long an invocation spent setting up and training (evaluations are part of training time). */
+export interface RunTiming {
+  /** Reading and decoding the data, the tokenizer, compiling the step, sizing the schedule. */
+  setupSeconds: number;
+  /** The steps and the evaluations between them. */
+  trainSeconds: number;
+  evalSeconds: number;
+}
+
+export const noTiming: RunTiming = { setupSeconds: 0, trainSeconds: 0, evalSeconds: 0 };
+
+/** `set-up 9.8s, training 31s (evaluation 6.1s of it)`, for the line that ends a run. */
+export function formatRunTiming(t: RunTiming): string {
+  const evals = t.evalSeconds > 0 ? ` (evaluation ${formatDuration(t.evalSeconds)} of it)` : "";
+  return `set-up ${formatDuration(t.setupSeconds)}, training ${formatDuration(t.trainSeconds)}${evals}`;
+}
+
 /**
- * Steps at which a time-budgeted schedule is re-sized from the pace since the previous re-sizing (the first
- * from the dry-run estimate). The first steps run slower than the rest (the loader's workers fill their
- * queue, ONNX Runtime's arena grows), so sizing once from them left a quarter of a 4-minute budget unused.
+ * Times a trainer's set-up and says what it is doing, so the seconds before the first step are not silent;
+ * `finish` adds them to the run's state (state.json keeps the total over resumes) and says how long it took.
+ */
+export class SetupTimer {
+  private readonly t0 = performance.now();
+
+  constructor(private readonly stream: ProgressStream) {}
+
+  say(what: string): void {
+    this.stream.write(`${what}\n`);
+  }
+
+  finish(state: TrainState): number {
+    const seconds = (performance.now() - this.t0) / 1000;
+    state.setupSeconds = (state.setupSeconds ?? 0) + seconds;
+    this.say(`set-up took ${formatDuration(seconds)}`);
+    return seconds;
+  }
+}
+
+/**
+ * An epoch count and a time budget both fix the schedule's length; given both, neither silently wins. On
+ * a resume, `--minutes` may extend a time-budgeted run but not turn an epoch run into one.
+ */
+export function checkScheduleLength(
+  epochs: number | undefined,
+  minutes: number | undefined,
+  resume: boolean,
+) {
+  if (epochs === undefined || minutes === undefined) return;
+  throw new UserError(
+    resume
+      ? `--resume: this run's schedule is ${epochs} epochs; --minutes applies only to runs started with --minutes`
+      : "--epochs and --minutes both set the schedule's length; give one (--epochs N passes over the data, or --minutes M of training)",
+  );
+}
+
+/**
+ * Steps (counted in this invocation) at which a time-budgeted schedule is re-sized from the pace since the
+ * previous re-sizing (the first from the dry-run estimate); after the last, every RESIZE_EVERY steps. The
+ * first steps run slower than the rest (the loader's workers fill their queue, ONNX Runtime's arena grows),
+ * so sizing once from them left a quarter of a 4-minute budget unused.
  */
 const RESIZE_AT = [6, 12, 24, 48];
+const RESIZE_EVERY = 64;
+/** Without a budget or --eval-every, a run is evaluated this many times (and once before the first step). */
+const DEFAULT_EVALS = 10;
+/** A time budget spends at most about this share on evaluation (at least one evaluation, at the end). */
+const EVAL_SHARE = 0.2;
 
 export interface RunClockOptions {
-  /** Wall-clock budget in seconds (a `--minutes` run); the schedule is resized from the real pace. */
+  /** Wall-clock budget in seconds (a `--minutes` run) for training and its evaluations. */
   budgetSeconds?: number;
   /** Steps between checkpoints; default: every two minutes. */
   saveEvery?: number;
@@ -86,21 +147,51 @@ export interface RunClockOptions {
   stopAfter?: number;
   /** Where the resized total goes (a progress bar counting this invocation's steps). */
   onResize?: (remaining: number) => void;
+  /**
+   * The run evaluates on a held-out set: before the first step, at the schedule's end, and every `every`
+   * steps; without `every`, DEFAULT_EVALS times a run, or under a budget as often as EVAL_SHARE of it allows
+   * (decided from how long the first evaluation took).
+   */
+  evaluation?: { every?: number };
+  /** Milliseconds clock, for tests. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** What `stepDone` decides after each step. */
+export interface StepMarks {
+  /** The schedule has reached its end. */
+  done: boolean;
+  /** This invocation stops here (Ctrl-C, stop-after). */
+  stop: boolean;
+  save: boolean;
+  /** Evaluate now (held-out set). */
+  evaluate: boolean;
 }
 
 /**
- * The bookkeeping around a trainer's steps: elapsed time across resumes, the time budget (the schedule is
- * sized from the first real steps, with the loader's workers busy, and kept in state.json so a resume keeps
- * it), when to checkpoint, and Ctrl-C (finish the step, checkpoint, stop).
+ * The bookkeeping around a trainer's steps: elapsed time across resumes, the time budget, the evaluation
+ * cadence, when to checkpoint, and Ctrl-C (finish the step, checkpoint, stop).
+ *
+ * A budget covers the steps and the evaluations between them (set-up comes before and is timed apart). The
+ * schedule is sized from the real pace of training steps — evaluation time is kept out of the pace and
+ * reserved for the evaluations still to come — and a run ends when its schedule does, so the learning rate
+ * always anneals to its end: when the pace slows, the schedule shrinks to fit rather than being cut off.
+ * The totals are kept in state.json so a resume keeps them.
  */
 export class RunClock {
   readonly startStep: number;
   interrupted = false;
-  private readonly t0 = performance.now();
+  private readonly now: () => number;
+  private readonly t0: number;
   private readonly elapsedAtStart: number;
-  private lastSave = performance.now();
-  /** Where the pace is measured from: the last re-sizing, or this invocation's first step. */
+  private readonly evalSecondsAtStart: number;
+  private lastSave: number;
+  /** Where the training pace is measured from: the last re-sizing, or this invocation's first step. */
   private paceFrom: { step: number; seconds: number } | undefined;
+  /** Seconds per training step: the dry-run estimate, then the latest measured pace. */
+  private perStep: number | undefined;
+  /** Seconds the latest evaluation took (the estimate for the next ones). */
+  private evalCost: number | undefined;
   private readonly onSignal = () => {
     this.interrupted = true;
   };
@@ -109,39 +200,146 @@ export class RunClock {
     private readonly state: TrainState,
     private readonly opts: RunClockOptions,
   ) {
+    this.now = opts.now ?? (() => performance.now());
+    this.t0 = this.now();
+    this.lastSave = this.t0;
     this.startStep = state.step;
     this.elapsedAtStart = state.elapsedSeconds;
+    this.evalSecondsAtStart = state.evals?.seconds ?? 0;
+    const budget = opts.budgetSeconds;
+    if (budget !== undefined && state.step === 0) this.perStep = budget / Math.max(1, state.totalSteps);
+    if (opts.evaluation) {
+      const ev = (state.evals ??= { done: 0, runs: 0, seconds: 0 });
+      if (opts.evaluation.every === undefined && ev.count === undefined && budget === undefined)
+        ev.count = DEFAULT_EVALS;
+      if (ev.runs > 0) this.evalCost = ev.seconds / ev.runs;
+    }
     process.once("SIGINT", this.onSignal);
   }
 
-  /** Count a finished step; says whether the run is over and whether to checkpoint now. */
-  stepDone(): { done: boolean; stop: boolean; save: boolean } {
+  private get budget(): number | undefined {
+    return this.opts.budgetSeconds;
+  }
+
+  /** Seconds of the run so far, evaluations included (all invocations). */
+  private elapsed(): number {
+    return this.elapsedAtStart + (this.now() - this.t0) / 1000;
+  }
+
+  /** Whether to evaluate before the first step (a baseline, and the cost that sizes the cadence). */
+  get evaluateAtStart(): boolean {
+    return this.opts.evaluation !== undefined && this.state.step === 0 && this.state.evals?.runs === 0;
+  }
+
+  /** Runs one evaluation, timed apart from training; the first one under a budget decides the cadence. */
+  async evaluate<T>(run: () => Promise<T>): Promise<T> {
+    const t = this.now();
+    const result = await run();
+    const seconds = (this.now() - t) / 1000;
+    const s = this.state;
+    const ev = (s.evals ??= { done: 0, runs: 0, seconds: 0 });
+    ev.runs++;
+    ev.seconds += seconds;
+    if (s.step > 0) ev.done++;
+    s.elapsedSeconds = this.elapsed();
+    this.evalCost = seconds;
+    // Training pace is measured between evaluations: move its origin past this one.
+    if (this.paceFrom) this.paceFrom.seconds += seconds;
+    const budget = this.budget;
+    if (budget !== undefined && this.opts.evaluation?.every === undefined && ev.count === undefined) {
+      ev.count = Math.max(1, Math.min(DEFAULT_EVALS, Math.floor((EVAL_SHARE * budget) / seconds) - 1));
+      if (this.perStep !== undefined) this.resize(this.perStep);
+    }
+    return result;
+  }
+
+  /** Count a finished step; says whether the run is over, whether to stop, checkpoint or evaluate now. */
+  stepDone(): StepMarks {
     const s = this.state;
     s.step++;
-    s.elapsedSeconds = this.elapsedAtStart + (performance.now() - this.t0) / 1000;
-    const budget = this.opts.budgetSeconds ?? Number.POSITIVE_INFINITY;
-    const from = this.paceFrom;
-    if (!from) this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
-    else if (Number.isFinite(budget) && RESIZE_AT.includes(s.step)) {
-      const perStep = (s.elapsedSeconds - from.seconds) / (s.step - from.step);
-      s.totalSteps = s.step + Math.max(0, Math.floor((budget - s.elapsedSeconds) / perStep));
-      this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
-      this.opts.onResize?.(s.totalSteps - this.startStep);
+    s.elapsedSeconds = this.elapsed();
+    const budget = this.budget;
+    const k = s.step - this.startStep;
+    if (!this.paceFrom) this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
+    else if (budget !== undefined) {
+      const perStep = (s.elapsedSeconds - this.paceFrom.seconds) / (s.step - this.paceFrom.step);
+      this.perStep = perStep;
+      const last = RESIZE_AT[RESIZE_AT.length - 1] as number;
+      if (RESIZE_AT.includes(k) || (k > last && (k - last) % RESIZE_EVERY === 0)) {
+        this.resize(perStep);
+        this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
+      } else if (k > (RESIZE_AT[0] as number) && this.projectedEnd(perStep) > budget + perStep)
+        this.resize(perStep); // slower than planned: shrink now rather than overrun
     }
-    const done = s.step >= s.totalSteps || s.elapsedSeconds >= budget;
+    const done = s.step >= s.totalSteps;
     const stop =
       this.interrupted ||
       (this.opts.stopAfter !== undefined && s.step - this.startStep >= this.opts.stopAfter);
-    const due = this.opts.saveEvery
-      ? s.step % this.opts.saveEvery === 0
-      : performance.now() - this.lastSave > 120_000;
-    if (done || stop || due) this.lastSave = performance.now();
-    return { done, stop, save: done || stop || due };
+    const t = this.now();
+    const due = this.opts.saveEvery ? s.step % this.opts.saveEvery === 0 : t - this.lastSave > 120_000;
+    if (done || stop || due) this.lastSave = t;
+    return { done, stop, save: done || stop || due, evaluate: this.evaluationDue(done) };
   }
 
-  /** Seconds this invocation has trained. */
+  /** Evaluations still to come if the schedule ends at step `total`. */
+  private evalsLeft(total: number): number {
+    const ev = this.opts.evaluation;
+    if (!ev) return 0;
+    const step = this.state.step;
+    if (ev.every !== undefined)
+      return Math.floor(total / ev.every) - Math.floor(step / ev.every) + (total % ev.every === 0 ? 0 : 1);
+    const { count, done } = this.state.evals ?? { done: 0 };
+    return count === undefined ? 1 : Math.max(1, count - done);
+  }
+
+  /** When the run would end at this pace, evaluations included. */
+  private projectedEnd(perStep: number): number {
+    const s = this.state;
+    const evals = this.evalsLeft(s.totalSteps) * (this.evalCost ?? 0);
+    return s.elapsedSeconds + (s.totalSteps - s.step) * perStep + evals;
+  }
+
+  /**
+   * Sizes the schedule to end within the budget: the most steps whose training time at `perStep`, plus the
+   * evaluations still to come, fits the time left (at least one more step).
+   */
+  private resize(perStep: number): void {
+    const s = this.state;
+    const cost = this.evalCost ?? 0;
+    const left = (this.budget as number) - s.elapsedSeconds;
+    const fits = (extra: number) => extra * perStep + this.evalsLeft(s.step + extra) * cost <= left;
+    // The largest number of further steps that fits (binary search; at least one).
+    let lo = 1;
+    let hi = Math.max(1, Math.floor(left / perStep));
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (fits(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    s.totalSteps = s.step + lo;
+    this.opts.onResize?.(s.totalSteps - this.startStep);
+  }
+
+  /** Whether the step just counted is one the evaluation cadence lands on. */
+  private evaluationDue(done: boolean): boolean {
+    const ev = this.opts.evaluation;
+    if (!ev) return false;
+    if (done) return true;
+    const s = this.state;
+    if (ev.every !== undefined) return s.step % ev.every === 0;
+    const { count, done: held } = s.evals ?? { done: 0 };
+    // Evaluation j of `count` is due once the run passes j/count of its schedule (the last at its end).
+    return count !== undefined && Math.floor((s.step * count) / s.totalSteps) > held;
+  }
+
+  /** Seconds this invocation has run, training and evaluations. */
   get seconds(): number {
-    return (performance.now() - this.t0) / 1000;
+    return (this.now() - this.t0) / 1000;
+  }
+
+  /** Seconds this invocation has spent evaluating. */
+  get evalSeconds(): number {
+    return (this.state.evals?.seconds ?? 0) - this.evalSecondsAtStart;
   }
 
   release(): void {

@@ -45,7 +45,9 @@ export class Progress {
   private readonly logEveryMs: number;
   private readonly now: () => number;
   private readonly formatCount: (n: number) => string;
-  private readonly start: number;
+  private start: number;
+  /** When pause() stopped the clock (undefined while running). */
+  private pausedAt: number | undefined;
   private count = 0;
   private fields: Record<string, string | number> = {};
   private rate: number | undefined;
@@ -72,12 +74,28 @@ export class Progress {
     this.lastRateAt = this.start;
   }
 
-  /** Records `n` more units done and the latest `fields` (e.g. `{ loss: 2.31, lr: 4e-4 }`); may redraw. */
   /** Change the amount of work in all (e.g. once a time budget's steps are known). */
   setTotal(total: number): void {
     this.total = total;
   }
 
+  /**
+   * Stops the clock until `resume()`: time spent on other work (an evaluation between training steps)
+   * then counts neither in the rate nor in the final time.
+   */
+  pause(): void {
+    this.pausedAt ??= this.now();
+  }
+
+  resume(): void {
+    if (this.pausedAt === undefined) return;
+    const paused = this.now() - this.pausedAt;
+    this.start += paused;
+    this.lastRateAt += paused;
+    this.pausedAt = undefined;
+  }
+
+  /** Records `n` more units done and the latest `fields` (e.g. `{ loss: 2.31, lr: 4e-4 }`); may redraw. */
   tick(n = 1, fields?: Record<string, string | number>): void {
     if (this.finished) return;
     this.count += n;

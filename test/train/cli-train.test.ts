@@ -38,7 +38,10 @@ describe("juxta train --method", () => {
       "--augment",
       "crop",
     ]);
-    assert.match(printed[0]!, /^supcon: trained to step 2, final loss [\d.]+; encoder saved in /);
+    assert.match(
+      printed[0]!,
+      /^supcon: trained to step 2 of 2, final loss [\d.]+; set-up [\d.]+s, training [\d.]+s; encoder saved in /,
+    );
     const o = options(out);
     assert.equal(o.method, "supcon");
     assert.equal(o.preset, "resnet-tiny");
@@ -68,7 +71,7 @@ describe("juxta train --method", () => {
       /--method clip differs from the run's simclr/,
     );
     const printed = await runCommand(train, ["--resume", "--out", out]);
-    assert.match(printed[0]!, /^simclr: trained to step 3, /);
+    assert.match(printed[0]!, /^simclr: trained to step 3 of 3, /);
     const again = await runCommand(train, ["--resume", "--out", out]);
     assert.match(again[0]!, /the run is complete \(3 of 3 steps\); nothing to resume/);
     assert.equal(options(out).method, "simclr");
@@ -87,7 +90,7 @@ describe("juxta train --method", () => {
       stream: quiet,
     });
     const printed = await runCommand(train, ["--resume", "--out", out]);
-    assert.match(printed[0]!, /^trained to step 3, /);
+    assert.match(printed[0]!, /^trained to step 3 of 3, /);
     const saved = JSON.parse(readFileSync(join(out, "juxta.json"), "utf8")) as Record<string, unknown>;
     assert.equal(saved.method, "siglip");
     const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
@@ -112,5 +115,10 @@ describe("juxta train --method", () => {
       /--augment must be one of simclr, mocov2, crop, none/,
     );
     await assert.rejects(run("--method", "triplet", "--miner", "easy"), /--miner must be one of/);
+    for (const method of ["clip", "simclr"])
+      await assert.rejects(
+        run("--method", method, "--epochs", "1", "--minutes", "0.1"),
+        /--epochs and --minutes both set the schedule's length; give one/,
+      );
   });
 });

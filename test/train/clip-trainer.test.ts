@@ -8,6 +8,7 @@ import sharp from "sharp";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import type { ClipConfig } from "../../src/models/clip.js";
 import { loadClip } from "../../src/models/saved.js";
+import { warmupCosine } from "../../src/optim/schedule.js";
 import { trainClip } from "../../src/train/clip-trainer.js";
 import { UserError } from "../../src/util/errors.js";
 
@@ -219,9 +220,59 @@ describe("trainClip", () => {
       .map((l) => JSON.parse(l));
     assert.deepEqual(
       evals.map((e: { step: number }) => e.step),
-      [2, 3],
+      [0, 2, 3],
     );
     assert.ok("image_to_text/R@1" in evals[0].values);
+  });
+
+  it("a time budget with evaluations: set-up said and timed, the schedule run to its end", async () => {
+    const data = join(await makeData(), "data.jsonl");
+    const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
+    const said: string[] = [];
+    const stream = { write: (t: string) => said.push(t) };
+    const r = await trainClip({ data, out, config: CONFIG, batch: 8, minutes: 0.05, evalData: data, stream });
+    const text = said.join("");
+    for (const message of [
+      "compiling the training step",
+      "timing two dry steps to fit the schedule into 0.05 minutes",
+      `reading the held-out set ${data}`,
+      "set-up took ",
+    ])
+      assert.ok(text.includes(message), `says '${message}'`);
+    assert.equal(r.steps, r.totalSteps, "the schedule reached its end");
+    assert.ok(r.setupSeconds > 0 && r.trainSeconds > 0 && r.evalSeconds > 0);
+    assert.ok(r.evalSeconds < r.trainSeconds);
+    const state = JSON.parse(readFileSync(join(out, "state.json"), "utf8"));
+    assert.equal(state.step, state.totalSteps);
+    assert.ok(state.setupSeconds > 0);
+    assert.equal(state.evals.runs, state.evals.done + 1);
+    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const last = metrics.at(-1);
+    assert.equal(last.step, state.totalSteps);
+    assert.equal(
+      last.lr,
+      warmupCosine(state.totalSteps - 1, { lr: 5e-4, warmup: state.warmupSteps, total: state.totalSteps }),
+    );
+    const evalSteps = readFileSync(join(out, "evals.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).step);
+    assert.equal(evalSteps[0], 0);
+    assert.equal(evalSteps.at(-1), state.totalSteps);
+    await assert.rejects(
+      trainClip({
+        data,
+        out: mkdtempSync(join(tmpdir(), "juxta-run-")),
+        config: CONFIG,
+        epochs: 1,
+        minutes: 0.1,
+        stream: quiet,
+      }),
+      /--epochs and --minutes both set the schedule's length/,
+    );
   });
 
   it("trains CLIP with a small ResNet image tower (BatchNorm statistics saved), which exports refuse", async () => {

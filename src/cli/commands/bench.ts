@@ -9,61 +9,102 @@ import { benchSearch } from "../../search/bench.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
 
-const SUITES: Record<
-  string,
-  (v: Record<string, string | boolean | undefined>) => Promise<Record<string, unknown>>
-> = {
-  engine: () => benchEngine(),
-  train: (v) =>
-    benchTrain({
-      preset: v.preset as string | undefined,
-      batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 }),
-      steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
-      peer: !v["no-peer"],
-    }),
-  data: async (v) => {
-    // Augmented pairs per second at the train suite's shapes (tiny: 64 px), two loader workers.
-    const batch = numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 });
-    const r = await measureLoaderThroughput({ size: 64, batchSize: batch, augment: "clip", workers: 2 });
-    return {
-      suite: "data",
-      batch,
-      augment: "clip",
-      workers: r.workers,
-      data_pairs_per_s: Math.round(r.pairsPerSec),
-    };
+type Flags = Record<string, string | boolean | undefined>;
+
+/** Each suite: what it measures (for `bench` and `bench --help`) and how to run it. */
+const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Record<string, unknown>> }> = {
+  engine: {
+    about: ["a 1024² matmul through the engine vs raw ONNX Runtime, and a training step's overhead"],
+    run: () => benchEngine(),
   },
-  search: async () => ({ suite: "search", ...(await benchSearch()) }),
-  b32: async () => ({ suite: "b32", ...(await benchB32()) }),
-  embed: (v) =>
-    benchEmbed({
-      preset: v.preset as string | undefined,
-      batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 1 }),
-      peer: !v["no-peer"],
-    }),
-  // --preset names an image encoder here; a CLIP preset given for the other suites (--suite all) is theirs.
-  methods: (v) =>
-    benchMethods({
-      preset: (v.preset as string | undefined) ?? "resnet-tiny",
-      batch: numberFlag(v.batch as string | undefined, "batch", 64, { integer: true, min: 2 }),
-      repeats: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 1 }),
-    }),
+  train: {
+    about: [
+      "CLIP training pairs/s and peak memory vs the PyTorch peer in the same run (full CPU for",
+      "minutes); --preset tiny|tiny-resnet|small|b32, --batch (128), --steps (6), --no-peer",
+    ],
+    run: (v) =>
+      benchTrain({
+        preset: v.preset as string | undefined,
+        batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 }),
+        steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
+        peer: !v["no-peer"],
+      }),
+  },
+  embed: {
+    about: [
+      "images/s and texts/s through the inference graphs vs the PyTorch peer in the same run;",
+      "--preset, --batch (128), --no-peer",
+    ],
+    run: (v) =>
+      benchEmbed({
+        preset: v.preset as string | undefined,
+        batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 1 }),
+        peer: !v["no-peer"],
+      }),
+  },
+  data: {
+    about: ["augmented pairs/s from the data loader (two workers, 64 px); --batch"],
+    run: async (v) => {
+      // Augmented pairs per second at the train suite's shapes (tiny: 64 px), two loader workers.
+      const batch = numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 });
+      const r = await measureLoaderThroughput({ size: 64, batchSize: batch, augment: "clip", workers: 2 });
+      return {
+        suite: "data",
+        batch,
+        augment: "clip",
+        workers: r.workers,
+        data_pairs_per_s: Math.round(r.pairsPerSec),
+      };
+    },
+  },
+  search: {
+    about: ["exact top-10 search latency over 100k 256-d vectors"],
+    run: async () => ({ suite: "search", ...(await benchSearch()) }),
+  },
+  b32: {
+    about: ["ViT-B/32-sized embedding throughput (random weights), images and texts per second"],
+    run: async () => ({ suite: "b32", ...(await benchB32()) }),
+  },
+  methods: {
+    about: [
+      "SimCLR and MoCo v2 step time vs the same encoder's forward+backward on the same 2N images;",
+      `--preset ${Object.keys(IMAGE_ENCODER_PRESETS).join("|")} (default resnet-tiny), --batch N samples`,
+      "(default 64), --steps timed repetitions (default 6)",
+    ],
+    // --preset names an image encoder here; a CLIP preset given for the other suites (--suite all) is theirs.
+    run: (v) =>
+      benchMethods({
+        preset: (v.preset as string | undefined) ?? "resnet-tiny",
+        batch: numberFlag(v.batch as string | undefined, "batch", 64, { integer: true, min: 2 }),
+        repeats: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 1 }),
+      }),
+  },
 };
+
+/** The suites, one per entry, as `bench` (no --suite) and `bench --help` list them. */
+function suiteList(): string {
+  const lines = Object.entries(SUITES).flatMap(([name, { about }]) =>
+    about.map((line, i) => `  ${(i === 0 ? name : "").padEnd(9)}${line}`),
+  );
+  return ["suites (--suite NAME, or all for every one in turn):", ...lines].join("\n");
+}
 
 export const bench = defineCommand({
   name: "bench",
-  summary:
-    "measure throughput (engine, train, embed) against the PyTorch peer, and the image methods' step overhead",
-  usage:
-    "juxta bench --suite engine|train|embed|b32|methods|all [--preset tiny] [--batch 128] [--steps 6] [--no-peer] [--json]",
+  summary: "measure throughput (engine, train, embed, data, search) against the PyTorch peer in the same run",
+  usage: `juxta bench --suite ${Object.keys(SUITES).join("|")}|all [--preset NAME] [--batch N] [--steps N] [--no-peer] [--json]`,
   help: [
-    "suites:",
-    "  methods              SimCLR and MoCo v2 step time vs the same encoder's forward+backward on the same 2N",
-    `                       images, and the ratio; --preset ${Object.keys(IMAGE_ENCODER_PRESETS).join("|")} (default`,
-    "                       resnet-tiny), --batch N samples (default 64), --steps timed repetitions (default 6)",
+    suiteList(),
+    "",
+    "options:",
+    "  --json               one JSON line per suite",
+    "  --no-peer            skip the PyTorch peer (train, embed)",
+    "",
+    "example:",
+    "  juxta bench --suite train --preset tiny --batch 128 --json",
   ].join("\n"),
   options: {
-    suite: { type: "string", default: "all" },
+    suite: { type: "string" },
     json: { type: "boolean" },
     preset: { type: "string" },
     batch: { type: "string" },
@@ -71,7 +112,12 @@ export const bench = defineCommand({
     "no-peer": { type: "boolean" },
   },
   async run(values) {
-    const names = values.suite === "all" ? Object.keys(SUITES) : [values.suite ?? "all"];
+    // Every suite in turn keeps the CPU busy for minutes (the peer included): only on request.
+    if (values.suite === undefined) {
+      console.log(`${suiteList()}\n\nusage: ${bench.usage}`);
+      return;
+    }
+    const names = values.suite === "all" ? Object.keys(SUITES) : [values.suite];
     const imagePreset = values.preset !== undefined && values.preset in IMAGE_ENCODER_PRESETS;
     for (const name of names) {
       const suite = SUITES[name];
@@ -83,7 +129,7 @@ export const bench = defineCommand({
         names.length === 1 || (name === "methods") === imagePreset
           ? values
           : { ...values, preset: undefined };
-      const result = await suite(own);
+      const result = await suite.run(own);
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`# ${name}`);

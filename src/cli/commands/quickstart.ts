@@ -7,6 +7,7 @@ import { loadClip } from "../../models/saved.js";
 import { renderReport } from "../../report/index.js";
 import { STATE_FILE } from "../../train/checkpoint.js";
 import { trainClip } from "../../train/clip-trainer.js";
+import { formatRunTiming } from "../../train/run.js";
 import { writeFileAtomic, writeJsonAtomic } from "../../util/fs.js";
 import { defineCommand, numberFlag } from "../command.js";
 
@@ -51,11 +52,13 @@ export const quickstart = defineCommand({
         ? `2/4  continuing the run in ${show(runDir)}`
         : `2/4  training a tiny CLIP (11.8M parameters) for ${minutes} minutes`,
     );
-    await trainClip(
+    const trained = await trainClip(
       resume
         ? { out: runDir, resume: true }
         : { data: join(dataDir, "train.jsonl"), out: runDir, preset: "tiny", minutes, batch, lr: 1e-3 },
     );
+    if (trained.losses.length > 0)
+      console.error(`     step ${trained.steps} of ${trained.totalSteps}; ${formatRunTiming(trained)}`);
 
     console.error("3/4  evaluating on the held-out emoji");
     const model = loadClip(runDir);

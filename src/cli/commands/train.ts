@@ -9,6 +9,7 @@ import { trainImageMethod } from "../../methods/train.js";
 import type { ClipMethod } from "../../models/saved.js";
 import { readState } from "../../train/checkpoint.js";
 import { trainClip } from "../../train/clip-trainer.js";
+import { formatRunTiming } from "../../train/run.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
 
@@ -53,7 +54,9 @@ export const train = defineCommand({
     "  --preset NAME        clip/siglip: tiny (default), tiny-resnet, small, b32;",
     `                       image methods: resnet-tiny (default, 32 px), resnet-small (64 px), vit-tiny (64 px)`,
     "  --epochs N           passes over the data (default 10 unless --minutes is given)",
-    "  --minutes M          time budget; the learning-rate schedule is sized to fit it",
+    "  --minutes M          time budget for training and its evaluations (not with --epochs): the schedule",
+    "                       is sized from the measured pace to end, fully annealed, within it; set-up",
+    "                       (decoding, tokenizer, compiling) comes first and is timed apart",
     "  --batch B            pairs (clip, siglip) or images (two views each) per step (default 128)",
     "  --lr LR              peak learning rate (default 5e-4 clip/siglip, 1e-3 image methods), --warmup STEPS",
     "  --weight-decay WD    AdamW weight decay (default 0.2 clip/siglip, 1e-4 image methods)",
@@ -69,7 +72,9 @@ export const train = defineCommand({
     "  --tokenizer FILE     use this tokenizer.json instead of training one on the captions",
     "  --init DIR           fine-tune pretrained weights (Juxta run, Hugging Face or OpenCLIP folder); lr 1e-5",
     "  --lock-image         keep the image tower frozen (LiT); --lock-text likewise",
-    "  --eval-data FILE     evaluate on a held-out set every --eval-every steps (default: 10 times a run)",
+    "  --eval-data FILE     evaluate on a held-out set before the first step, at the end, and every",
+    "                       --eval-every steps (default: 10 times a run; with --minutes, as often as fits",
+    "                       in a fifth of the budget)",
     "  --text-field PATH, --template 'a photo of a {label}.'",
     "image methods:",
     "  --temperature T      loss temperature (default simclr 0.5, moco 0.2, supcon 0.1)",
@@ -172,7 +177,7 @@ export const train = defineCommand({
       });
       if (result.losses.length > 0)
         console.log(
-          `${result.method}: trained to step ${result.steps}, final loss ${result.lastLoss.toFixed(4)}; encoder saved in ${result.dir}`,
+          `${result.method}: ${trainedTo(result)}, final loss ${result.lastLoss.toFixed(4)}; ${formatRunTiming(result)}; encoder saved in ${result.dir}`,
         );
       return;
     }
@@ -195,10 +200,15 @@ export const train = defineCommand({
     });
     if (result.losses.length > 0)
       console.log(
-        `trained to step ${result.steps}, final loss ${result.lastLoss.toFixed(4)}; model saved in ${result.dir}`,
+        `${trainedTo(result)}, final loss ${result.lastLoss.toFixed(4)}; ${formatRunTiming(result)}; model saved in ${result.dir}`,
       );
   },
 });
+
+/** `trained to step 26 of 26` (the schedule complete), or where an interrupted run stands. */
+function trainedTo(r: { steps: number; totalSteps: number }): string {
+  return `trained to step ${r.steps} of ${r.totalSteps}${r.steps < r.totalSteps ? " (continue with --resume)" : ""}`;
+}
 
 /**
  * The method to run: --method, or on a resume the one the run folder records (state.json's options; CLIP
