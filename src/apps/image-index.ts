@@ -104,8 +104,8 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
     }
     if (opts.images !== undefined) {
       const items = await listImages(opts.images, { dataset: opts.dataset, log: opts.log });
-      const known = await Promise.all(items.map((im) => (index ? index.has(im.id) : false)));
-      const fresh = items.filter((_, i) => !known[i]);
+      const known = index ? await index.existing(items.map((im) => im.id)) : new Set<string>();
+      const fresh = items.filter((im) => !known.has(im.id));
       result.skipped = items.length - fresh.length;
       if (fresh.length > 0) {
         const embedder = await openIndexModel(modelDir, tokenizer, opts.out, opts.progress);

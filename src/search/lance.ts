@@ -107,6 +107,22 @@ export class LanceIndex {
     return (await this.table.countRows(`id = ${quote(id)}`)) > 0;
   }
 
+  /** The subset of `ids` already stored, found in batched queries (one per 500 ids). */
+  async existing(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const rows = await this.table
+        .query()
+        .where(`id IN (${batch.map(quote).join(", ")})`)
+        .select(["id"])
+        .limit(batch.length)
+        .toArray();
+      for (const r of rows) found.add(String(r.id));
+    }
+    return found;
+  }
+
   /** Add rows [ids.length, dim] in one committed write; ids must be new (like VectorIndex.add). */
   async add(
     ids: readonly string[],

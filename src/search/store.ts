@@ -17,6 +17,8 @@ export interface IndexStore {
   readonly dim: number;
   size(): Promise<number>;
   has(id: string): Promise<boolean>;
+  /** The subset of `ids` already stored (one pass, not one query per id). */
+  existing(ids: readonly string[]): Promise<Set<string>>;
   add(ids: readonly string[], vectors: Float32Array, meta?: readonly (Json | undefined)[]): Promise<void>;
   remove(ids: readonly string[]): Promise<number>;
   searchAsync(query: Float32Array, k: number): Promise<SearchHit[]>;
@@ -53,6 +55,7 @@ function exactStore(index: VectorIndex, dir: string): IndexStore {
     dim: index.dim,
     size: async () => index.size,
     has: async (id) => index.has(id),
+    existing: async (ids) => new Set(ids.filter((id) => index.has(id))),
     add: async (ids, vectors, meta) => index.add(ids, vectors, meta),
     remove: async (ids) => index.remove(ids),
     searchAsync: (q, k) => index.searchAsync(q, k),
@@ -67,6 +70,7 @@ function lanceStore(index: LanceIndex): IndexStore {
     dim: index.dim,
     size: () => index.size(),
     has: (id) => index.has(id),
+    existing: (ids) => index.existing(ids),
     add: (ids, vectors, meta) => index.add(ids, vectors, meta),
     remove: (ids) => index.remove(ids),
     searchAsync: (q, k) => index.searchAsync(q, k),
