@@ -14,6 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../util/errors.js";
+import { projectRoot } from "../util/paths.js";
 
 export const EMOJI_STYLES = ["google", "twitter"] as const;
 export type EmojiStyle = (typeof EMOJI_STYLES)[number];
@@ -86,12 +87,31 @@ interface PackageInfo {
 
 const require = createRequire(import.meta.url);
 
+/** The emoji packages: optional peer dependencies (~200 MB), so only those who build the data set install them. */
+export const EMOJI_PACKAGES = [
+  "emoji-datasource-google",
+  "emoji-datasource-twitter",
+  "emojibase-data",
+] as const;
+
+/** `npm install` with the emoji packages at the versions Juxta's package.json accepts. */
+export function emojiInstallCommand(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as {
+    peerDependencies?: Record<string, string>;
+  };
+  const spec = (name: string) => `${name}@${JSON.stringify(pkg.peerDependencies?.[name] ?? "latest")}`;
+  return `npm install ${EMOJI_PACKAGES.map(spec).join(" ")}`;
+}
+
 function packageInfo(name: string): PackageInfo {
   let manifest: string;
   try {
     manifest = require.resolve(`${name}/package.json`);
   } catch {
-    throw new UserError(`the npm package ${name} is not installed (it provides the emoji data set)`);
+    throw new UserError(
+      `the npm package ${name} is not installed: the emoji data set is drawn from ${EMOJI_PACKAGES.join(", ")} ` +
+        `(about 200 MB, not installed with Juxta). Install them with: ${emojiInstallCommand()}`,
+    );
   }
   const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { version: string; license?: string };
   return { dir: dirname(manifest), name, version: pkg.version, license: pkg.license ?? "see its LICENSE" };
