@@ -13,8 +13,9 @@ import { ModelHandle } from "../handle/model.js";
 import { describeRef } from "../image/decode.js";
 import type { LoadedClip } from "../models/saved.js";
 import { normalizedRows } from "../pipelines/vectors.js";
-import type { ReportData } from "../report/index.js";
+import type { ChanceLevels, ReportData, TrainingStep } from "../report/index.js";
 import { dot, TopK } from "../search/kernels.js";
+import { readState } from "../train/checkpoint.js";
 import { inputError, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
 import { type EvalSet, loadEvalSet } from "./evaluate.js";
@@ -41,11 +42,19 @@ export const THUMBNAIL_SIZE = 64;
 /** Gather everything the report shows about the run in `clip.dir`. */
 export async function buildRunReport(clip: LoadedClip, opts: RunReportOptions = {}): Promise<ReportData> {
   const dir = clip.dir;
-  const metrics = readJsonLines(join(dir, "metrics.jsonl"), (row, at) => {
-    const step = numberField(row, "step", at);
-    const loss = numberField(row, "loss", at);
+  const metrics = readJsonLines(join(dir, "metrics.jsonl"), (row, at): TrainingStep => {
     const optional = (name: string) => (typeof row[name] === "number" ? (row[name] as number) : undefined);
-    return { step, loss, lr: optional("lr"), temperature: optional("temperature") };
+    return {
+      step: numberField(row, "step", at),
+      loss: numberField(row, "loss", at),
+      lr: optional("lr"),
+      // CLIP's and SigLIP's logs call the logit scale exp(t) "temperature" (it is 1/temperature).
+      logitScale: optional("temperature"),
+      bias: optional("bias"),
+      accuracy: optional("accuracy"),
+      gradNorm: optional("grad_norm"),
+      active: optional("active"),
+    };
   });
   const evals = readJsonLines(join(dir, "evals.jsonl"), (row, at) => {
     const values = row.values;
@@ -69,13 +78,36 @@ export async function buildRunReport(clip: LoadedClip, opts: RunReportOptions = 
       "image size": model.cfg.vision.imageSize,
       "text context": model.cfg.text.contextLength,
       "final loss": last?.loss,
-      "final temperature": last?.temperature,
+      "final logit scale": last?.logitScale,
     },
     metrics,
+    chance: chanceLevels(config.method ?? "clip", readState(dir)?.options.batch),
     evals,
   };
   if (opts.data !== undefined) Object.assign(report, await dataSections(clip, opts.data, opts));
   return report;
+}
+
+/**
+ * The loss and in-batch accuracy of a model whose scores are all equal, for a method's batch of `batch`
+ * samples: InfoNCE over C candidates gives ln C and 1/C (CLIP: the batch; SimCLR and SupCon: the other
+ * 2B − 1 views; MoCo: the positive and the K queued keys). SigLIP's sigmoid loss has no such level.
+ */
+export function chanceLevels(method: string, batch: unknown, queue?: number): ChanceLevels {
+  const candidates =
+    typeof batch !== "number" || !(batch > 1)
+      ? undefined
+      : method === "clip"
+        ? batch
+        : method === "simclr" || method === "supcon"
+          ? 2 * batch - 1
+          : method === "moco" && queue !== undefined
+            ? queue + 1
+            : undefined;
+  if (candidates === undefined) return {};
+  const levels: ChanceLevels = { loss: { y: Math.log(candidates), label: `chance: ln ${candidates}` } };
+  if (method !== "supcon") levels.accuracy = { y: 1 / candidates, label: `chance: 1/${candidates}` };
+  return levels;
 }
 
 /** Similarity matrix, embedding map and retrievals over a sample of `data`. */

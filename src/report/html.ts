@@ -4,8 +4,19 @@
  */
 import { formatNumber } from "../util/progress.js";
 import { pca2d } from "./pca.js";
-import { escapeHtml, heatmap, legend, lineChart, OTHER_COLOR, PALETTE, scatter } from "./svg.js";
-import type { ReportData } from "./types.js";
+import {
+  escapeHtml,
+  heatmap,
+  legend,
+  lineChart,
+  OTHER_COLOR,
+  PALETTE,
+  percent,
+  type Series,
+  scatter,
+} from "./svg.js";
+import { collapseWarning, ema, smoothingWindow } from "./training.js";
+import type { ReportData, TrainingStep } from "./types.js";
 
 /** Beyond this the heatmap's cells get too small to hover and the page too heavy; the rest is noted. */
 const MAX_HEATMAP = 64;
@@ -14,18 +25,23 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const CSS = `
 :root { color-scheme: light; --fg: #1d2330; --muted: #5d6678; --line: #d9dde5; --bg: #fff; --panel: #f6f7f9; }
 * { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1080px; padding: 24px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI",
+body { margin: 0 auto; max-width: 1480px; padding: 24px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI",
   Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 10px; border-bottom: 1px solid
   var(--line); padding-bottom: 4px; } h3 { font-size: 14px; margin: 16px 0 6px; color: var(--muted); }
 .sub, .note { color: var(--muted); }
 table { border-collapse: collapse; } td, th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 th { font-weight: 600; color: var(--muted); } td.num { font-variant-numeric: tabular-nums; text-align: right; }
-.grid-2 { display: flex; flex-wrap: wrap; gap: 8px 24px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 8px 28px; }
+.charts h3 { margin-bottom: 0; color: var(--fg); } .how { margin: 0 0 4px; color: var(--muted); font-size: 12px; }
+.warning { background: #fff4e5; border-left: 4px solid #e8590c; padding: 8px 12px; border-radius: 4px; }
 svg.chart { display: block; max-width: 100%; height: auto; font-size: 11px; }
+.charts svg.chart { width: 100%; }
 svg .grid { stroke: #eceef2; } svg .axis { stroke: #8a93a6; fill: none; }
 svg .tick { fill: var(--muted); } svg .axis-title { fill: var(--fg); font-size: 12px; }
 svg .series { fill: none; stroke-width: 1.6; stroke-linejoin: round; stroke-linecap: round; }
+svg .series.faint { stroke-width: 1; stroke-opacity: 0.28; }
+svg .ref { stroke: #8a93a6; stroke-dasharray: 5 4; } svg .ref-label { fill: var(--muted); font-size: 11px; }
 svg .point { fill-opacity: 0.8; stroke: #fff; stroke-width: 0.5; }
 svg .cell:hover { stroke: #000; stroke-width: 1.5; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 4px 0 0 62px; font-size: 12px; }
@@ -53,7 +69,7 @@ export function renderReport(data: ReportData): string {
     data.createdAt ? `<div class="sub">${escapeHtml(data.createdAt)}</div>` : "",
     "</header>",
     runSection(data.run),
-    trainingSection(data.metrics),
+    trainingSection(data),
     evalSection(data.evals),
     data.similarity ? similaritySection(data.similarity) : "",
     data.embeddings ? embeddingSection(data.embeddings) : "",
@@ -82,36 +98,138 @@ function runSection(run: ReportData["run"]): string {
   );
 }
 
-function trainingSection(metrics: ReportData["metrics"]): string {
+/** One chart in a grid cell: a heading, a line saying how to read it, the chart. */
+function chartCell(title: string, how: string, svg: string): string {
+  return `<div class="cell"><h3>${escapeHtml(title)}</h3><p class="how">${escapeHtml(how)}</p>${svg}</div>`;
+}
+
+function trainingSection(data: ReportData): string {
+  const { metrics, chance } = data;
   if (metrics.length === 0) return section("training", "Training", note("No training steps were logged."));
   const steps = metrics.map((m) => m.step);
-  const chart = (id: string, label: string, y: number[]) =>
-    `<div><h3>${escapeHtml(label)}</h3>${lineChart({ id, xLabel: "step", yLabel: label, series: [{ name: label, x: steps, y }], width: 500 })}</div>`;
-  const charts = [
-    chart(
-      "loss",
-      "loss",
-      metrics.map((m) => m.loss),
+  const window = smoothingWindow(metrics.length);
+  const smoothed = window > 1;
+  const how = smoothed
+    ? `Faint: every step; line: its moving average over ~${window} steps.`
+    : "Every logged step.";
+  /** A noisy per-step value: raw points faint under their moving average (when the log is long). */
+  const noisy = (name: string, y: number[]): Series[] =>
+    smoothed
+      ? [
+          { name: `${name} (every step)`, x: steps, y, color: PALETTE[0], faint: true },
+          { name: `${name} (moving average)`, x: steps, y: ema(y, window), color: PALETTE[0] },
+        ]
+      : [{ name, x: steps, y, color: PALETTE[0] }];
+  const has = (k: keyof TrainingStep) => metrics.some((m) => m[k] !== undefined);
+  const values = (k: keyof TrainingStep) => metrics.map((m) => m[k] ?? Number.NaN);
+  const base = { xLabel: "step", integerX: true };
+  const cells = [
+    chartCell(
+      "Loss",
+      chance?.loss ? "dashed: chance, where a model that tells nothing apart sits." : "",
+      lineChart({
+        ...base,
+        id: "loss",
+        yLabel: "loss",
+        series: noisy("loss", values("loss")),
+        refs: chance?.loss ? [chance.loss] : [],
+      }),
     ),
   ];
   // Optional curves appear only when some step logged them; steps without a value are gaps.
-  if (metrics.some((m) => m.temperature !== undefined))
-    charts.push(
-      chart(
-        "temperature",
-        "temperature",
-        metrics.map((m) => m.temperature ?? Number.NaN),
+  if (has("accuracy"))
+    cells.push(
+      chartCell(
+        "In-batch accuracy",
+        "share of queries whose positive scores highest in its batch.",
+        lineChart({
+          ...base,
+          id: "accuracy",
+          yLabel: "accuracy",
+          series: noisy("accuracy", values("accuracy")),
+          refs: chance?.accuracy ? [chance.accuracy] : [],
+          includeZero: true,
+          yFormat: percent,
+        }),
       ),
     );
-  if (metrics.some((m) => m.lr !== undefined))
-    charts.push(
-      chart(
-        "lr",
-        "learning rate",
-        metrics.map((m) => m.lr ?? Number.NaN),
+  if (has("gradNorm"))
+    cells.push(
+      chartCell(
+        "Gradient norm",
+        "global L2 norm before clipping, on a log scale.",
+        lineChart({
+          ...base,
+          id: "grad_norm",
+          yLabel: "gradient norm",
+          series: noisy("gradient norm", values("gradNorm")),
+          yScale: "log",
+        }),
       ),
     );
-  return section("training", "Training", `<div class="grid-2">${charts.join("\n")}</div>`);
+  if (has("logitScale"))
+    cells.push(
+      chartCell(
+        "Logit scale (1 / temperature)",
+        "the learned factor on the similarities: 14.3 = 1/0.07 at the start, capped at 100.",
+        lineChart({
+          ...base,
+          id: "logit_scale",
+          yLabel: "logit scale",
+          series: [{ name: "logit scale", x: steps, y: values("logitScale"), color: PALETTE[0] }],
+        }),
+      ),
+    );
+  if (has("bias"))
+    cells.push(
+      chartCell(
+        "Logit bias",
+        "SigLIP's learned bias b, added to every scaled similarity.",
+        lineChart({
+          ...base,
+          id: "bias",
+          yLabel: "bias",
+          series: [{ name: "bias", x: steps, y: values("bias"), color: PALETTE[0] }],
+        }),
+      ),
+    );
+  if (has("active"))
+    cells.push(
+      chartCell(
+        "Active triplets",
+        "share of mined triplets that still violate the margin.",
+        lineChart({
+          ...base,
+          id: "active",
+          yLabel: "active",
+          series: noisy("active", values("active")),
+          includeZero: true,
+          yFormat: percent,
+        }),
+      ),
+    );
+  if (has("lr"))
+    cells.push(
+      chartCell(
+        "Learning rate",
+        "the schedule: linear warm-up, then cosine decay.",
+        lineChart({
+          ...base,
+          id: "lr",
+          yLabel: "learning rate",
+          series: [{ name: "learning rate", x: steps, y: values("lr"), color: PALETTE[0] }],
+          includeZero: true,
+        }),
+      ),
+    );
+  const warning = collapseWarning(metrics, chance);
+  return section(
+    "training",
+    "Training",
+    (warning ? `<p class="warning" role="alert">${escapeHtml(warning)}</p>` : "") +
+      note(how) +
+      `<div class="charts">${cells.join("\n")}</div>`,
+  );
 }
 
 function evalSection(evals: ReportData["evals"]): string {

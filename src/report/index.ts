@@ -1,4 +1,6 @@
 /** The training report: data in, one self-contained HTML file out. */
 export { renderReport } from "./html.js";
 export { type Pca2d, pca2d } from "./pca.js";
-export type { ReportData } from "./types.js";
+export type { RefLine } from "./svg.js";
+export { collapseWarning, ema } from "./training.js";
+export type { ChanceLevels, ReportData, TrainingStep } from "./types.js";

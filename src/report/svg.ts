@@ -34,22 +34,43 @@ function c(v: number): string {
   return String(Math.round(v * 10) / 10);
 }
 
-/** About `count` round tick values (1, 2 or 5 × 10^k apart) covering [min, max]. */
-export function niceTicks(min: number, max: number, count = 5): { ticks: number[]; lo: number; hi: number } {
+/**
+ * About `count` round tick values (1, 2 or 5 × 10^k apart) covering [min, max]; with `integer`, never
+ * closer than 1 apart (steps, counts: no fractional ticks).
+ */
+export function niceTicks(
+  min: number,
+  max: number,
+  count = 5,
+  integer = false,
+): { ticks: number[]; lo: number; hi: number } {
   if (!(max > min)) {
-    const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
+    const pad = integer ? 1 : min === 0 ? 1 : Math.abs(min) * 0.1;
     min -= pad;
     max += pad;
   }
   const raw = (max - min) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  let step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  if (integer) step = Math.max(1, Math.round(step));
   const lo = Math.floor(min / step) * step;
   const hi = Math.ceil(max / step) * step;
   const ticks: number[] = [];
   // Multiply rather than accumulate, so tick values don't drift (0.30000000000000004).
   for (let i = 0; lo + i * step <= hi + step * 1e-9; i++) ticks.push(Number((lo + i * step).toPrecision(12)));
   return { ticks, lo, hi };
+}
+
+/** Powers of ten covering [min, max] (both > 0), with 2× and 5× between them when few decades are shown. */
+export function logTicks(min: number, max: number): { ticks: number[]; lo: number; hi: number } {
+  const e0 = Math.floor(Math.log10(min) + 1e-9);
+  let e1 = Math.ceil(Math.log10(max) - 1e-9);
+  if (e1 <= e0) e1 = e0 + 1;
+  const ticks: number[] = [];
+  const between = e1 - e0 <= 2 ? [1, 2, 5] : [1];
+  for (let e = e0; e <= e1; e++)
+    for (const m of between) if (e < e1 || m === 1) ticks.push(Number((m * 10 ** e).toPrecision(12)));
+  return { ticks, lo: 10 ** e0, hi: 10 ** e1 };
 }
 
 /**
@@ -66,10 +87,52 @@ export function tickLabels(ticks: readonly number[]): Map<number, string> {
   return new Map(ticks.map((t, i) => [t, labels[i] as string]));
 }
 
+/** A percentage label: `35%`, `2.5%`, `0.4%`. */
+export function percent(f: number): string {
+  const p = 100 * f;
+  if (!Number.isFinite(p)) return formatNumber(p);
+  return `${Number(p.toFixed(Math.abs(p) >= 10 || Number.isInteger(p) ? 0 : 1))}%`;
+}
+
+/**
+ * The y range a reader can trust: never narrower than `MIN_RELATIVE_SPAN` of the values' magnitude, so a
+ * curve that moved 0.05 % is drawn nearly flat instead of filling the chart.
+ */
+export const MIN_RELATIVE_SPAN = 0.1;
+
+export function trustedRange(min: number, max: number, includeZero = false): [number, number] {
+  if (includeZero) {
+    min = Math.min(0, min);
+    max = Math.max(0, max);
+  }
+  const magnitude = Math.max(Math.abs(min), Math.abs(max));
+  const need = MIN_RELATIVE_SPAN * magnitude;
+  if (max - min < need) {
+    const mid = (min + max) / 2;
+    let lo = mid - need / 2;
+    let hi = mid + need / 2;
+    // Don't cross zero for values that are all on one side of it.
+    if (min >= 0 && lo < 0) [lo, hi] = [0, hi - lo];
+    if (max <= 0 && hi > 0) [lo, hi] = [lo - hi, 0];
+    return [lo, hi];
+  }
+  return [min, max];
+}
+
 export interface Series {
   name: string;
   x: readonly number[];
   y: readonly number[];
+  /** Stroke colour (default: the palette in series order). */
+  color?: string;
+  /** `faint`: thin and light, behind the others (raw values under their smoothed curve). */
+  faint?: boolean;
+}
+
+/** A horizontal reference line (a chance level, a bound) with its label at the right end. */
+export interface RefLine {
+  y: number;
+  label: string;
 }
 
 export interface LineChartOptions {
@@ -80,31 +143,68 @@ export interface LineChartOptions {
   series: Series[];
   width?: number;
   height?: number;
+  /** Reference lines; the y range always includes them. */
+  refs?: RefLine[];
+  /** `log`: a logarithmic y axis (values ≤ 0 are gaps), for quantities spanning decades (grad norm). */
+  yScale?: "linear" | "log";
+  /** Start the y axis at zero (rates, accuracies, learning rates). */
+  includeZero?: boolean;
+  /** The x values are integers (steps): ticks are never fractional. */
+  integerX?: boolean;
+  /** Tick labels of the y axis (default: short numbers). */
+  yFormat?: (v: number) => string;
 }
 
 /**
  * A line chart: one path per series (points with a non-finite coordinate are gaps), axes with round
- * ticks and light grid lines, axis titles. Colours follow {@link PALETTE} in series order.
+ * ticks and light grid lines, axis titles, dashed reference lines. The y range is never narrower than
+ * {@link MIN_RELATIVE_SPAN} of the values' size.
  */
 export function lineChart(o: LineChartOptions): string {
   const W = o.width ?? 640;
   const H = o.height ?? 280;
-  const m = { left: 62, right: 16, top: 12, bottom: 44 };
-  const series = o.series.map((s) => ({ name: s.name, pts: reduce(finitePairs(s)) }));
+  const refs = o.refs ?? [];
+  const log = o.yScale === "log";
+  const m = { left: 62, right: refs.length ? 96 : 16, top: 12, bottom: 44 };
+  const usable = (y: number) => Number.isFinite(y) && (!log || y > 0);
+  const series = o.series.map((s, i) => ({
+    ...s,
+    color: s.color ?? PALETTE[i % PALETTE.length]!,
+    pts: reduce(finitePairs(s).map(([x, y]): [number, number] => [x, usable(y) ? y : Number.NaN])),
+  }));
   const all = series.flatMap((s) => s.pts);
-  const xs = all.map((p) => p[0]).filter(Number.isFinite);
-  const ys = all.map((p) => p[1]).filter(Number.isFinite);
-  const xt = niceTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1);
-  const yt = niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
+  const xs = all.map((p) => p[0]);
+  const ys = [...all.map((p) => p[1]), ...refs.map((r) => r.y)].filter(usable);
+  const xt = niceTicks(
+    xs.length ? Math.min(...xs) : 0,
+    xs.length ? Math.max(...xs) : 1,
+    Math.max(2, Math.round(W / 110)),
+    o.integerX,
+  );
+  let yt: { ticks: number[]; lo: number; hi: number };
+  if (log) yt = logTicks(ys.length ? Math.min(...ys) : 0.1, ys.length ? Math.max(...ys) : 1);
+  else {
+    const [lo, hi] = trustedRange(
+      ys.length ? Math.min(...ys) : 0,
+      ys.length ? Math.max(...ys) : 1,
+      o.includeZero,
+    );
+    yt = niceTicks(lo, hi);
+  }
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
+  const fy = (y: number) => (log ? Math.log10(y) : y);
   const sx = (x: number) => m.left + ((x - xt.lo) / (xt.hi - xt.lo)) * pw;
-  const sy = (y: number) => m.top + ph - ((y - yt.lo) / (yt.hi - yt.lo)) * ph;
+  const sy = (y: number) => m.top + ph - ((fy(y) - fy(yt.lo)) / (fy(yt.hi) - fy(yt.lo))) * ph;
   const out: string[] = [
     `<svg class="chart" data-chart="${escapeHtml(o.id)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ` +
       `role="img" aria-label="${escapeHtml(`${o.yLabel} over ${o.xLabel}`)}" xmlns="http://www.w3.org/2000/svg">`,
   ];
-  const yLabels = tickLabels(yt.ticks);
+  const yLabels = o.yFormat
+    ? new Map(yt.ticks.map((t) => [t, o.yFormat!(t)]))
+    : log
+      ? new Map(yt.ticks.map((t) => [t, formatNumber(t)]))
+      : tickLabels(yt.ticks);
   const xLabels = tickLabels(xt.ticks);
   for (const t of yt.ticks) {
     const y = c(sy(t));
@@ -126,7 +226,17 @@ export function lineChart(o: LineChartOptions): string {
     `<text class="axis-title" transform="translate(14 ${c(m.top + ph / 2)}) rotate(-90)" text-anchor="middle">` +
       `${escapeHtml(o.yLabel)}</text>`,
   );
-  series.forEach((s, i) => {
+  for (const r of refs) {
+    const y = c(sy(r.y));
+    out.push(
+      `<line class="ref" data-ref="${escapeHtml(r.label)}" x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}">` +
+        `<title>${escapeHtml(`${r.label}: ${formatNumber(r.y)}`)}</title></line>`,
+      `<text class="ref-label" x="${m.left + pw + 4}" y="${y}" dy="0.32em">${escapeHtml(r.label)}</text>`,
+    );
+  }
+  // Faint series first, so the curves they back are drawn over them.
+  const order = [...series.filter((s) => s.faint), ...series.filter((s) => !s.faint)];
+  for (const s of order) {
     let d = "";
     let pen = false;
     for (const [x, y] of s.pts) {
@@ -137,12 +247,11 @@ export function lineChart(o: LineChartOptions): string {
       d += `${pen ? "L" : "M"}${c(sx(x))} ${c(sy(y))}`;
       pen = true;
     }
-    const color = PALETTE[i % PALETTE.length];
     out.push(
-      `<path class="series" data-series="${escapeHtml(s.name)}" stroke="${color}" d="${d}">` +
+      `<path class="series${s.faint ? " faint" : ""}" data-series="${escapeHtml(s.name)}" stroke="${s.color}" d="${d}">` +
         `<title>${escapeHtml(s.name)}</title></path>`,
     );
-  });
+  }
   out.push("</svg>");
   return out.join("\n");
 }

@@ -24,7 +24,21 @@ describe("juxta report", () => {
     );
     writeJsonl(
       join(run, "metrics.jsonl"),
-      [1, 2, 3].map((step) => ({ step, loss: 4 - step / 2, lr: 1e-4 * step, temperature: 14.3 })),
+      [1, 2, 3].map((step) => ({
+        step,
+        epoch: 0,
+        loss: 4 - step / 2,
+        lr: 1e-4 * step,
+        temperature: 14.3,
+        accuracy: step / 4,
+        grad_norm: 2 / step,
+        seconds: step,
+      })),
+    );
+    const options = { method: "clip", batch: 4, lr: 1e-3 };
+    writeFileSync(
+      join(run, "state.json"),
+      JSON.stringify({ step: 3, totalSteps: 3, warmupSteps: 1, elapsedSeconds: 3, options }),
     );
     writeJsonl(join(run, "evals.jsonl"), [
       { step: 2, values: { "zero_shot/top1": 0.5 } },
@@ -37,6 +51,8 @@ describe("juxta report", () => {
     const [line] = await runCommand(report, [run, "--data", data, "--out", out]);
     assert.equal(line, `wrote ${out}`);
     const html = readFileSync(out, "utf8");
+    for (const chart of ["loss", "accuracy", "grad_norm", "logit_scale", "lr"])
+      assert.ok(html.includes(`data-chart="${chart}"`), chart);
     for (const id of ["run", "training", "evals", "similarity", "embeddings", "retrievals"])
       assert.match(html, new RegExp(`<section id="${id}">[^]*?<(svg|table|div)`), `section ${id}`);
     assert.ok(!html.includes("No training steps were logged"));
@@ -51,6 +67,17 @@ describe("juxta report", () => {
       [3.5, 3, 2.5],
     );
     assert.deepEqual(r.evals[1], { step: 3, values: { "zero_shot/top1": 0.75 } });
+    assert.deepEqual(r.metrics[1], {
+      step: 2,
+      loss: 3,
+      lr: 2e-4,
+      logitScale: 14.3,
+      bias: undefined,
+      accuracy: 0.5,
+      gradNorm: 1,
+      active: undefined,
+    });
+    assert.deepEqual(r.chance?.loss, { y: Math.log(4), label: "chance: ln 4" });
     assert.equal(r.run["embedding size"], 16);
     assert.equal(r.similarity, undefined);
     assert.equal(r.retrievals, undefined);

@@ -46,7 +46,9 @@ async function sampleData(): Promise<ReportData> {
     step: i + 1,
     loss: 4 * Math.exp(-i / 60) + 0.6 + 0.15 * rnd(),
     lr: 5e-4 * Math.min(1, (i + 1) / 20) * (0.5 + 0.5 * Math.cos((Math.PI * i) / STEPS)),
-    temperature: 14.3 + (i / STEPS) * 30,
+    logitScale: 14.3 + (i / STEPS) * 30,
+    accuracy: Math.min(1, 0.05 + i / STEPS + 0.05 * rnd()),
+    gradNorm: 8 * Math.exp(-i / 80) + 0.5 + 0.2 * rnd(),
   }));
   const evals = Array.from({ length: STEPS / EVAL_EVERY }, (_, k) => {
     const t = (k + 1) / (STEPS / EVAL_EVERY);
@@ -97,6 +99,10 @@ async function sampleData(): Promise<ReportData> {
       skipped: undefined,
     },
     metrics,
+    chance: {
+      loss: { y: Math.log(32), label: "chance: ln 32" },
+      accuracy: { y: 1 / 32, label: "chance: 1/32" },
+    },
     evals,
     similarity: { matrix, n: N_SIM, texts },
     embeddings: { points, n: N_EMB, dim, labels: Array.from({ length: N_EMB }, (_, i) => labels[i % 3]!) },
@@ -119,7 +125,7 @@ describe("renderReport (HTML text)", () => {
     assert.ok(html.includes("a &#60;b&#62;bold&#60;/b&#62; &#34;quoted&#34; caption &#38; more"));
     assert.ok(html.includes("emoji &#60;test&#62;") && !html.includes("skipped"));
     assert.equal(html.match(/src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g)?.length, 10);
-    for (const id of ["loss", "temperature", "lr", "evals", "similarity", "embeddings"])
+    for (const id of ["loss", "accuracy", "grad_norm", "logit_scale", "lr", "similarity", "embeddings"])
       assert.ok(html.includes(`data-chart="${id}"`), id);
     const loss = /data-chart="loss"[\s\S]*?<path class="series"[^>]* d="([^"]*)"/.exec(html)!;
     assert.equal(pointsOf(loss[1]!), STEPS);
@@ -131,7 +137,7 @@ describe("renderReport (HTML text)", () => {
       loss: i === 5000 ? Number.NaN : 1 / (i + 1),
     }));
     const html = renderReport({ title: "t", run: {}, metrics, evals: [] });
-    assert.ok(!html.includes('data-chart="temperature"') && !html.includes('data-chart="similarity"'));
+    assert.ok(!html.includes('data-chart="logit_scale"') && !html.includes('data-chart="similarity"'));
     assert.ok(html.includes("No evaluations were run."));
     const d = /data-chart="loss"[\s\S]*?<path class="series"[^>]* d="([^"]*)"/.exec(html)![1]!;
     assert.ok(pointsOf(d) <= 2000 && pointsOf(d) > 1000, `${pointsOf(d)} points`);
@@ -198,7 +204,10 @@ describe("renderReport in Chromium", () => {
       const loss = all('svg[data-chart="loss"]');
       const seen = {
         loss: await paths("loss"),
-        temperature: await paths("temperature"),
+        logitScale: await paths("logit_scale"),
+        accuracy: await paths("accuracy"),
+        gradNorm: await paths("grad_norm"),
+        refs: await all("line.ref").evaluateAll((ls) => ls.map((l) => l.getAttribute("data-ref"))),
         lr: await paths("lr"),
         evals: await paths("evals"),
         cells: await all("svg[data-chart=similarity] rect.cell").count(),
@@ -208,12 +217,18 @@ describe("renderReport in Chromium", () => {
         points: await all("svg[data-chart=embeddings] circle.point").count(),
         images: await all("img").evaluateAll((is) => is.map((i) => (i as HTMLImageElement).naturalWidth)),
         lossBox: await loss.boundingBox(),
-        lossLength: await loss.locator("path.series").evaluate((p) => (p as SVGPathElement).getTotalLength()),
+        lossLength: await loss
+          .locator("path.series:not(.faint)")
+          .evaluate((p) => (p as SVGPathElement).getTotalLength()),
         title: await page.title(),
         legend: await all("#embeddings .key").allTextContents(),
       };
-      assert.deepEqual(seen.loss, [STEPS]);
-      assert.deepEqual(seen.temperature, [STEPS]);
+      // Raw steps (faint) under their moving average.
+      assert.deepEqual(seen.loss, [STEPS, STEPS]);
+      assert.deepEqual(seen.accuracy, [STEPS, STEPS]);
+      assert.deepEqual(seen.gradNorm, [STEPS, STEPS]);
+      assert.deepEqual(seen.logitScale, [STEPS]);
+      assert.deepEqual(seen.refs, ["chance: ln 32", "chance: 1/32"]);
       assert.deepEqual(seen.lr, [STEPS]);
       assert.deepEqual(seen.evals, [5, 5, 5]);
       assert.equal(seen.cells, N_SIM * N_SIM);
@@ -229,7 +244,7 @@ describe("renderReport in Chromium", () => {
       assert.equal(seen.title, data.title);
       assert.deepEqual(seen.legend, ["bird (30)", "cat (30)", "dog (30)"]);
       assert.deepEqual(problems, []);
-      const shot = join(dir, "report.png");
+      const shot = join(process.env.JUXTA_SCREENSHOTS ?? dir, "report.png");
       await page.screenshot({ path: shot, fullPage: true });
       t.diagnostic(`screenshot: ${shot}`);
     } finally {
