@@ -1,16 +1,19 @@
 /**
  * Searchable image collections, for every model family: a VectorIndex folder (exact cosine search) of
  * image embeddings keyed by image id (absolute path), plus `model.json` naming the model folder (and
- * tokenizer) that made them, so a search reopens the same model and an update cannot mix embeddings of two
- * models. Models with a text tower are searched by text or by image; image-only encoders (SimCLR, MoCo, …)
+ * tokenizer) that made them and a fingerprint of its weights, so a search reopens the same model and an
+ * update cannot mix embeddings of two models (nor of a model retrained in place). An exact index is
+ * updated as generations (src/search/generations.ts): a kill at any moment leaves the old or the new one. Models with a text tower are searched by text or by image; image-only encoders (SimCLR, MoCo, …)
  * by image.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
+import { sameWeights, type WeightsFingerprint, weightsFingerprint } from "../handle/fingerprint.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
+import { currentFiles } from "../search/generations.js";
 import type { Json, SearchHit } from "../search/index.js";
 import {
   createIndexStore,
@@ -20,7 +23,6 @@ import {
   openIndexStore,
 } from "../search/store.js";
 import { inputError, UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
 import { listImages } from "./images.js";
 
@@ -34,6 +36,8 @@ export interface IndexModel {
   /** Absolute path of a tokenizer used instead of the model's own, if one was given. */
   tokenizer?: string;
   dim: number;
+  /** The weights that made the embeddings (absent in indexes written before fingerprints). */
+  weights?: WeightsFingerprint;
 }
 
 export interface IndexUpdateOptions {
@@ -114,6 +118,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
             throw new UserError(
               `${opts.out}: index is ${info.dim}-d but ${modelDir} embeds to ${embedder.dim}-d`,
             );
+          if (info) checkIndexWeights(opts.out, info, embedder);
           const embeds = await embedder.embedImages(fresh.map((im) => im.ref));
           target ??= await createIndexStore(opts.out, embedder.dim, opts.backend);
           await target.add(
@@ -123,14 +128,14 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
           );
           result.added = fresh.length;
           info ??= { model: resolve(modelDir), ...(tokenizer ? { tokenizer } : {}), dim: embedder.dim };
+          if (!info.weights && embedder.dir) info.weights = weightsFingerprint(embedder.dir);
         } finally {
           await embedder.dispose();
         }
       }
     }
     if (!target || !info) throw new Error("index update with neither an index nor images");
-    await target.commit();
-    writeIndexModel(opts.out, info);
+    await target.commit({ [INDEX_MODEL_FILE]: indexModelJson(info) });
     result.size = await target.size();
     return result;
   } finally {
@@ -163,6 +168,7 @@ export async function searchImageIndex(
   try {
     if (embedder.dim !== index.dim)
       throw new UserError(`${dir}: index is ${index.dim}-d but the model embeds to ${embedder.dim}-d`);
+    checkIndexWeights(dir, info, embedder);
     if ("text" in query && !embedder.hasText)
       throw embedder.noTextTower(`it cannot embed the text query; search ${dir} by image`);
     const q =
@@ -176,18 +182,32 @@ export async function searchImageIndex(
   }
 }
 
-/** Record in an index folder which model made its embeddings. */
-export function writeIndexModel(dir: string, info: IndexModel): void {
-  writeJsonAtomic(join(dir, INDEX_MODEL_FILE), { format: FORMAT, version: 1, ...info });
+/** The content of `model.json`. */
+export function indexModelJson(info: IndexModel): Record<string, unknown> {
+  return { format: FORMAT, version: 1, ...info };
 }
 
-/** Read an index folder's `model.json`. */
+/**
+ * Refuse a model whose weights are not the ones that embedded the index (a model retrained or replaced
+ * at the same path, or another model's copy); indexes from before fingerprints are not checked.
+ */
+export function checkIndexWeights(dir: string, info: IndexModel, model: ModelHandle): void {
+  if (!info.weights || !model.dir) return;
+  if (!sameWeights(model.dir, info.weights))
+    throw new UserError(
+      `${dir}: its images were embedded by other weights than ${model.dir}'s now (sha256 ` +
+        `${info.weights.sha256.slice(0, 12)}…); the model was retrained or replaced: rebuild the index, ` +
+        `or pass --model with the model that built it`,
+    );
+}
+
+/** Read an index folder's `model.json` (of its current generation). */
 export function readIndexModel(dir: string): IndexModel {
-  const file = join(dir, INDEX_MODEL_FILE);
   if (!isIndexDir(dir))
     throw new UserError(
       `${dir}: not an index (no header.json or lance-index.json); build one with juxta index`,
     );
+  const file = join(currentFiles(dir), INDEX_MODEL_FILE);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -202,7 +222,21 @@ export function readIndexModel(dir: string): IndexModel {
   if (m.tokenizer !== undefined && typeof m.tokenizer !== "string")
     throw inputError({ file, field: "tokenizer" }, "expected a path");
   if (typeof m.dim !== "number") throw inputError({ file, field: "dim" }, "expected the embedding size");
-  return { model: m.model, ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}), dim: m.dim };
+  const w = m.weights;
+  if (
+    w !== undefined &&
+    (w === null ||
+      typeof w.sha256 !== "string" ||
+      typeof w.size !== "number" ||
+      typeof w.mtimeMs !== "number")
+  )
+    throw inputError({ file, field: "weights" }, "expected {sha256, size, mtimeMs}");
+  return {
+    model: m.model,
+    ...(m.tokenizer ? { tokenizer: m.tokenizer } : {}),
+    dim: m.dim,
+    ...(w ? { weights: w } : {}),
+  };
 }
 
 async function openIndexModel(

@@ -4,12 +4,12 @@
  * the result written atomically beside the plan.
  */
 
+import { modelFingerprint } from "../handle/fingerprint.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
 import { decodeImage } from "../image/decode.js";
 import { preprocessInto } from "../image/preprocess.js";
 import { UserError } from "../util/errors.js";
-import { modelFingerprint } from "./fingerprint.js";
 import { type EmbedPlan, readPlan, type Shard, writeShard } from "./plan.js";
 
 /** Images decoded and embedded together: one ONNX run per this many. */

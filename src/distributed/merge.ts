@@ -1,8 +1,11 @@
 /** The last step of a distributed embedding: every shard's embeddings, in plan order, into one image index. */
-import { resolve } from "node:path";
-import { writeIndexModel } from "../apps/image-index.js";
+import { join, resolve } from "node:path";
+import { INDEX_MODEL_FILE, indexModelJson } from "../apps/image-index.js";
+import { weightsFingerprint } from "../handle/fingerprint.js";
+import { commitGeneration } from "../search/generations.js";
 import { VectorIndex } from "../search/index.js";
 import { UserError } from "../util/errors.js";
+import { writeJsonAtomic } from "../util/fs.js";
 import { readPlan, readShard } from "./plan.js";
 
 export interface MergeResult {
@@ -27,11 +30,21 @@ export function mergeShards(outDir: string, indexDir: string): MergeResult {
     skipped.push(...e.skipped);
   }
   if (!index) throw new UserError(`${outDir}: the plan has no shards`);
-  index.save(indexDir);
-  writeIndexModel(indexDir, {
+  const weights = weightsFingerprint(plan.model);
+  if (weights.sha256 !== plan.fingerprint)
+    throw new UserError(
+      `${plan.model}: its weights changed since the shards were embedded; the index would mix two models`,
+    );
+  const model = indexModelJson({
     model: plan.model,
     ...(plan.tokenizer ? { tokenizer: plan.tokenizer } : {}),
     dim: index.dim,
+    weights,
+  });
+  const built = index;
+  commitGeneration(indexDir, (folder) => {
+    built.save(folder);
+    writeJsonAtomic(join(folder, INDEX_MODEL_FILE), model);
   });
   return { items: index.size, skipped };
 }

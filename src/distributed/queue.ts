@@ -13,10 +13,10 @@ import { Queue, Worker } from "bullmq";
 import { listImages } from "../apps/images.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
+import { modelFingerprint } from "../handle/fingerprint.js";
 import { detectFormat } from "../pretrained/open.js";
 import { UserError } from "../util/errors.js";
 import type { ShardJob, ShardResult } from "./embed-shard.js";
-import { modelFingerprint } from "./fingerprint.js";
 import { type EmbedPlan, finishedShards, readPlan, splitShards, writePlan } from "./plan.js";
 
 export const DEFAULT_QUEUE = "juxta-embed";

@@ -7,7 +7,9 @@
  *   vectors.f32    count × dim little-endian float32, row per item
  *   items.jsonl    one {"id", "meta"?} object a line, in row order
  * Each file is written to a temporary name and renamed into place, the header last, and loading checks the
- * header against both files, so a torn or corrupted save is reported rather than read.
+ * header against both files, so a torn or corrupted save is reported rather than read. `save` writes one
+ * folder; an index that is updated in place (juxta index, juxta serve) keeps such folders as generations
+ * (generations.ts), and `load` reads the current one.
  * Removal marks rows dead (tombstones); `save` compacts them away, and so does `add` once they are the
  * majority.
  */
@@ -25,6 +27,7 @@ import { endianness } from "node:os";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
 import { engineTopK } from "./engine-scan.js";
+import { currentFiles } from "./generations.js";
 import { normalizeRow, rowCount, TopK } from "./kernels.js";
 
 /** Stored values (rows × dim) from which a scan runs on ONNX Runtime rather than in JavaScript. */
@@ -236,8 +239,22 @@ export class VectorIndex {
     writeAtomic(join(dir, HEADER), Buffer.from(`${JSON.stringify(header, null, 2)}\n`, "utf8"));
   }
 
-  /** Read an index saved by `save`; a missing, inconsistent or corrupted file is a UserError. */
+  /**
+   * Read an index saved by `save`, or the current generation of an index folder (generations.ts); a
+   * missing, inconsistent or corrupted file is a UserError.
+   */
   static load(dir: string): VectorIndex {
+    const files = currentFiles(dir);
+    try {
+      return VectorIndex.loadFiles(files);
+    } catch (e) {
+      // A writer may have made a newer generation current (and removed this one) while it was read.
+      if (currentFiles(dir) !== files) return VectorIndex.loadFiles(currentFiles(dir));
+      throw e;
+    }
+  }
+
+  private static loadFiles(dir: string): VectorIndex {
     if (endianness() !== "LE") throw new Error("vector index files are little-endian; this machine is not");
     const headerFile = join(dir, HEADER);
     const header = readHeader(headerFile);

@@ -6,6 +6,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
+import { writeJsonAtomic } from "../util/fs.js";
+import { commitGeneration, hasGenerations } from "./generations.js";
 import { type Json, type SearchHit, VectorIndex } from "./index.js";
 import { isLanceIndex, LanceIndex } from "./lance.js";
 
@@ -22,14 +24,19 @@ export interface IndexStore {
   add(ids: readonly string[], vectors: Float32Array, meta?: readonly (Json | undefined)[]): Promise<void>;
   remove(ids: readonly string[]): Promise<number>;
   searchAsync(query: Float32Array, k: number): Promise<SearchHit[]>;
-  /** Make the writes so far durable (the exact index saves its folder; LanceDB has already). */
-  commit(): Promise<void>;
+  /**
+   * Make the writes so far durable, with `files` (JSON files, name → value, such as model.json) that
+   * belong to this state of the index: the exact index writes a new generation holding both and makes it
+   * current in one atomic step (generations.ts); LanceDB has committed each write already, and the files
+   * are replaced atomically one by one.
+   */
+  commit(files?: Readonly<Record<string, unknown>>): Promise<void>;
   close(): void;
 }
 
 /** True when `dir` holds an index of either backend. */
 export function isIndexDir(dir: string): boolean {
-  return existsSync(join(dir, "header.json")) || isLanceIndex(dir);
+  return existsSync(join(dir, "header.json")) || hasGenerations(dir) || isLanceIndex(dir);
 }
 
 export async function openIndexStore(dir: string): Promise<IndexStore> {
@@ -59,7 +66,12 @@ function exactStore(index: VectorIndex, dir: string): IndexStore {
     add: async (ids, vectors, meta) => index.add(ids, vectors, meta),
     remove: async (ids) => index.remove(ids),
     searchAsync: (q, k) => index.searchAsync(q, k),
-    commit: async () => index.save(dir),
+    commit: async (files = {}) => {
+      commitGeneration(dir, (folder) => {
+        index.save(folder);
+        for (const [name, value] of Object.entries(files)) writeJsonAtomic(join(folder, name), value);
+      });
+    },
     close: () => {},
   };
 }
@@ -74,7 +86,9 @@ function lanceStore(index: LanceIndex): IndexStore {
     add: (ids, vectors, meta) => index.add(ids, vectors, meta),
     remove: (ids) => index.remove(ids),
     searchAsync: (q, k) => index.searchAsync(q, k),
-    commit: async () => {},
+    commit: async (files = {}) => {
+      for (const [name, value] of Object.entries(files)) writeJsonAtomic(join(index.dir, name), value);
+    },
     close: () => index.close(),
   };
 }

@@ -5,6 +5,7 @@ import { before, describe, it } from "node:test";
 import { readIndexModel, searchImageIndex } from "../../src/apps/image-index.js";
 import { index } from "../../src/cli/commands/index.js";
 import { search } from "../../src/cli/commands/search.js";
+import { currentFiles } from "../../src/search/generations.js";
 import { VectorIndex } from "../../src/search/index.js";
 import { COLORS, colourImages, png, runCommand, tempDir, tinyModel } from "./fixtures.js";
 
@@ -91,7 +92,7 @@ describe("juxta index and juxta search", () => {
     await runCommand(index, ["--model", model, "--images", manifest, "--out", out]);
     const [hit] = (await searchImageIndex(out, { text: "red" }, 5)) as Hit[];
     assert.deepEqual(hit?.meta, { text: "a red square", label: "warm" });
-    assert.match(readFileSync(join(out, "items.jsonl"), "utf8"), /"text":"a red square"/);
+    assert.match(readFileSync(join(currentFiles(out), "items.jsonl"), "utf8"), /"text":"a red square"/);
   });
 
   it("bad input is a UserError", async () => {

@@ -1,0 +1,138 @@
+/**
+ * `juxta index` updates killed at every rename and at every write of the process (strace's fault
+ * injection, SIGKILL at the N-th call for each N in turn) leave the old index or the new one, never a mix,
+ * and the next update completes; and an index refuses a model whose weights are not the ones it was built
+ * with.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { readIndexModel, searchImageIndex } from "../../src/apps/image-index.js";
+import { index } from "../../src/cli/commands/index.js";
+import { VectorIndex } from "../../src/search/index.js";
+import { projectRoot } from "../helpers.js";
+import { colourImages, runCommand, tempDir, tinyModel } from "./fixtures.js";
+
+const CLI = join(projectRoot, "dist", "src", "cli", "main.js");
+
+function hasStrace(): boolean {
+  try {
+    execFileSync("strace", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const skip = hasStrace() ? false : "skipped: strace is not installed (apt-get install -y strace)";
+if (skip && process.env.CI) throw new Error(`${skip}: CI must run this test (.ci/run installs it)`);
+
+/** What an index holds, comparably: ids in order, vector bytes, model record. */
+function snapshot(dir: string): string {
+  const { ids, vectors, metas } = VectorIndex.load(dir).entries();
+  const { model, dim } = readIndexModel(dir);
+  return JSON.stringify({ ids, metas, v: Buffer.from(vectors.buffer).toString("base64"), model, dim });
+}
+
+describe("juxta index updates under SIGKILL", { skip }, () => {
+  let model: string;
+  let dir: string;
+  let base: string;
+  let update: string[];
+  let before_: string;
+  let after: string;
+  before(async () => {
+    model = tinyModel();
+    dir = tempDir();
+    const img = await colourImages(dir);
+    const a = join(dir, "a");
+    const b = join(dir, "b");
+    mkdirSync(a);
+    mkdirSync(b);
+    for (const c of ["red", "green", "blue"]) copyFileSync(join(img, `${c}.png`), join(a, `${c}.png`));
+    copyFileSync(join(img, "yellow.png"), join(b, "yellow.png"));
+    base = join(dir, "base.index");
+    await runCommand(index, ["--model", model, "--images", a, "--out", base]);
+    before_ = snapshot(base);
+    // One update that adds and removes: every kind of write an update makes.
+    update = ["--add", "--images", b, "--remove", join(a, "green.png")];
+    const done = join(dir, "done.index");
+    cpSync(base, done, { recursive: true });
+    await runCommand(index, ["--out", done, ...update]);
+    after = snapshot(done);
+    assert.notEqual(before_, after);
+  });
+
+  for (const syscall of ["rename", "write"]) {
+    it(`a kill at each ${syscall} leaves the old or the new index, and the next update completes`, async () => {
+      const seen = { old: 0, new: 0 };
+      let n = 1;
+      for (; n < 200; n++) {
+        const out = join(dir, `${syscall}-${n}.index`);
+        cpSync(base, out, { recursive: true });
+        // Main thread only (no -f): the index files are written there, and counts stay repeatable.
+        const r = spawnSync("strace", [
+          "-qq",
+          "-o",
+          "/dev/null",
+          "-e",
+          `trace=${syscall}`,
+          "-e",
+          `inject=${syscall}:signal=SIGKILL:when=${n}`,
+          process.execPath,
+          CLI,
+          "index",
+          "--out",
+          out,
+          ...update,
+        ]);
+        if (r.status === 0) break;
+        assert.equal(r.signal ?? r.status, r.signal ? "SIGKILL" : 137, `when=${n}: ${r.stderr}`);
+        const now = snapshot(out);
+        assert.ok(now === before_ || now === after, `killed at ${syscall} ${n}: a mixed index`);
+        seen[now === before_ ? "old" : "new"]++;
+        // The next update finishes the job (or finds it done) and leaves no stale generation behind.
+        await runCommand(index, ["--out", out, ...update]);
+        assert.equal(snapshot(out), after);
+        const names = readdirSync(out).sort();
+        assert.equal(names.length, 2, names.join(" "));
+        assert.match(names.join(" "), /^current\.json gen-\d+$/);
+      }
+      assert.ok(n < 200, "the update never completed");
+      // strace kills on entry to the call: a kill at the last rename (the pointer's) leaves the old index;
+      // writes go on after it (the summary line), so those kills find the new one.
+      if (syscall === "rename") assert.ok(seen.old >= 5 && seen.new === 0, JSON.stringify(seen));
+      else assert.ok(seen.old >= 5 && seen.new > 0, JSON.stringify(seen));
+    });
+  }
+
+  it("an index saved whole becomes generations on its first update", async () => {
+    const whole = join(dir, "whole.index");
+    cpSync(base, whole, { recursive: true });
+    const gen = readdirSync(whole).find((f) => f.startsWith("gen-")) as string;
+    const flat = join(dir, "flat.index");
+    cpSync(join(whole, gen), flat, { recursive: true });
+    assert.equal(snapshot(flat), before_);
+    await runCommand(index, ["--out", flat, ...update]);
+    assert.equal(snapshot(flat), after);
+    assert.deepEqual(readdirSync(flat).sort(), ["current.json", "gen-000001"]);
+  });
+
+  it("refuses a model retrained in place, accepts another copy of the same weights", async () => {
+    const own = tinyModel();
+    const out = join(dir, "fp.index");
+    await runCommand(index, ["--model", own, "--images", join(dir, "a"), "--out", out]);
+    const copy = join(dir, "model-copy");
+    cpSync(own, copy, { recursive: true });
+    const hits = await searchImageIndex(out, { text: "red" }, 2, { model: copy });
+    assert.equal(hits.length, 2);
+    // Same architecture, same file size, other weights: only the hash tells them apart.
+    copyFileSync(join(tinyModel(7), "model.safetensors"), join(own, "model.safetensors"));
+    await assert.rejects(searchImageIndex(out, { text: "red" }, 2), /embedded by other weights.*retrained/);
+    await assert.rejects(
+      runCommand(index, ["--out", out, "--add", "--images", join(dir, "b")]),
+      /other weights/,
+    );
+  });
+});
