@@ -13,12 +13,13 @@ import type { SkipLog } from "../data/types.js";
 import { sameWeights, type WeightsFingerprint, weightsFingerprint } from "../handle/fingerprint.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
-import { currentFiles } from "../search/generations.js";
+import { currentFiles, lockIndex } from "../search/generations.js";
 import type { Json, SearchHit } from "../search/index.js";
 import {
   createIndexStore,
   INDEX_BACKENDS,
   type IndexBackend,
+  type IndexStore,
   isIndexDir,
   openIndexStore,
 } from "../search/store.js";
@@ -96,9 +97,12 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
   if (modelDir === undefined) throw new UserError("--model RUN is required to build an index");
   const tokenizer = opts.tokenizer !== undefined ? resolve(opts.tokenizer) : info?.tokenizer;
 
-  const index = exists ? await openIndexStore(opts.out) : undefined;
-  let target = index;
+  // One writer at a time: two would each build on the same state and the later would drop the other's.
+  const lock = lockIndex(opts.out);
+  let target: IndexStore | undefined;
   try {
+    const index = exists ? await openIndexStore(opts.out) : undefined;
+    target = index;
     const result: IndexUpdate = { added: 0, skipped: 0, removed: 0, notFound: [], size: 0 };
     for (const path of opts.remove ?? []) {
       // Ids of files are absolute paths; other ids (records in shards) are matched as given.
@@ -140,6 +144,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
     return result;
   } finally {
     target?.close();
+    lock.release();
   }
 }
 

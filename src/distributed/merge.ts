@@ -2,10 +2,9 @@
 import { join, resolve } from "node:path";
 import { INDEX_MODEL_FILE, indexModelJson } from "../apps/image-index.js";
 import { weightsFingerprint } from "../handle/fingerprint.js";
-import { commitGeneration } from "../search/generations.js";
+import { commitGeneration, lockIndex, writeNewFile } from "../search/generations.js";
 import { VectorIndex } from "../search/index.js";
 import { UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
 import { readPlan, readShard } from "./plan.js";
 
 export interface MergeResult {
@@ -42,9 +41,14 @@ export function mergeShards(outDir: string, indexDir: string): MergeResult {
     weights,
   });
   const built = index;
-  commitGeneration(indexDir, (folder) => {
-    built.save(folder);
-    writeJsonAtomic(join(folder, INDEX_MODEL_FILE), model);
-  });
+  const lock = lockIndex(indexDir, "juxta jobs merge");
+  try {
+    commitGeneration(indexDir, (folder) => {
+      built.save(folder, { fresh: true });
+      writeNewFile(join(folder, INDEX_MODEL_FILE), `${JSON.stringify(model, null, 2)}\n`);
+    });
+  } finally {
+    lock.release();
+  }
   return { items: index.size, skipped };
 }

@@ -27,7 +27,7 @@ import { endianness } from "node:os";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
 import { engineTopK } from "./engine-scan.js";
-import { currentFiles } from "./generations.js";
+import { currentFiles, writeNewFile } from "./generations.js";
 import { normalizeRow, rowCount, TopK } from "./kernels.js";
 
 /** Stored values (rows × dim) from which a scan runs on ONNX Runtime rather than in JavaScript. */
@@ -213,8 +213,13 @@ export class VectorIndex {
     return out;
   }
 
-  /** Write the live vectors to `dir` (created if needed), compacting removed rows away. */
-  save(dir: string): void {
+  /**
+   * Write the live vectors to `dir` (created if needed), compacting removed rows away. Each file is
+   * replaced atomically; with `fresh` the folder is new and unread (a generation being written), so
+   * its files are written straight.
+   */
+  save(dir: string, opts: { fresh?: boolean } = {}): void {
+    const put = opts.fresh ? writeNewFile : writeAtomic;
     this.compact();
     mkdirSync(dir, { recursive: true });
     const vectorBytes = this.rows * this.dim * 4;
@@ -223,8 +228,8 @@ export class VectorIndex {
       return `${JSON.stringify(meta === undefined ? { id } : { id, meta })}\n`;
     });
     const itemsText = items.join("");
-    writeAtomic(join(dir, VECTORS), new Uint8Array(this.data.buffer, this.data.byteOffset, vectorBytes));
-    writeAtomic(join(dir, ITEMS), Buffer.from(itemsText, "utf8"));
+    put(join(dir, VECTORS), new Uint8Array(this.data.buffer, this.data.byteOffset, vectorBytes));
+    put(join(dir, ITEMS), Buffer.from(itemsText, "utf8"));
     const header = {
       format: FORMAT,
       version: VERSION,
@@ -236,7 +241,7 @@ export class VectorIndex {
       vectors_bytes: vectorBytes,
       items_bytes: Buffer.byteLength(itemsText, "utf8"),
     };
-    writeAtomic(join(dir, HEADER), Buffer.from(`${JSON.stringify(header, null, 2)}\n`, "utf8"));
+    put(join(dir, HEADER), Buffer.from(`${JSON.stringify(header, null, 2)}\n`, "utf8"));
   }
 
   /**

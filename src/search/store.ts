@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
-import { commitGeneration, hasGenerations } from "./generations.js";
+import { commitGeneration, hasGenerations, writeNewFile } from "./generations.js";
 import { type Json, type SearchHit, VectorIndex } from "./index.js";
 import { isLanceIndex, LanceIndex } from "./lance.js";
 
@@ -68,8 +68,9 @@ function exactStore(index: VectorIndex, dir: string): IndexStore {
     searchAsync: (q, k) => index.searchAsync(q, k),
     commit: async (files = {}) => {
       commitGeneration(dir, (folder) => {
-        index.save(folder);
-        for (const [name, value] of Object.entries(files)) writeJsonAtomic(join(folder, name), value);
+        index.save(folder, { fresh: true });
+        for (const [name, value] of Object.entries(files))
+          writeNewFile(join(folder, name), `${JSON.stringify(value, null, 2)}\n`);
       });
     },
     close: () => {},
