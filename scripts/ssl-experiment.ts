@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { evaluateImageEncoder } from "../src/methods/evaluate.js";
 import { measureMethodOverhead } from "../src/methods/overhead.js";
 import { type ImageMethodOptions, trainImageMethod } from "../src/methods/train.js";
-import { ImageEncoder, imageEncoderConfig } from "../src/models/image-encoder.js";
+import { ImageEncoder, type ImageEncoderPreset, imageEncoderConfig } from "../src/models/image-encoder.js";
 import { saveImageEncoder } from "../src/models/saved.js";
 
 const { values } = parseArgs({
@@ -45,7 +45,7 @@ const out = values.out;
 // A fixed number of epochs makes the configurations comparable on a machine whose load varies.
 const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
 const minutes = epochs === undefined ? Number(values.minutes) : undefined;
-const preset = values.preset as string;
+const preset = values.preset as ImageEncoderPreset; // checked by imageEncoderConfig
 const batch = Number(values.batch);
 const seed = Number(values.seed);
 mkdirSync(out, { recursive: true });

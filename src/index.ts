@@ -46,10 +46,11 @@ export {
   IMAGE_ENCODER_PRESETS,
   ImageEncoder,
   type ImageEncoderConfig,
+  type ImageEncoderPreset,
   ImageFeatureEncoder,
   imageEncoderConfig,
 } from "./models/image-encoder.js";
-export { PRESETS, presetConfig } from "./models/presets.js";
+export { PRESETS, type PresetName, presetConfig } from "./models/presets.js";
 export {
   type Architecture,
   type ClipMethod,
@@ -96,7 +97,14 @@ export {
   neighbourPairs,
 } from "./search/dedup.js";
 export { VectorIndex } from "./search/index.js";
-export { loadTokenizer, saveTokenizerJson, Tokenizer, trainBpe } from "./text/index.js";
+export {
+  loadTokenizer,
+  parseTokenizerJson,
+  saveTokenizerJson,
+  Tokenizer,
+  tokenizerJson,
+  trainBpe,
+} from "./text/index.js";
 export { type ClipTrainOptions, trainClip } from "./train/clip-trainer.js";
 export { TrainStep } from "./train/step.js";
 export { UserError } from "./util/errors.js";

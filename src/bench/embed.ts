@@ -5,12 +5,12 @@
 import { fillNormal } from "../engine/random.js";
 import { CLIP } from "../models/clip.js";
 import { ClipEncoders } from "../models/encoders.js";
-import { presetConfig } from "../models/presets.js";
+import { type PresetName, presetConfig } from "../models/presets.js";
 import { peerUnavailable, runPeer } from "./peer.js";
 import { median, round, timeRuns } from "./timing.js";
 
 export interface EmbedBenchOptions {
-  preset?: string;
+  preset?: PresetName;
   batch?: number;
   runs?: number;
   peer?: boolean;

@@ -5,11 +5,12 @@
 
 import { measureMethodOverhead } from "../methods/overhead.js";
 import type { ImageMethod } from "../methods/steps.js";
+import type { ImageEncoderPreset } from "../models/image-encoder.js";
 import { round } from "./timing.js";
 
 export interface MethodsBenchOptions {
   /** Image encoder preset (default resnet-tiny). */
-  preset?: string;
+  preset?: ImageEncoderPreset;
   /** Samples per batch, 2N images per step (default 64). */
   batch?: number;
   /** Timed repetitions of each step (default 6). */

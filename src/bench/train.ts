@@ -6,14 +6,14 @@
 import { writeFileSync } from "node:fs";
 import { fillNormal } from "../engine/random.js";
 import { CLIP } from "../models/clip.js";
-import { presetConfig } from "../models/presets.js";
+import { type PresetName, presetConfig } from "../models/presets.js";
 import { AdamW } from "../optim/index.js";
 import { createClipStep } from "../train/clip-step.js";
 import { peerUnavailable, runPeer } from "./peer.js";
 import { median, peakRssMb, round } from "./timing.js";
 
 export interface TrainBenchOptions {
-  preset?: string;
+  preset?: PresetName;
   batch?: number;
   steps?: number;
   peer?: boolean;

@@ -6,13 +6,13 @@
  */
 import { fillNormal, streamKey } from "../engine/random.js";
 import { Queue } from "../losses/index.js";
-import { ImageEncoder, imageEncoderConfig } from "../models/image-encoder.js";
+import { ImageEncoder, type ImageEncoderPreset, imageEncoderConfig } from "../models/image-encoder.js";
 import { TrainStep } from "../train/step.js";
 import { createMethodStep, type ImageMethod, LABELLED_METHODS } from "./steps.js";
 
 export interface OverheadOptions {
   method: ImageMethod;
-  preset: string;
+  preset: ImageEncoderPreset;
   /** Samples per batch (2N images). */
   batch: number;
   /** Timed repetitions of each step (default 10) after one untimed warm-up run each. */
@@ -22,7 +22,7 @@ export interface OverheadOptions {
 
 export interface OverheadResult {
   method: ImageMethod;
-  preset: string;
+  preset: ImageEncoderPreset;
   batch: number;
   /** Median milliseconds of one method step (MoCo: including the queue update and the momentum update). */
   methodMs: number;

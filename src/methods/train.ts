@@ -20,7 +20,12 @@ import type { SessionOptions } from "../engine/index.js";
 import { AUGMENT_PRESETS, type AugmentConfig, type AugmentPreset } from "../image/augment.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
 import { Queue, type Similarity, type TripletMiner } from "../losses/index.js";
-import { ImageEncoder, type ImageEncoderConfig, imageEncoderConfig } from "../models/image-encoder.js";
+import {
+  ImageEncoder,
+  type ImageEncoderConfig,
+  type ImageEncoderPreset,
+  imageEncoderConfig,
+} from "../models/image-encoder.js";
 import { loadImageEncoder, MODEL_FILE, saveImageEncoder } from "../models/saved.js";
 import { loadWeights, weightsOf } from "../models/weights.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
@@ -61,7 +66,7 @@ export interface ImageMethodOptions {
   data?: string;
   out: string;
   /** Image encoder preset (models/image-encoder.ts); default resnet-small. */
-  preset?: string;
+  preset?: ImageEncoderPreset;
   /** A custom encoder configuration instead of a preset. */
   encoder?: ImageEncoderConfig;
   epochs?: number;
@@ -174,7 +179,7 @@ export async function trainImageMethod(opts: ImageMethodOptions): Promise<ImageM
   const prior = priorRun(dir, opts.resume);
   const o = resolveOptions(opts, prior);
   mkdirSync(dir, { recursive: true });
-  const cfg = o.encoder ?? imageEncoderConfig(o.preset ?? "resnet-small");
+  const cfg = o.encoder ?? imageEncoderConfig((o.preset ?? "resnet-small") as ImageEncoderPreset);
   const size = cfg.backbone.imageSize;
 
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.

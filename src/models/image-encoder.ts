@@ -54,7 +54,7 @@ export const IMAGE_ENCODER_PRESETS = {
 
 export type ImageEncoderPreset = keyof typeof IMAGE_ENCODER_PRESETS;
 
-export function imageEncoderConfig(name: string): ImageEncoderConfig {
+export function imageEncoderConfig(name: ImageEncoderPreset): ImageEncoderConfig {
   const cfg = (IMAGE_ENCODER_PRESETS as Record<string, ImageEncoderConfig>)[name];
   if (!cfg)
     throw new UserError(

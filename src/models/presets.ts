@@ -97,7 +97,8 @@ export const PRESETS = {
 
 export type PresetName = keyof typeof PRESETS;
 
-export function presetConfig(name: string): ClipConfig {
+/** A copy of preset `name`'s shapes; a name outside `PresetName` (from a command line or a file) is a UserError. */
+export function presetConfig(name: PresetName): ClipConfig {
   const cfg = (PRESETS as Record<string, ClipConfig>)[name];
   if (!cfg)
     throw new UserError(`unknown preset '${name}'; choose one of: ${Object.keys(PRESETS).join(", ")}`);

@@ -215,6 +215,14 @@ export function loadTokenizerJson(path: string): Tokenizer {
 }
 
 /**
+ * `loadTokenizerJson` on the file's text rather than its path, so it needs no file system (a browser
+ * fetches the text); `source` names it in error messages.
+ */
+export function parseTokenizerJson(text: string, source = "tokenizer.json"): Tokenizer {
+  return tokenizerFromJson(parseJson(text, source), source);
+}
+
+/**
  * A tokenizer from a file or a folder, by format: `tokenizer.json`; `vocab.json` with `merges.txt` beside
  * it; or CLIP's gzip'd merges file. A folder is searched for them in that order.
  */
@@ -260,9 +268,14 @@ const HF_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+
  * html-unescape or strip; Juxta's own loader applies CLIP's cleaning regardless of these sections.)
  */
 export function saveTokenizerJson(tok: Tokenizer, path: string): void {
+  writeFileSync(path, tokenizerJson(tok, path));
+}
+
+/** The text `saveTokenizerJson` writes (no file system: `parseTokenizerJson` reads it back). */
+export function tokenizerJson(tok: Tokenizer, target = "tokenizer.json"): string {
   const vocab: Record<string, number> = Object.create(null);
   tok.tokens.forEach((token, id) => {
-    if (token in vocab) throw new UserError(`cannot save ${path}: token '${token}' has two ids`);
+    if (token in vocab) throw new UserError(`cannot write ${target}: token '${token}' has two ids`);
     vocab[token] = id;
   });
   // "a b" strings are what older readers know; pairs are needed only if a token has a space.
@@ -316,5 +329,5 @@ export function saveTokenizerJson(tok: Tokenizer, path: string): void {
       merges: tok.merges.map(([a, b]) => (spaced ? [a, b] : `${a} ${b}`)),
     },
   };
-  writeFileSync(path, `${JSON.stringify(json, null, 2)}\n`);
+  return `${JSON.stringify(json, null, 2)}\n`;
 }

@@ -8,7 +8,9 @@ export {
   loadTokenizer,
   loadTokenizerJson,
   loadVocabMerges,
+  parseTokenizerJson,
   saveTokenizerJson,
+  tokenizerJson,
 } from "./formats.js";
 export {
   END_TOKEN,

@@ -16,7 +16,7 @@ import type { DatasetOptions } from "../data/options.js";
 import { SIGLIP_INIT } from "../losses/siglip.js";
 import { createSiglipStep } from "../methods/siglip-step.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
-import { presetConfig } from "../models/presets.js";
+import { type PresetName, presetConfig } from "../models/presets.js";
 import {
   type ClipMethod,
   checkTokenizer,
@@ -56,7 +56,8 @@ export interface ClipTrainOptions {
   /** Manifest, folder or shard of image-text pairs (a resume reads it from the run). */
   data?: string;
   out: string;
-  preset?: string;
+  /** Model shapes by name (default tiny). */
+  preset?: PresetName;
   /** Model shapes, instead of a preset (programmatic use: small models in tests and experiments). */
   config?: ClipConfig;
   epochs?: number;
@@ -165,7 +166,7 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
       );
     }
   } else {
-    const cfg = o.config ?? presetConfig(o.preset);
+    const cfg = o.config ?? presetConfig(o.preset as PresetName);
     const init =
       o.method === "siglip" ? { initLogitScale: cfg.initLogitScale ?? SIGLIP_INIT.logTemperature } : {};
     const model = new CLIP({ ...cfg, ...init }).initialize(o.seed);

@@ -10,7 +10,12 @@ import { Queue, SIGLIP_INIT } from "../../src/losses/index.js";
 import { createSiglipStep, siglipBias } from "../../src/methods/siglip-step.js";
 import { createMethodStep } from "../../src/methods/steps.js";
 import { CLIP } from "../../src/models/clip.js";
-import { ImageEncoder, ImageFeatureEncoder, imageEncoderConfig } from "../../src/models/image-encoder.js";
+import {
+  ImageEncoder,
+  type ImageEncoderPreset,
+  ImageFeatureEncoder,
+  imageEncoderConfig,
+} from "../../src/models/image-encoder.js";
 import { ResNet } from "../../src/models/resnet.js";
 import { isImageEncoderDir, loadImageEncoder, saveImageEncoder } from "../../src/models/saved.js";
 import { bind, stateDict } from "../../src/nn/module.js";
@@ -139,13 +144,16 @@ test("image encoder: saved and loaded weights, config and features match; preset
   await a.release();
   await b.release();
   const sizes = Object.fromEntries(
-    ["resnet-tiny", "resnet-small", "vit-tiny"].map((p) => {
+    (["resnet-tiny", "resnet-small", "vit-tiny"] as const).map((p) => {
       const e = new ImageEncoder(imageEncoderConfig(p));
       return [p, [e.imageSize, e.featureDim]];
     }),
   );
   assert.deepEqual(sizes, { "resnet-tiny": [32, 128], "resnet-small": [64, 256], "vit-tiny": [64, 256] });
-  assert.throws(() => imageEncoderConfig("nope"), /unknown image encoder preset 'nope'/);
+  assert.throws(
+    () => imageEncoderConfig("nope" as ImageEncoderPreset),
+    /unknown image encoder preset 'nope'/,
+  );
 });
 
 test("siglip step: learnable t and b get gradients, the loss falls on a fixed batch", async () => {

@@ -162,7 +162,9 @@ test("a zero-shot classification runs in the dependent project", async (t) => {
   writeFileSync(
     join(app, "classify.mjs"),
     `import { mkdirSync, writeFileSync } from "node:fs";
-import { CLIP, openModel, pipeline, saveClip, trainBpe } from "juxta";
+import { CLIP, saveClip } from "juxta/models";
+import { openModel, pipeline } from "juxta/pipelines";
+import { trainBpe } from "juxta/text";
 import sharp from "sharp";
 
 const tokenizer = trainBpe(["a red square", "a blue square", "a green circle"], { vocabSize: 530, minFrequency: 1 });
@@ -179,7 +181,7 @@ writeFileSync("red.png", await sharp(raw, { raw: { width: 16, height: 16, channe
 
 const model = await openModel("model");
 const classify = await pipeline("zero-shot-image-classification", model);
-console.log(import.meta.resolve("juxta"));
+console.log(import.meta.resolve("juxta/pipelines"));
 console.log(JSON.stringify(await classify("red.png", ["red", "blue", "green"])));
 await model.dispose();
 `,
@@ -187,9 +189,46 @@ await model.dispose();
   const out = await sh("node", ["classify.mjs"], app, 120_000);
   assert.ok(out.ok, out.out);
   const [resolved, json] = out.out.trim().split("\n").slice(-2) as [string, string];
-  assert.equal(resolved, pathToFileURL(join(app, "node_modules", "juxta", "dist", "src", "index.js")).href);
+  assert.equal(
+    resolved,
+    pathToFileURL(join(app, "node_modules", "juxta", "dist", "src", "api", "pipelines.js")).href,
+  );
   const scores = JSON.parse(json) as { label: string; score: number }[];
   assert.deepEqual(scores.map((s) => s.label).sort(), ["blue", "green", "red"]);
   assert.ok(Math.abs(scores.reduce((a, s) => a + s.score, 0) - 1) < 1e-5);
   for (let i = 1; i < scores.length; i++) assert.ok((scores[i - 1]?.score ?? 0) >= (scores[i]?.score ?? 0));
+});
+
+test("TypeScript in the dependent project finds the subpaths' types, presets as their names", async (t) => {
+  if (skip) return t.skip(skip);
+  writeFileSync(
+    join(app, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      files: ["check.ts"],
+    }),
+  );
+  writeFileSync(
+    join(app, "check.ts"),
+    `import { type PresetName, presetConfig } from "juxta/models";
+import { VectorIndex } from "juxta/search";
+import { Tokenizer } from "juxta/text";
+import type { ClipTrainOptions } from "juxta/train";
+
+const preset: PresetName = "tiny";
+// @ts-expect-error presets are their names, not any string
+const typo: ClipTrainOptions["preset"] = "tinyy";
+export const shapes = [presetConfig(preset).embedDim, typo, VectorIndex.create(4).dim, Tokenizer.name];
+`,
+  );
+  const tsc = join(projectRoot, "node_modules", "typescript", "bin", "tsc");
+  const out = await sh("node", [tsc, "-p", app], app, 120_000);
+  assert.ok(out.ok, out.out);
 });

@@ -1,8 +1,8 @@
 import { benchB32 } from "../../bench/b32.js";
-import { benchEmbed } from "../../bench/embed.js";
+import { benchEmbed, type EmbedBenchOptions } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
-import { benchMethods } from "../../bench/methods.js";
-import { benchTrain } from "../../bench/train.js";
+import { benchMethods, type MethodsBenchOptions } from "../../bench/methods.js";
+import { benchTrain, type TrainBenchOptions } from "../../bench/train.js";
 import { measureLoaderThroughput } from "../../data/loader.js";
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
 import { benchSearch } from "../../search/bench.js";
@@ -24,7 +24,7 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     ],
     run: (v) =>
       benchTrain({
-        preset: v.preset as string | undefined,
+        preset: v.preset as TrainBenchOptions["preset"],
         batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 }),
         steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
         peer: !v["no-peer"],
@@ -37,7 +37,7 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     ],
     run: (v) =>
       benchEmbed({
-        preset: v.preset as string | undefined,
+        preset: v.preset as EmbedBenchOptions["preset"],
         batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 1 }),
         peer: !v["no-peer"],
       }),
@@ -74,7 +74,7 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     // --preset names an image encoder here; a CLIP preset given for the other suites (--suite all) is theirs.
     run: (v) =>
       benchMethods({
-        preset: (v.preset as string | undefined) ?? "resnet-tiny",
+        preset: (v.preset as MethodsBenchOptions["preset"]) ?? "resnet-tiny",
         batch: numberFlag(v.batch as string | undefined, "batch", 64, { integer: true, min: 2 }),
         repeats: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 1 }),
       }),

@@ -8,7 +8,7 @@ import type { ImageMethodOptions } from "../../methods/train.js";
 import { trainImageMethod } from "../../methods/train.js";
 import type { ClipMethod } from "../../models/saved.js";
 import { readState } from "../../train/checkpoint.js";
-import { trainClip } from "../../train/clip-trainer.js";
+import { type ClipTrainOptions, trainClip } from "../../train/clip-trainer.js";
 import { formatRunTiming } from "../../train/run.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, numberFlag } from "../command.js";
@@ -165,7 +165,7 @@ export const train = defineCommand({
       const result = await trainImageMethod({
         ...shared,
         method: method as ImageMethod,
-        preset: v.preset ?? (v.resume ? undefined : IMAGE_PRESET),
+        preset: (v.preset ?? (v.resume ? undefined : IMAGE_PRESET)) as ImageMethodOptions["preset"],
         temperature: optional("temperature", v.temperature, { min: 1e-4 }),
         similarity: choice("similarity", v.similarity, SIMILARITIES),
         augment: choice("augment", v.augment, AUGMENTS) as ImageMethodOptions["augment"],
@@ -184,7 +184,7 @@ export const train = defineCommand({
     const result = await trainClip({
       ...shared,
       method: method as ClipMethod,
-      preset: v.preset,
+      preset: v.preset as ClipTrainOptions["preset"],
       tokenizer: v.tokenizer,
       init: v.init,
       lockImage: v["lock-image"],

@@ -1,0 +1,2 @@
+/** `juxta/losses`: the contrastive and metric-learning losses, one module each. */
+export * from "../losses/index.js";
