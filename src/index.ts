@@ -65,6 +65,7 @@ export {
   saveClip,
   saveImageEncoder,
 } from "./models/saved.js";
+export * from "./moderate/index.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export {
