@@ -6,8 +6,8 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
-import { isImageName } from "../data/folder.js";
-import { openDataset } from "../data/open.js";
+import { IMAGE_EXTENSIONS, isImageName } from "../data/folder.js";
+import { formatFromName, openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { ImageRef } from "../data/types.js";
 import { type Sample, SkipLog } from "../data/types.js";
@@ -52,6 +52,11 @@ export async function listImages(
   }
   if (isImageName(path)) return [fileItem(path)];
   if (extname(path).toLowerCase() === ".txt") return fromList(path);
+  if (opts.dataset?.format === undefined && formatFromName(path) === undefined)
+    throw new UserError(
+      `${path}: not an image (${IMAGE_EXTENSIONS.join(", ")}), a .txt list of image paths, or a data set ` +
+        "(.jsonl/.csv/.tsv manifest, .tar shards, CIFAR-10 or MNIST files)",
+    );
   return fromDataset(path, opts);
 }
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 /** `juxta <command> [options]`: dispatch, help, and clean errors for user mistakes. */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { resolveModelSource } from "../hub/index.js";
 import { UserError } from "../util/errors.js";
-import { type Command, parseCommand } from "./command.js";
+import { didYouMean } from "../util/suggest.js";
+import { type Command, formatHelp, parseCommand, runParsed } from "./command.js";
 import { bench } from "./commands/bench.js";
 import { classify } from "./commands/classify.js";
 import { data } from "./commands/data.js";
@@ -42,29 +46,55 @@ function usage(): string {
   return [
     "juxta: contrastive learning (CLIP and family) on ONNX Runtime",
     "",
-    "usage: juxta <command> [options]    (juxta <command> --help for its options)",
+    "usage: juxta <command> [options]    (juxta help <command>, or juxta <command> --help, for its options)",
+    "       juxta --version",
     "",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
   ].join("\n");
 }
 
+/** The version in the package.json above this file (dist/src/cli/main.js or src/cli/main.ts). */
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
+}
+
+function findCommand(name: string): Command {
+  const cmd = commands.find((c) => c.name === name);
+  if (cmd) return cmd;
+  const hint = didYouMean(
+    name,
+    commands.map((c) => c.name),
+  );
+  throw new UserError(`unknown command '${name}'${hint}\n\n${usage()}`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v" || name === "version") {
+    console.log(version());
+    return;
+  }
+  if (name === "help" && rest.length > 0) {
+    console.log(formatHelp(findCommand(rest[0] as string)));
+    return;
+  }
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
     return;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) throw new UserError(`unknown command '${name}'\n\n${usage()}`);
+  const cmd = findCommand(name);
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(`usage: ${cmd.usage}\n\n${cmd.summary}${cmd.help ? `\n\n${cmd.help}` : ""}`);
+    console.log(formatHelp(cmd));
     return;
   }
   const { values, positionals } = parseCommand(cmd, rest);
   // Hub names (hf:org/name) become their folders in the Hugging Face cache, downloaded where needed.
+  const named = values as Record<string, unknown>;
   for (const flag of ["model", "init"])
-    if (typeof values[flag] === "string") values[flag] = await resolveModelSource(values[flag]);
-  await cmd.run(values, positionals);
+    if (typeof named[flag] === "string") named[flag] = await resolveModelSource(named[flag]);
+  await runParsed(cmd, values, positionals);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -173,7 +173,7 @@ export async function readManifest(
       for (const p of template === undefined ? [imagePath, textPath] : [imagePath])
         if (!columns.includes(p.source))
           throw new UserError(
-            `${file}: no column '${p.source}' in the header row (columns: ${columns.join(", ")})`,
+            `${file}: no column '${p.source}' in the header row (columns: ${columns.join(", ")})${delimiterHint(columns, format)}`,
           );
       checkedColumns = true;
     }
@@ -221,4 +221,25 @@ export async function readManifest(
     }
   }
   return samples;
+}
+
+/**
+ * Why a header came out as one column, when another delimiter splits it: a semicolon CSV (common where the
+ * comma is the decimal mark) or a tab-separated file named .csv.
+ */
+function delimiterHint(columns: string[], format: ManifestFormat): string {
+  if (columns.length !== 1) return "";
+  const header = columns[0] as string;
+  const expected = format === "tsv" ? "tab" : "comma";
+  if (format !== "tsv" && header.includes("\t"))
+    return "; the header is tab-separated: name the file .tsv or give the format tsv";
+  if (format === "tsv" && header.includes(","))
+    return "; the header is comma-separated: name the file .csv or give the format csv";
+  for (const [sep, name] of [
+    [";", "semicolon"],
+    ["|", "pipe"],
+  ])
+    if (header.includes(sep as string))
+      return `; the header looks ${name}-separated ('${sep}'), but this file is read as ${expected}-separated: save it with ${expected}s`;
+  return "";
 }

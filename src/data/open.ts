@@ -40,16 +40,22 @@ function unsupported(path: string, why: string): UserError {
   return new UserError(`${path}: ${why}; supported data sets:\n  ${SUPPORTED}`);
 }
 
-function planFile(path: string, forced: DatasetFormat | undefined): Plan {
+/** The format a data file's name says (manifest extension, .tar, CIFAR-10 batch, MNIST images), if any. */
+export function formatFromName(path: string): DatasetFormat | undefined {
   const name = basename(path);
   const manifest = MANIFEST_EXTS[extname(name).toLowerCase()];
-  let format = forced;
+  if (manifest) return manifest;
+  if (name.toLowerCase().endsWith(".tar")) return "webdataset";
+  if (isCifarBatchName(name)) return "cifar10";
+  if (isIdxImagesName(name)) return "mnist";
+  return undefined;
+}
+
+function planFile(path: string, forced: DatasetFormat | undefined): Plan {
+  const name = basename(path);
+  const format = forced ?? formatFromName(name);
   if (!format) {
-    if (manifest) format = manifest;
-    else if (name.toLowerCase().endsWith(".tar")) format = "webdataset";
-    else if (isCifarBatchName(name)) format = "cifar10";
-    else if (isIdxImagesName(name)) format = "mnist";
-    else if (/idx1-ubyte(\.gz)?$/.test(name))
+    if (/idx1-ubyte(\.gz)?$/.test(name))
       throw new UserError(
         `${path}: this is an IDX labels file; give the images file (*-images-idx3-ubyte) instead`,
       );

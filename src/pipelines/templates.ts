@@ -3,7 +3,10 @@
  * or a file of templates. The default is `both`: a model of unknown domain is scored fairly on photographs
  * and on flat icons alike, and a mean over more prompts depends less on any one wording.
  */
+import { existsSync } from "node:fs";
 import { EMOJI_TEMPLATES, loadTemplates, PHOTO_TEMPLATES } from "../eval/zeroshot.js";
+import { OptionError } from "../util/errors.js";
+import { didYouMean } from "../util/suggest.js";
 
 export const TEMPLATE_SETS = ["photo", "emoji", "both"] as const;
 export const DEFAULT_TEMPLATES = "both";
@@ -13,6 +16,10 @@ export function resolveTemplates(spec: string = DEFAULT_TEMPLATES): string[] {
   if (spec === "photo") return [...PHOTO_TEMPLATES];
   if (spec === "emoji") return [...EMOJI_TEMPLATES];
   if (spec === "both") return [...PHOTO_TEMPLATES, ...EMOJI_TEMPLATES];
+  if (!existsSync(spec))
+    throw new OptionError(
+      `{templates}: '${spec}' is neither a template set (${TEMPLATE_SETS.join(", ")}) nor a file of templates${didYouMean(spec, TEMPLATE_SETS)}`,
+    );
   return loadTemplates(spec);
 }
 

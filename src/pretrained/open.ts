@@ -40,6 +40,11 @@ export function detectFormat(dir: string): ModelFormat {
   if (!statSync(dir).isDirectory()) throw new UserError(`'${dir}' is a file; expected a model folder`);
   if (existsSync(join(dir, CONFIG_FILE))) return "juxta";
   if (existsSync(join(dir, "open_clip_config.json"))) return "openclip";
+  // juxta export --format onnx writes a Hugging Face config.json beside onnx/, but no weights to train on.
+  if (existsSync(join(dir, "onnx", "model.onnx")) && !existsSync(join(dir, "model.safetensors")))
+    throw new UserError(
+      `${dir}: an ONNX export (onnx/model.onnx, for transformers.js or ONNX Runtime), which Juxta does not read back; give the run it was exported from, a Hugging Face CLIPModel folder (config.json, model.safetensors) or an OpenCLIP folder`,
+    );
   const hf = join(dir, "config.json");
   const modelType = existsSync(hf) ? (readJson(hf) as { model_type?: unknown }).model_type : undefined;
   if (modelType === "clip") return "hf";

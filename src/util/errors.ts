@@ -25,3 +25,34 @@ export function inputError(loc: Location, message: string): UserError {
   const at = formatLocation(loc);
   return new UserError(at ? `${at}: ${message}` : message);
 }
+
+/**
+ * A UserError about API options, in the library's own words: `{key}` in the text names an option
+ * (`{weightDecay}`, `{dataset.imageField}`), shown as the key itself. A front end respells the keys in its
+ * own terms with `describe` (the CLI shows `--weight-decay`), so neither layer speaks the other's names.
+ *
+ * @example
+ * throw new OptionError("{resume}: {batch} 16 differs from the run's 8; a resumed run keeps its settings");
+ * // message: "resume: batch 16 differs from the run's 8; …"; the CLI prints "--resume: --batch 16 differs …"
+ */
+export class OptionError extends UserError {
+  override name = "OptionError";
+  /** The option keys the text names, in order of appearance. */
+  readonly options: string[];
+
+  constructor(readonly template: string) {
+    super(spellOptions(template, (key) => key));
+    this.options = [...template.matchAll(OPTION_REF)].map((m) => m[1] as string);
+  }
+
+  /** The message with each option key spelled by `name`. */
+  describe(name: (key: string) => string): string {
+    return spellOptions(this.template, name);
+  }
+}
+
+const OPTION_REF = /\{([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\}/g;
+
+function spellOptions(template: string, name: (key: string) => string): string {
+  return template.replace(OPTION_REF, (_, key: string) => name(key));
+}

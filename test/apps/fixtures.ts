@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mock } from "node:test";
 import sharp from "sharp";
-import { type Command, parseCommand } from "../../src/cli/command.js";
+import { type Command, parseCommand, runParsed } from "../../src/cli/command.js";
 import { CLIP, type ClipConfig } from "../../src/models/clip.js";
 import { saveClip } from "../../src/models/saved.js";
 import { trainBpe } from "../../src/text/train.js";
@@ -75,14 +75,17 @@ export function writeJsonl(file: string, rows: object[]): string {
   return file;
 }
 
-/** Run a command as the CLI would (parsing argv); returns what it printed with console.log. */
+/**
+ * Run a command as the CLI would (parsing argv, library option errors shown as its flags); returns what
+ * it printed with console.log.
+ */
 export async function runCommand(cmd: unknown, argv: string[]): Promise<string[]> {
   const c = cmd as Command;
-  const { values, positionals } = parseCommand(c, argv);
   const log = mock.method(console, "log", () => {});
   const err = mock.method(console, "error", () => {});
   try {
-    await c.run(values, positionals);
+    const { values, positionals } = parseCommand(c, argv);
+    await runParsed(c, values, positionals);
     return log.mock.calls.map((call) => String(call.arguments[0]));
   } finally {
     log.mock.restore();

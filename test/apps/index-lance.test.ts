@@ -63,7 +63,7 @@ describe("juxta index --backend lance", () => {
     );
     await assert.rejects(
       runCommand(index, ["--model", model, "--images", img, "--out", join(dir, "x"), "--backend", "faiss"]),
-      /--backend: expected exact or lance, got 'faiss'/,
+      /--backend expects one of exact, lance, got 'faiss'/,
     );
   });
 });

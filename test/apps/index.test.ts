@@ -98,7 +98,7 @@ describe("juxta index and juxta search", () => {
   it("bad input is a UserError", async () => {
     const out = join(dir, "errors.index");
     const idx = (argv: string[]) => runCommand(index, argv);
-    await assert.rejects(idx(["--model", model, "--images", img]), /--out INDEX is required/);
+    await assert.rejects(idx(["--model", model, "--images", img]), /--index INDEX is required/);
     await assert.rejects(idx(["--images", img, "--out", out]), /--model RUN is required/);
     await assert.rejects(idx(["--out", out, "--add", "--images", img]), /no index to update/);
     await assert.rejects(
@@ -118,7 +118,7 @@ describe("juxta index and juxta search", () => {
     await assert.rejects(s(["--index", img, "red"]), /not an index/);
     await assert.rejects(s(["--index", out]), /nothing to search for/);
     await assert.rejects(s(["--index", out, "red", "--image", join(img, "red.png")]), /not both/);
-    await assert.rejects(s(["--index", out, "red", "-k", "0"]), /--k expects an integer ≥ 1/);
+    await assert.rejects(s(["--index", out, "red", "-k", "0"]), /-k expects an integer ≥ 1/);
     await assert.rejects(s(["--index", out, "--image", join(dir, "gone.png")]), /missing image/);
   });
 });

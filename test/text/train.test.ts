@@ -9,6 +9,7 @@ import { readCaptions } from "../../src/text/captions.js";
 import { loadTokenizer } from "../../src/text/formats.js";
 import { trainBpe } from "../../src/text/train.js";
 import { UserError } from "../../src/util/errors.js";
+import { runCommand } from "../apps/fixtures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "juxta-"));
 
@@ -118,13 +119,23 @@ describe("captions and the CLI", () => {
     const data = join(tmp, "corpus.jsonl");
     writeFileSync(data, `${CORPUS.map((text) => JSON.stringify({ caption: text })).join("\n")}\n`);
     const out = join(tmp, "trained.json");
-    await tokenizerCommand.run({ data, out, "vocab-size": "519", field: "caption" }, ["train"]);
+    await runCommand(tokenizerCommand, [
+      "train",
+      "--data",
+      data,
+      "--out",
+      out,
+      "--vocab-size",
+      "519",
+      "--field",
+      "caption",
+    ]);
     const tok = loadTokenizer(out);
     assert.deepEqual(tok.merges, trainBpe(CORPUS, { vocabSize: 519 }).merges);
     await assert.rejects(
-      tokenizerCommand.run({ data, out, "vocab-size": "100" }, ["train"]),
+      runCommand(tokenizerCommand, ["train", "--data", data, "--out", out, "--vocab-size", "100"]),
       /--vocab-size expects/,
     );
-    await assert.rejects(tokenizerCommand.run({}, ["fit"]), /expected 'train' or 'encode', got 'fit'/);
+    await assert.rejects(runCommand(tokenizerCommand, ["fit"]), /expected 'train' or 'encode', got 'fit'/);
   });
 });

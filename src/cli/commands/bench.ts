@@ -7,9 +7,17 @@ import { measureLoaderThroughput } from "../../data/loader.js";
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
 import { benchSearch } from "../../search/bench.js";
 import { UserError } from "../../util/errors.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand, type OptionSpecs, type ParsedValues } from "../command.js";
 
-type Flags = Record<string, string | boolean | undefined>;
+/** The flags a suite reads; --batch and --steps default per suite. */
+type Flags = Omit<ParsedValues<typeof OPTIONS>, "suite">;
+
+/** A suite's --batch or --steps: the given value, checked against this suite's floor, or its default. */
+function count(v: Flags, flag: "batch" | "steps", fallback: number, min: number): number {
+  const n = v[flag] ?? fallback;
+  if (n < min) throw new UserError(`--${flag} expects an integer ≥ ${min} for this suite, got '${n}'`);
+  return n;
+}
 
 /** Each suite: what it measures (for `bench` and `bench --help`) and how to run it. */
 const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Record<string, unknown>> }> = {
@@ -25,8 +33,8 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     run: (v) =>
       benchTrain({
         preset: v.preset as TrainBenchOptions["preset"],
-        batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 }),
-        steps: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 2 }),
+        batch: count(v, "batch", 128, 2),
+        steps: count(v, "steps", 6, 2),
         peer: !v["no-peer"],
       }),
   },
@@ -38,7 +46,7 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     run: (v) =>
       benchEmbed({
         preset: v.preset as EmbedBenchOptions["preset"],
-        batch: numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 1 }),
+        batch: count(v, "batch", 128, 1),
         peer: !v["no-peer"],
       }),
   },
@@ -46,7 +54,7 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     about: ["augmented pairs/s from the data loader (two workers, 64 px); --batch"],
     run: async (v) => {
       // Augmented pairs per second at the train suite's shapes (tiny: 64 px), two loader workers.
-      const batch = numberFlag(v.batch as string | undefined, "batch", 128, { integer: true, min: 2 });
+      const batch = count(v, "batch", 128, 2);
       const r = await measureLoaderThroughput({ size: 64, batchSize: batch, augment: "clip", workers: 2 });
       return {
         suite: "data",
@@ -75,8 +83,8 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
     run: (v) =>
       benchMethods({
         preset: (v.preset as MethodsBenchOptions["preset"]) ?? "resnet-tiny",
-        batch: numberFlag(v.batch as string | undefined, "batch", 64, { integer: true, min: 2 }),
-        repeats: numberFlag(v.steps as string | undefined, "steps", 6, { integer: true, min: 1 }),
+        batch: count(v, "batch", 64, 2),
+        repeats: count(v, "steps", 6, 1),
       }),
   },
 };
@@ -89,28 +97,27 @@ function suiteList(): string {
   return ["suites (--suite NAME, or all for every one in turn):", ...lines].join("\n");
 }
 
+const OPTIONS = {
+  suite: {
+    type: "choice",
+    choices: [...Object.keys(SUITES), "all"],
+    arg: "NAME",
+    help: "the suite to run (above)",
+  },
+  preset: { type: "string", arg: "NAME", help: "the model the suite measures (train, embed, methods)" },
+  batch: { type: "integer", arg: "N", min: 1, defaultHelp: "per suite, above", help: "batch size" },
+  steps: { type: "integer", arg: "N", min: 1, defaultHelp: "per suite, above", help: "timed steps" },
+  "no-peer": { type: "boolean", help: "skip the PyTorch peer (train, embed)" },
+  json: { type: "boolean", help: "one JSON line per suite" },
+} as const satisfies OptionSpecs;
+
 export const bench = defineCommand({
   name: "bench",
   summary: "measure throughput (engine, train, embed, data, search) against the PyTorch peer in the same run",
   usage: `juxta bench --suite ${Object.keys(SUITES).join("|")}|all [--preset NAME] [--batch N] [--steps N] [--no-peer] [--json]`,
-  help: [
-    suiteList(),
-    "",
-    "options:",
-    "  --json               one JSON line per suite",
-    "  --no-peer            skip the PyTorch peer (train, embed)",
-    "",
-    "example:",
-    "  juxta bench --suite train --preset tiny --batch 128 --json",
-  ].join("\n"),
-  options: {
-    suite: { type: "string" },
-    json: { type: "boolean" },
-    preset: { type: "string" },
-    batch: { type: "string" },
-    steps: { type: "string" },
-    "no-peer": { type: "boolean" },
-  },
+  intro: suiteList(),
+  options: OPTIONS,
+  notes: ["example:", "  juxta bench --suite train --preset tiny --batch 128 --json"],
   async run(values) {
     // Every suite in turn keeps the CPU busy for minutes (the peer included): only on request.
     if (values.suite === undefined) {
@@ -120,9 +127,7 @@ export const bench = defineCommand({
     const names = values.suite === "all" ? Object.keys(SUITES) : [values.suite];
     const imagePreset = values.preset !== undefined && values.preset in IMAGE_ENCODER_PRESETS;
     for (const name of names) {
-      const suite = SUITES[name];
-      if (!suite)
-        throw new UserError(`unknown suite '${name}'; choose one of: ${Object.keys(SUITES).join(", ")}, all`);
+      const suite = SUITES[name] as (typeof SUITES)[string];
       // Under --suite all one --preset cannot name both a CLIP model and an image encoder: each suite takes
       // its own kind and the others their defaults.
       const own =

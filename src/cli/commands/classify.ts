@@ -1,41 +1,40 @@
 /** `juxta classify`: zero-shot labels for images, ranked with probabilities. */
 import { type Classification, classifyImages, parseLabels } from "../../apps/classify.js";
-import { MODEL_HELP, modelFlag } from "../../apps/flags.js";
 import { listImages } from "../../apps/images.js";
 import { resolveTemplates } from "../../pipelines/templates.js";
 import { UserError } from "../../util/errors.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand } from "../command.js";
+import { MODEL_OPTIONS, modelFlag, TEMPLATES_OPTION } from "../options.js";
 
 export const classify = defineCommand({
   name: "classify",
   summary: "zero-shot classify images against labels you give (ranked, with probabilities)",
   usage:
     'juxta classify --model RUN --labels "cat,dog,…" [--templates photo|emoji|both|FILE] [--top K] [--json] IMAGE…',
-  help: [
-    "options:",
-    ...MODEL_HELP,
-    "  --labels LIST        comma-separated class names",
-    "  --templates SET      prompts: photo, emoji, both (default) or a file with one '{}' template a line",
-    "  --top K              labels shown per image (default: all)",
-    "  --json               print one JSON line: [{image, ranked: [{label, prob, score}]}]",
+  options: {
+    ...MODEL_OPTIONS,
+    labels: { type: "string", arg: "LIST", required: true, help: "comma-separated class names" },
+    ...TEMPLATES_OPTION,
+    top: {
+      type: "integer",
+      short: "k",
+      arg: "K",
+      min: 1,
+      defaultHelp: "all",
+      help: "labels shown per image",
+    },
+    json: { type: "boolean", help: "print one JSON line: [{image, ranked: [{label, prob, score}]}]" },
+  },
+  notes: [
     "IMAGE may also be a folder (searched recursively) or a .txt list of paths.",
     "Probabilities are the softmax of logit_scale × cosine similarity over the given labels (CLIP), or each",
     "label's sigmoid of logit_scale × cosine + logit_bias (SigLIP). Image-only encoders have no text tower",
     "to embed labels with, so they cannot classify zero-shot.",
-  ].join("\n"),
-  options: {
-    model: { type: "string" },
-    tokenizer: { type: "string" },
-    labels: { type: "string" },
-    templates: { type: "string" },
-    top: { type: "string" },
-    json: { type: "boolean" },
-  },
+  ],
   async run(v, positionals) {
-    if (v.labels === undefined) throw new UserError('--labels "cat,dog,…" is required');
     const labels = parseLabels(v.labels);
     if (positionals.length === 0) throw new UserError(`no images given\nusage: ${classify.usage}`);
-    const top = numberFlag(v.top, "top", labels.length, { integer: true, min: 1 });
+    const top = v.top ?? labels.length;
     const templates = resolveTemplates(v.templates);
     const images = (await Promise.all(positionals.map((p) => listImages(p)))).flat();
     const model = await modelFlag(v);

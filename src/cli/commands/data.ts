@@ -1,10 +1,11 @@
 /** `juxta data emoji|check`: build the emoji quickstart data set, or read a data set and report on it. */
 import { buildEmojiDataset } from "../../data/emoji.js";
 import { openDataset } from "../../data/open.js";
-import { type DatasetFormat, FORMATS } from "../../data/options.js";
+import { FORMATS } from "../../data/options.js";
 import { SkipLog } from "../../data/types.js";
 import { UserError } from "../../util/errors.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand } from "../command.js";
+import { DATASET_OPTIONS, datasetOptions } from "../options.js";
 
 export const data = defineCommand({
   name: "data",
@@ -12,33 +13,46 @@ export const data = defineCommand({
   usage:
     "juxta data emoji --out DIR [--holdout 0.1] [--absolute]\n" +
     "       juxta data check PATH [--format F] [--image-field P] [--text-field P] [--label-field P] " +
-    "[--template T] [--split train|test] [--strict] [--json]",
-  help: [
+    "[--caption-template T] [--split train|test] [--strict] [--json]",
+  options: {
+    out: {
+      type: "string",
+      arg: "DIR",
+      group: "emoji:",
+      help: "where train.jsonl, test.jsonl and README.md go",
+    },
+    holdout: {
+      type: "number",
+      arg: "F",
+      min: 0,
+      max: 1,
+      default: 0.1,
+      help: "the share of emoji held out for the test set",
+    },
+    absolute: { type: "boolean", help: "write absolute image paths (default: relative to the manifest)" },
+    format: {
+      type: "choice",
+      choices: FORMATS,
+      arg: "F",
+      group: "check:",
+      help: [`one of ${FORMATS.join(", ")}`, "(detected from the path unless given)"],
+    },
+    ...DATASET_OPTIONS,
+    split: { type: "choice", choices: ["train", "test"], help: "which split of a folder to read" },
+    json: { type: "boolean", help: "print one JSON line {samples, captioned, labels, skipped}" },
+  },
+  notes: [
     "examples:",
     "  juxta data emoji --out data/emoji        # train.jsonl, test.jsonl, README.md",
     "  juxta data check data/emoji              # reads data/emoji/train.jsonl",
     "  juxta data check captions.jsonl --text-field 'captions[*].text'",
-    `formats: ${FORMATS.join(", ")} (detected from the path unless --format is given)`,
-  ].join("\n"),
-  options: {
-    out: { type: "string" },
-    holdout: { type: "string" },
-    absolute: { type: "boolean" },
-    format: { type: "string" },
-    "image-field": { type: "string" },
-    "text-field": { type: "string" },
-    "label-field": { type: "string" },
-    template: { type: "string" },
-    split: { type: "string" },
-    strict: { type: "boolean" },
-    json: { type: "boolean" },
-  },
+  ],
   async run(values, positionals) {
     const [action, ...rest] = positionals;
     if (action === "emoji") {
       if (!values.out) throw new UserError("juxta data emoji needs --out DIR");
       const stats = await buildEmojiDataset(values.out, {
-        holdout: numberFlag(values.holdout, "holdout", 0.1),
+        holdout: values.holdout,
         absolutePaths: values.absolute ?? false,
       });
       if (values.json) console.log(JSON.stringify(stats));
@@ -51,21 +65,10 @@ export const data = defineCommand({
     }
     if (action === "check") {
       if (rest.length !== 1) throw new UserError("juxta data check needs one PATH");
-      if (values.format !== undefined && !(FORMATS as readonly string[]).includes(values.format))
-        throw new UserError(`unknown --format '${values.format}'; choose one of: ${FORMATS.join(", ")}`);
-      if (values.split !== undefined && values.split !== "train" && values.split !== "test")
-        throw new UserError(`--split expects train or test, got '${values.split}'`);
       const log = new SkipLog(values.strict ?? false);
       const samples = await openDataset(
         rest[0]!,
-        {
-          format: values.format as DatasetFormat | undefined,
-          imageField: values["image-field"],
-          textField: values["text-field"],
-          labelField: values["label-field"],
-          template: values.template,
-          split: values.split as "train" | "test" | undefined,
-        },
+        { ...datasetOptions(values), format: values.format, split: values.split },
         log,
       );
       const labels = new Map<string, number>();

@@ -12,7 +12,7 @@ import { VectorIndex } from "../../search/index.js";
 import { UserError } from "../../util/errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../../util/fs.js";
 import { Progress } from "../../util/progress.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand } from "../command.js";
 
 export const dedup = defineCommand({
   name: "dedup",
@@ -20,47 +20,60 @@ export const dedup = defineCommand({
   usage:
     "juxta dedup --index INDEX [--threshold 0.94 | --threshold 0.9,0.94,0.97] [--keep first|central] " +
     "[--out GROUPS.json|.csv] [--keep-list FILE] [--json]",
-  help: [
+  intro: [
     "Two items are duplicates at cosine ≥ the threshold; a group is a connected component of that relation",
     "(found with the index's own neighbour search, batched), and one member of each group is kept.",
-    "",
-    "options:",
-    "  --index INDEX        a folder written by juxta index",
-    `  --threshold T        similarity at or above which two items are duplicates (default ${DEFAULT_DEDUP_THRESHOLD});`,
-    "                       a comma-separated list reports the counts at each",
-    "  --keep RULE          first (default: the first in index order) or central (closest to the others)",
-    "  --out FILE           write the groups: .json {threshold, counts, groups, keep, remove} or .csv",
-    "                       (group,id,keep,text); one threshold only",
-    "  --keep-list FILE     write the ids to keep, one a line",
-    "  --batch N            query rows per neighbour search (default 256)",
-    "  --json               print the counts as one JSON line (a list when several thresholds are given)",
-  ].join("\n"),
+  ],
   options: {
-    index: { type: "string" },
-    threshold: { type: "string" },
-    keep: { type: "string" },
-    out: { type: "string" },
-    "keep-list": { type: "string" },
-    batch: { type: "string" },
-    json: { type: "boolean" },
+    index: {
+      type: "string",
+      arg: "INDEX",
+      required: "a folder written by juxta index",
+      help: "a folder written by juxta index",
+    },
+    threshold: {
+      type: "string",
+      arg: "T",
+      default: String(DEFAULT_DEDUP_THRESHOLD),
+      help: [
+        "similarity at or above which two items are duplicates;",
+        "a comma-separated list reports the counts at each",
+      ],
+    },
+    keep: {
+      type: "choice",
+      choices: ["first", "central"],
+      default: "first",
+      help: "first (the first in index order) or central (closest to the others)",
+    },
+    out: {
+      type: "string",
+      arg: "FILE",
+      help: [
+        "write the groups: .json {threshold, counts, groups, keep, remove} or .csv",
+        "(group,id,keep,text); one threshold only",
+      ],
+    },
+    "keep-list": { type: "string", arg: "FILE", help: "write the ids to keep, one a line" },
+    batch: { type: "integer", arg: "N", min: 1, default: 256, help: "query rows per neighbour search" },
+    json: {
+      type: "boolean",
+      help: "print the counts as one JSON line (a list when several thresholds are given)",
+    },
   },
   async run(v) {
-    if (v.index === undefined)
-      throw new UserError("--index INDEX is required (a folder written by juxta index)");
-    const thresholds = (v.threshold ?? String(DEFAULT_DEDUP_THRESHOLD)).split(",").map((t) => {
+    const thresholds = v.threshold.split(",").map((t) => {
       const x = Number(t.trim());
       if (t.trim() === "" || !Number.isFinite(x))
         throw new UserError(`--threshold expects numbers (e.g. 0.94 or 0.9,0.94), got '${v.threshold}'`);
       return x;
     });
-    const keep = (v.keep ?? "first") as KeepRule;
-    if (keep !== "first" && keep !== "central")
-      throw new UserError(`--keep expects first or central, got '${v.keep}'`);
+    const keep: KeepRule = v.keep;
     if (thresholds.length > 1 && (v.out !== undefined || v["keep-list"] !== undefined))
       throw new UserError("--out and --keep-list take one --threshold");
     if (v.out !== undefined && ![".json", ".csv"].includes(extname(v.out).toLowerCase()))
       throw new UserError(`--out must end in .json or .csv, got '${v.out}'`);
-    const batch = numberFlag(v.batch, "batch", 256, { integer: true, min: 1 });
+    const batch = v.batch;
 
     const index = VectorIndex.load(v.index);
     const { ids, vectors, metas } = index.entries();

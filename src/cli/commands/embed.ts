@@ -3,56 +3,64 @@
  * encoder, to a .safetensors or .npy file.
  */
 import { type Embeddings, embedInputs, writeEmbeddings } from "../../apps/embed.js";
-import {
-  DATASET_FLAGS,
-  DATASET_HELP,
-  datasetOptions,
-  MODEL_HELP,
-  modelFlag,
-  reportSkips,
-} from "../../apps/flags.js";
 import { SkipLog } from "../../data/types.js";
 import { DEFAULT_QUEUE, DEFAULT_SHARD_SIZE, enqueueEmbedding } from "../../distributed/queue.js";
 import { UserError } from "../../util/errors.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand, type OptionSpecs, type ParsedValues } from "../command.js";
+import { DATASET_OPTIONS, datasetOptions, MODEL_OPTIONS, modelFlag, reportSkips } from "../options.js";
+
+const EMBED_OPTIONS = {
+  ...MODEL_OPTIONS,
+  images: {
+    type: "string",
+    arg: "FILE|DIR",
+    help: "a folder (searched recursively), an image, a .txt list of paths, or a data set",
+  },
+  pixels: {
+    type: "string",
+    arg: "FILE",
+    help: "a .safetensors file with 'pixel_values' [n, 3, S, S], already preprocessed",
+  },
+  texts: {
+    type: "string",
+    arg: "FILE",
+    help: "a .txt file with one text a line, or a .json list of strings",
+  },
+  out: {
+    type: "string",
+    arg: "FILE",
+    help: [
+      ".safetensors: 'image_embeds' and/or 'text_embeds', ids and texts in the metadata;",
+      ".npy: one array, its row ids beside it in NAME.ids.json (photos.npy → photos.ids.json)",
+    ],
+  },
+  ...DATASET_OPTIONS,
+  queue: {
+    type: "string",
+    arg: "URL",
+    group: "distributed (a BullMQ queue on Redis; juxta worker embeds, juxta jobs status|merge follow it):",
+    help: [
+      "split --images into shards, queue one job per unfinished shard and return;",
+      "--out is then a folder (plan.json, shards/) every worker sees at that path",
+    ],
+  },
+  "shard-size": { type: "integer", arg: "N", min: 1, default: DEFAULT_SHARD_SIZE, help: "images per shard" },
+  "queue-name": { type: "string", arg: "NAME", default: DEFAULT_QUEUE, help: "queue name" },
+} as const satisfies OptionSpecs;
 
 export const embed = defineCommand({
   name: "embed",
   summary: "write image or text embeddings (projected, unnormalized float32) to .safetensors or .npy",
   usage:
     "juxta embed --model RUN (--images FILE|DIR | --pixels FILE.safetensors) [--texts FILE] --out FILE.safetensors|FILE.npy",
-  help: [
-    "options:",
-    ...MODEL_HELP,
-    "  --images FILE|DIR    a folder (searched recursively), an image, a .txt list of paths, or a data set",
-    "  --pixels FILE        a .safetensors file with 'pixel_values' [n, 3, S, S], already preprocessed",
-    "  --texts FILE         a .txt file with one text a line, or a .json list of strings",
-    "  --out FILE           .safetensors: 'image_embeds' and/or 'text_embeds', ids and texts in the metadata;",
-    "                       .npy: one array, its row ids in FILE.ids.json",
+  options: EMBED_OPTIONS,
+  notes: [
     "An image-only encoder (juxta train --method simclr|moco|supcon|triplet) writes its backbone features",
     "(what kNN and linear probes use, before the projection head) as 'image_embeds'; it has no text tower.",
-    ...DATASET_HELP,
-    "distributed (a BullMQ queue on Redis; juxta worker embeds, juxta jobs status|merge follow it):",
-    "  --queue URL          split --images into shards, queue one job per unfinished shard and return;",
-    "                       --out is then a folder (plan.json, shards/) every worker sees at that path",
-    `  --shard-size N       images per shard (default ${DEFAULT_SHARD_SIZE})`,
-    `  --queue-name NAME    queue name (default ${DEFAULT_QUEUE})`,
     "examples:",
     "  juxta embed --model runs/emoji --images photos/ --out photos.safetensors",
     "  juxta embed --model runs/emoji --images /data/photos --out /data/emb --queue redis://10.0.0.5:6379",
-  ].join("\n"),
-  options: {
-    model: { type: "string" },
-    tokenizer: { type: "string" },
-    images: { type: "string" },
-    pixels: { type: "string" },
-    texts: { type: "string" },
-    out: { type: "string" },
-    queue: { type: "string" },
-    "queue-name": { type: "string" },
-    "shard-size": { type: "string" },
-    ...DATASET_FLAGS,
-  },
+  ],
   async run(v) {
     if (v.queue !== undefined) return enqueue(v);
     if (v.out === undefined) throw new UserError("--out FILE.safetensors|FILE.npy is required");
@@ -84,20 +92,7 @@ export const embed = defineCommand({
   },
 });
 
-async function enqueue(v: {
-  model?: string;
-  tokenizer?: string;
-  images?: string;
-  out?: string;
-  queue?: string;
-  "queue-name"?: string;
-  "shard-size"?: string;
-  strict?: boolean;
-  "image-field"?: string;
-  "text-field"?: string;
-  "label-field"?: string;
-  template?: string;
-}): Promise<void> {
+async function enqueue(v: ParsedValues<typeof EMBED_OPTIONS>): Promise<void> {
   if (v.model === undefined) throw new UserError("--model RUN is required");
   if (v.images === undefined) throw new UserError("--images FILE|DIR is required with --queue");
   if (v.out === undefined)
@@ -109,7 +104,7 @@ async function enqueue(v: {
     tokenizer: v.tokenizer,
     images: v.images,
     out: v.out,
-    shardSize: numberFlag(v["shard-size"], "shard-size", DEFAULT_SHARD_SIZE, { integer: true, min: 1 }),
+    shardSize: v["shard-size"],
     dataset: datasetOptions(v),
     log,
   });

@@ -9,25 +9,25 @@ export const jobs = defineCommand({
   summary: "progress of a distributed embedding (status), and the index built from its shards (merge)",
   usage:
     "juxta jobs status --queue redis://HOST:PORT --out DIR [--json]\n       juxta jobs merge --out DIR --index INDEX",
-  help: [
-    "options:",
-    "  --out DIR            the output folder given to juxta embed --queue (holds plan.json and shards/)",
-    "  --queue URL          the Redis server (status)",
-    `  --queue-name NAME    queue name (default ${DEFAULT_QUEUE})`,
-    "  --index INDEX        the index folder to write (merge): searchable with juxta search",
-    "  --json               print the status as one JSON line",
-  ].join("\n"),
   options: {
-    queue: { type: "string" },
-    "queue-name": { type: "string" },
-    out: { type: "string" },
-    index: { type: "string" },
-    json: { type: "boolean" },
+    out: {
+      type: "string",
+      arg: "DIR",
+      required: "the folder of juxta embed --queue",
+      help: "the output folder given to juxta embed --queue (holds plan.json and shards/)",
+    },
+    queue: { type: "string", arg: "URL", help: "the Redis server (status)" },
+    "queue-name": { type: "string", arg: "NAME", default: DEFAULT_QUEUE, help: "queue name" },
+    index: {
+      type: "string",
+      arg: "INDEX",
+      help: "the index folder to write (merge): searchable with juxta search",
+    },
+    json: { type: "boolean", help: "print the status as one JSON line" },
   },
   async run(v, positionals) {
     const [action, ...rest] = positionals;
     if (rest.length > 0) throw new UserError(`unexpected argument '${rest[0]}'`);
-    if (v.out === undefined) throw new UserError("--out DIR is required (the folder of juxta embed --queue)");
     if (action === "status") {
       if (v.queue === undefined) throw new UserError("--queue redis://HOST:PORT is required");
       const s = await embedQueueStatus({ url: v.queue, name: v["queue-name"] }, v.out);

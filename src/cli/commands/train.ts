@@ -4,14 +4,14 @@
  */
 
 import { IMAGE_METHODS, type ImageMethod } from "../../methods/steps.js";
-import type { ImageMethodOptions } from "../../methods/train.js";
-import { trainImageMethod } from "../../methods/train.js";
+import { type ImageMethodOptions, trainImageMethod } from "../../methods/train.js";
 import type { ClipMethod } from "../../models/saved.js";
 import { readState } from "../../train/checkpoint.js";
 import { type ClipTrainOptions, trainClip } from "../../train/clip-trainer.js";
 import { formatRunTiming } from "../../train/run.js";
 import { UserError } from "../../util/errors.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand } from "../command.js";
+import { DATASET_OPTIONS } from "../options.js";
 
 const CLIP_METHODS = ["clip", "siglip"] as const;
 const METHODS = [...CLIP_METHODS, ...IMAGE_METHODS] as const;
@@ -34,7 +34,7 @@ const CLIP_ONLY = [
   "eval-data",
   "eval-every",
   "text-field",
-  "template",
+  "caption-template",
 ] as const;
 
 export const train = defineCommand({
@@ -43,88 +43,184 @@ export const train = defineCommand({
     "train CLIP/SigLIP on image-text pairs, or an image encoder with SimCLR, MoCo v2, SupCon or triplet loss",
   usage:
     "juxta train --data FILE --out RUN [--method clip|siglip|simclr|moco|supcon|triplet] [--preset NAME] [--epochs N | --minutes M] [--batch B] [--lr LR] [--seed S] [--resume]",
-  help: [
-    "options:",
-    "  --method NAME        clip (default): softmax contrastive loss on image-text pairs",
-    "                       siglip: pairwise sigmoid loss with a learned bias (t starts at 10, b at -10)",
-    "                       simclr, moco: self-supervised image encoder (two augmented views per image)",
-    "                       supcon, triplet: image encoder trained on class labels (field 'label')",
-    "  --data FILE          manifest (.jsonl/.csv/.tsv), image folder, .tar shards, CIFAR-10 or MNIST files",
-    "  --out RUN            run folder: model.safetensors, juxta.json, metrics.jsonl, checkpoint",
-    "  --preset NAME        clip/siglip: tiny (default), tiny-resnet, small, b32;",
-    `                       image methods: resnet-tiny (default, 32 px), resnet-small (64 px), vit-tiny (64 px)`,
-    "  --epochs N           passes over the data (default 10 unless --minutes is given)",
-    "  --minutes M          time budget for training and its evaluations (not with --epochs): the schedule",
-    "                       is sized from the measured pace to end, fully annealed, within it; set-up",
-    "                       (decoding, tokenizer, compiling) comes first and is timed apart",
-    "  --batch B            pairs (clip, siglip) or images (two views each) per step (default 128)",
-    "  --lr LR              peak learning rate (default 5e-4 clip/siglip, 1e-3 image methods), --warmup STEPS",
-    "  --weight-decay WD    AdamW weight decay (default 0.2 clip/siglip, 1e-4 image methods)",
-    "  --max-grad-norm X    clip the global gradient norm",
-    "  --seed S             initialization, shuffling and augmentation seed (default 0)",
-    "  --save-every N       steps between checkpoints (default: every 2 minutes)",
-    "  --resume             continue the run in --out from its last checkpoint, exactly (method and settings",
-    "                       come from the run folder)",
-    "  --strict             stop at the first bad input instead of skipping it",
-    "  --image-field PATH   field paths for other manifest layouts, e.g. file.path or 'captions[*].text'",
-    "  --label-field PATH   where supcon/triplet (and zero-shot evals) find the class label",
-    "clip and siglip:",
-    "  --tokenizer FILE     use this tokenizer.json instead of training one on the captions",
-    "  --init DIR           fine-tune pretrained weights (Juxta run, Hugging Face or OpenCLIP folder); lr 1e-5",
-    "  --lock-image         keep the image tower frozen (LiT); --lock-text likewise",
-    "  --eval-data FILE     evaluate on a held-out set before the first step, at the end, and every",
-    "                       --eval-every steps (default: 10 times a run; with --minutes, as often as fits",
-    "                       in a fifth of the budget)",
-    "  --text-field PATH, --template 'a photo of a {label}.'",
-    "image methods:",
-    "  --temperature T      loss temperature (default simclr 0.5, moco 0.2, supcon 0.1)",
-    "  --similarity S       simclr: cosine (default), dot or neg_l2",
-    "  --augment A          simclr (default; moco: mocov2), mocov2, crop (random resized crop only) or none",
-    "  --margin M           triplet margin (default 0.2); --miner batch_hard (default), semihard, hard, all",
-    "  --queue K            moco: queue length, a multiple of --batch (default: up to 4096, under an epoch)",
-    "  --momentum M         moco: key-encoder momentum (default 0.99)",
+  options: {
+    method: {
+      type: "choice",
+      choices: METHODS,
+      arg: "NAME",
+      defaultHelp: "clip; a resumed run keeps its own",
+      help: [
+        "clip: softmax contrastive loss on image-text pairs",
+        "siglip: pairwise sigmoid loss with a learned bias (t starts at 10, b at -10)",
+        "simclr, moco: self-supervised image encoder (two augmented views per image)",
+        "supcon, triplet: image encoder trained on class labels (field 'label')",
+      ],
+    },
+    data: {
+      type: "string",
+      arg: "FILE",
+      help: "manifest (.jsonl/.csv/.tsv), image folder, .tar shards, CIFAR-10 or MNIST files",
+    },
+    out: {
+      type: "string",
+      arg: "RUN",
+      required: "the folder the model and checkpoints go to",
+      help: "run folder: model.safetensors, juxta.json, metrics.jsonl, checkpoint",
+    },
+    preset: {
+      type: "string",
+      arg: "NAME",
+      help: [
+        "clip/siglip: tiny (default), tiny-resnet, small, b32;",
+        `image methods: ${IMAGE_PRESET} (default, 32 px), resnet-small (64 px), vit-tiny (64 px)`,
+      ],
+    },
+    epochs: {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      defaultHelp: "per method, unless --minutes is given",
+      help: "passes over the data",
+    },
+    minutes: {
+      type: "number",
+      arg: "M",
+      min: 0.05,
+      help: [
+        "time budget for training and its evaluations (not with --epochs): the schedule",
+        "is sized from the measured pace to end, fully annealed, within it; set-up",
+        "(decoding, tokenizer, compiling) comes first and is timed apart",
+      ],
+    },
+    batch: {
+      type: "integer",
+      arg: "B",
+      min: 2,
+      defaultHelp: "per method",
+      help: "pairs (clip, siglip) or images (two views each) per step",
+    },
+    lr: { type: "number", arg: "LR", min: 0, defaultHelp: "per method", help: "peak learning rate" },
+    warmup: {
+      type: "integer",
+      arg: "STEPS",
+      min: 1,
+      defaultHelp: "per method",
+      help: "linear warm-up steps",
+    },
+    "weight-decay": {
+      type: "number",
+      arg: "WD",
+      min: 0,
+      defaultHelp: "per method",
+      help: "AdamW weight decay",
+    },
+    "max-grad-norm": { type: "number", arg: "X", min: 0, help: "clip the global gradient norm" },
+    seed: {
+      type: "integer",
+      arg: "S",
+      defaultHelp: "0",
+      help: "initialization, shuffling and augmentation seed",
+    },
+    "save-every": {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      defaultHelp: "every 2 minutes",
+      help: "steps between checkpoints",
+    },
+    resume: {
+      type: "boolean",
+      help: [
+        "continue the run in --out from its last checkpoint, exactly (method and settings",
+        "come from the run folder)",
+      ],
+    },
+    strict: { type: "boolean", help: "stop at the first bad input instead of skipping it" },
+    "image-field": DATASET_OPTIONS["image-field"],
+    "label-field": {
+      type: "string",
+      arg: "PATH",
+      help: "where supcon/triplet (and zero-shot evals) find the class label",
+    },
+    tokenizer: {
+      type: "string",
+      arg: "FILE",
+      group: "clip and siglip:",
+      help: "use this tokenizer.json instead of training one on the captions",
+    },
+    init: {
+      type: "string",
+      arg: "DIR",
+      help: "fine-tune pretrained weights (Juxta run, Hugging Face or OpenCLIP folder); lr 1e-5",
+    },
+    "lock-image": { type: "boolean", help: "keep the image tower frozen (LiT)" },
+    "lock-text": { type: "boolean", help: "keep the text tower frozen" },
+    "eval-data": {
+      type: "string",
+      arg: "FILE",
+      help: ["evaluate on a held-out set before the first step, at the end, and every", "--eval-every steps"],
+    },
+    "eval-every": {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      defaultHelp: "10 times a run; with --minutes, as often as fits in a fifth of the budget",
+      help: "steps between evaluations",
+    },
+    "text-field": DATASET_OPTIONS["text-field"],
+    "caption-template": DATASET_OPTIONS["caption-template"],
+    temperature: {
+      type: "number",
+      arg: "T",
+      min: 1e-4,
+      group: "image methods:",
+      defaultHelp: "per method",
+      help: "loss temperature",
+    },
+    similarity: {
+      type: "choice",
+      choices: SIMILARITIES,
+      defaultHelp: "cosine",
+      help: "simclr: the similarity",
+    },
+    augment: {
+      type: "choice",
+      choices: AUGMENTS,
+      defaultHelp: "per method",
+      help: "simclr's, moco's (mocov2), random resized crop only, or none",
+    },
+    margin: { type: "number", arg: "M", min: 0, defaultHelp: "per method", help: "triplet margin" },
+    miner: {
+      type: "choice",
+      choices: MINERS,
+      defaultHelp: "batch_hard",
+      help: "triplet: which triplets count",
+    },
+    queue: {
+      type: "integer",
+      arg: "K",
+      min: 1,
+      defaultHelp: "up to 4096, under an epoch",
+      help: "moco: queue length, a multiple of --batch",
+    },
+    momentum: {
+      type: "number",
+      arg: "M",
+      min: 0,
+      max: 1,
+      defaultHelp: "per method",
+      help: "moco: key-encoder momentum",
+    },
+  },
+  notes: [
+    "'per method': the library's default for the --method given (juxta train and trainClip/trainImageMethod agree).",
     "",
     "examples:",
     "  juxta data emoji --out data/emoji && juxta train --data data/emoji/train.jsonl --out runs/emoji --minutes 5",
     "  juxta train --method supcon --data data/emoji/train.jsonl --out runs/supcon --minutes 3",
     "  juxta eval --model runs/supcon --data data/emoji/test.jsonl --knn-train data/emoji/train.jsonl",
-  ].join("\n"),
-  options: {
-    method: { type: "string" },
-    data: { type: "string" },
-    out: { type: "string" },
-    preset: { type: "string" },
-    epochs: { type: "string" },
-    minutes: { type: "string" },
-    batch: { type: "string" },
-    lr: { type: "string" },
-    "weight-decay": { type: "string" },
-    warmup: { type: "string" },
-    "max-grad-norm": { type: "string" },
-    seed: { type: "string" },
-    tokenizer: { type: "string" },
-    init: { type: "string" },
-    "lock-image": { type: "boolean" },
-    "lock-text": { type: "boolean" },
-    "eval-data": { type: "string" },
-    "eval-every": { type: "string" },
-    temperature: { type: "string" },
-    similarity: { type: "string" },
-    augment: { type: "string" },
-    margin: { type: "string" },
-    miner: { type: "string" },
-    queue: { type: "string" },
-    momentum: { type: "string" },
-    "image-field": { type: "string" },
-    "text-field": { type: "string" },
-    "label-field": { type: "string" },
-    template: { type: "string" },
-    "save-every": { type: "string" },
-    resume: { type: "boolean" },
-    strict: { type: "boolean" },
-  },
+  ],
   async run(v) {
-    if (!v.out) throw new UserError("--out RUN is required (the folder the model and checkpoints go to)");
     if (!v.data && !v.resume) throw new UserError("--data FILE is required");
     const method = resolveMethod(v.method, v.out, v.resume ?? false);
     const image = (IMAGE_METHODS as readonly string[]).includes(method);
@@ -133,23 +229,18 @@ export const train = defineCommand({
         throw new UserError(
           `--${flag} does not apply to --method ${method}; it is for ${image ? "clip and siglip" : "the image methods (simclr, moco, supcon, triplet)"}`,
         );
-    const optional = (
-      name: string,
-      value: string | undefined,
-      opts: { integer?: boolean; min?: number } = {},
-    ) => (value === undefined ? undefined : numberFlag(value, name, 0, opts));
     const shared = {
       data: v.data,
       out: v.out,
-      epochs: optional("epochs", v.epochs, { integer: true, min: 1 }),
-      minutes: optional("minutes", v.minutes, { min: 0.05 }),
-      batch: optional("batch", v.batch, { integer: true, min: 2 }),
-      lr: optional("lr", v.lr, { min: 0 }),
-      weightDecay: optional("weight-decay", v["weight-decay"], { min: 0 }),
-      warmup: optional("warmup", v.warmup, { integer: true, min: 1 }),
-      maxGradNorm: optional("max-grad-norm", v["max-grad-norm"], { min: 0 }),
-      seed: optional("seed", v.seed, { integer: true }),
-      saveEvery: optional("save-every", v["save-every"], { integer: true, min: 1 }),
+      epochs: v.epochs,
+      minutes: v.minutes,
+      batch: v.batch,
+      lr: v.lr,
+      weightDecay: v["weight-decay"],
+      warmup: v.warmup,
+      maxGradNorm: v["max-grad-norm"],
+      seed: v.seed,
+      saveEvery: v["save-every"],
       resume: v.resume,
       strict: v.strict,
     };
@@ -166,13 +257,13 @@ export const train = defineCommand({
         ...shared,
         method: method as ImageMethod,
         preset: (v.preset ?? (v.resume ? undefined : IMAGE_PRESET)) as ImageMethodOptions["preset"],
-        temperature: optional("temperature", v.temperature, { min: 1e-4 }),
-        similarity: choice("similarity", v.similarity, SIMILARITIES),
-        augment: choice("augment", v.augment, AUGMENTS) as ImageMethodOptions["augment"],
-        margin: optional("margin", v.margin, { min: 0 }),
-        miner: choice("miner", v.miner, MINERS),
-        queue: optional("queue", v.queue, { integer: true, min: 1 }),
-        momentum: unitInterval("momentum", optional("momentum", v.momentum, { min: 0 })),
+        temperature: v.temperature,
+        similarity: v.similarity,
+        augment: v.augment,
+        margin: v.margin,
+        miner: v.miner,
+        queue: v.queue,
+        momentum: v.momentum,
         dataset: { imageField: v["image-field"], labelField: v["label-field"] },
       });
       if (result.losses.length > 0)
@@ -190,12 +281,12 @@ export const train = defineCommand({
       lockImage: v["lock-image"],
       lockText: v["lock-text"],
       evalData: v["eval-data"],
-      evalEvery: optional("eval-every", v["eval-every"], { integer: true, min: 1 }),
+      evalEvery: v["eval-every"],
       dataset: {
         imageField: v["image-field"],
         textField: v["text-field"],
         labelField: v["label-field"],
-        template: v.template,
+        template: v["caption-template"],
       },
     });
     if (result.losses.length > 0)
@@ -214,9 +305,7 @@ function trainedTo(r: { steps: number; totalSteps: number }): string {
  * The method to run: --method, or on a resume the one the run folder records (state.json's options; CLIP
  * runs from before --method existed recorded none).
  */
-function resolveMethod(given: string | undefined, out: string, resume: boolean): Method {
-  if (given !== undefined && !(METHODS as readonly string[]).includes(given))
-    throw new UserError(`--method must be one of ${METHODS.join(", ")}, got '${given}'`);
+function resolveMethod(given: Method | undefined, out: string, resume: boolean): Method {
   if (!resume) return (given ?? "clip") as Method;
   const state = readState(out);
   if (!state) throw new UserError(`--resume: ${out} holds no checkpoint (state.json) to resume from`);
@@ -226,21 +315,4 @@ function resolveMethod(given: string | undefined, out: string, resume: boolean):
       `--resume: --method ${given} differs from the run's ${recorded}; a resumed run keeps it`,
     );
   return recorded;
-}
-
-function unitInterval(flag: string, value: number | undefined): number | undefined {
-  if (value !== undefined && value > 1)
-    throw new UserError(`--${flag} expects a number in [0, 1], got ${value}`);
-  return value;
-}
-
-function choice<T extends string>(
-  flag: string,
-  value: string | undefined,
-  allowed: readonly T[],
-): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value))
-    throw new UserError(`--${flag} must be one of ${allowed.join(", ")}, got '${value}'`);
-  return value as T;
 }

@@ -1,34 +1,42 @@
 /** `juxta worker`: embed shards from a BullMQ queue (juxta embed --queue) until stopped. */
 import { DEFAULT_QUEUE, runEmbedWorker } from "../../distributed/queue.js";
-import { UserError } from "../../util/errors.js";
-import { defineCommand, numberFlag } from "../command.js";
+import { defineCommand } from "../command.js";
 
 export const worker = defineCommand({
   name: "worker",
   summary: "embed image shards queued by juxta embed --queue (run any number, on any machine)",
   usage: "juxta worker --queue redis://HOST:PORT [--queue-name NAME] [--concurrency 1] [--lock-seconds 30]",
-  help: [
+  intro: [
     "Each shard is embedded in a worker thread and written atomically beside the plan (the images, the",
     "model folder and the output folder must be at the same paths on every machine). A worker that dies",
     "loses its shard's lock and the shard is retried by another after --lock-seconds. Ctrl-C or SIGTERM",
     "stops taking shards and finishes the ones in progress; a second signal exits at once.",
-    "",
-    "options:",
-    "  --queue URL          the Redis server: redis://[user:password@]host:port[/db]",
-    `  --queue-name NAME    queue name (default ${DEFAULT_QUEUE})`,
-    "  --concurrency N      shards embedded at once, each in its own thread (default 1)",
-    "  --lock-seconds S     how long a silent worker keeps its shard before it is retried (default 30)",
-    "example:",
-    "  juxta worker --queue redis://10.0.0.5:6379",
-  ].join("\n"),
+  ],
   options: {
-    queue: { type: "string" },
-    "queue-name": { type: "string" },
-    concurrency: { type: "string" },
-    "lock-seconds": { type: "string" },
+    queue: {
+      type: "string",
+      arg: "URL",
+      required: true,
+      help: "the Redis server: redis://[user:password@]host:port[/db]",
+    },
+    "queue-name": { type: "string", arg: "NAME", default: DEFAULT_QUEUE, help: "queue name" },
+    concurrency: {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      default: 1,
+      help: "shards embedded at once, each in its own thread",
+    },
+    "lock-seconds": {
+      type: "number",
+      arg: "S",
+      min: 0.5,
+      default: 30,
+      help: "how long a silent worker keeps its shard before it is retried",
+    },
   },
+  notes: ["example:", "  juxta worker --queue redis://10.0.0.5:6379"],
   async run(v) {
-    if (v.queue === undefined) throw new UserError("--queue redis://HOST:PORT is required");
     const stop = new AbortController();
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -42,8 +50,8 @@ export const worker = defineCommand({
     try {
       await runEmbedWorker({
         queue: { url: v.queue, name: v["queue-name"] },
-        concurrency: numberFlag(v.concurrency, "concurrency", 1, { integer: true, min: 1 }),
-        lockSeconds: numberFlag(v["lock-seconds"], "lock-seconds", 30, { min: 0.5 }),
+        concurrency: v.concurrency,
+        lockSeconds: v["lock-seconds"],
         signal: stop.signal,
         log: (line) => console.log(`juxta worker ${process.pid}: ${line}`),
       });
