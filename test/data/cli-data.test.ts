@@ -40,7 +40,10 @@ test("juxta data check reports skips; --strict and bad flags are UserErrors", as
     /skipped 1 input \(missing image: 1\)\n {2}.*m\.jsonl:2 \(field 'image'\): missing image/,
   );
   await assert.rejects(run(["check", file, "--strict"]), UserError);
-  await assert.rejects(run(["check", file, "--format", "xml"]), /unknown --format 'xml'/);
+  await assert.rejects(
+    run(["check", file, "--format", "xml"]),
+    /--format expects one of jsonl, csv, .*, got 'xml'/,
+  );
   await assert.rejects(run(["emoji"]), /needs --out DIR/);
   await assert.rejects(run(["frobnicate"]), /expected 'emoji' or 'check'/);
 });

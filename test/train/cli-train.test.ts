@@ -103,7 +103,7 @@ describe("juxta train --method", () => {
     const run = (...args: string[]) => runCommand(train, ["--data", data, "--out", out, ...args]);
     await assert.rejects(
       run("--method", "byol"),
-      /--method must be one of clip, siglip, simclr, moco, supcon, triplet/,
+      /--method expects one of clip, siglip, simclr, moco, supcon, triplet/,
     );
     await assert.rejects(
       run("--method", "simclr", "--tokenizer", "t.json"),
@@ -112,9 +112,9 @@ describe("juxta train --method", () => {
     await assert.rejects(run("--temperature", "0.1"), /--temperature does not apply to --method clip/);
     await assert.rejects(
       run("--method", "simclr", "--augment", "heavy"),
-      /--augment must be one of simclr, mocov2, crop, none/,
+      /--augment expects one of simclr, mocov2, crop, none/,
     );
-    await assert.rejects(run("--method", "triplet", "--miner", "easy"), /--miner must be one of/);
+    await assert.rejects(run("--method", "triplet", "--miner", "easy"), /--miner expects one of/);
     for (const method of ["clip", "simclr"])
       await assert.rejects(
         run("--method", method, "--epochs", "1", "--minutes", "0.1"),
