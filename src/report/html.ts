@@ -54,6 +54,14 @@ figure { margin: 0; width: 112px; } figure img { width: 112px; height: 112px; ob
   background: #fff; border: 1px solid var(--line); border-radius: 4px; display: block; }
 figcaption { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
 figcaption b { color: var(--fg); font-variant-numeric: tabular-nums; }
+figure.match img { border: 3px solid #2f9e44; } .tick-mark { color: #2f9e44; font-weight: 700; }
+figure.query-image { margin-right: 14px; } figure.query-image img { border: 3px solid var(--fg); }
+.gap { align-self: center; color: var(--muted); font-size: 20px; }
+.found { font-weight: 400; color: var(--muted); margin-left: 8px; } .found.hit { color: #2f9e44; }
+.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 2px 24px; }
+.facts .k { color: var(--muted); font-weight: 600; margin-right: 6px; } .facts .v { overflow-wrap: anywhere; }
+table.evals td, table.evals th { padding: 3px 14px 3px 0; } table.evals .chance { color: var(--muted); }
+h3 .sub { font-weight: 400; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 `;
 
@@ -70,7 +78,7 @@ export function renderReport(data: ReportData): string {
     "</header>",
     runSection(data.run),
     trainingSection(data),
-    evalSection(data.evals),
+    evalSection(data.evals, data.finalEval),
     data.similarity ? similaritySection(data.similarity) : "",
     data.embeddings ? embeddingSection(data.embeddings) : "",
     data.retrievals ? retrievalSection(data.retrievals) : "",
@@ -88,14 +96,20 @@ function runSection(run: ReportData["run"]): string {
   const rows = Object.entries(run)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => {
-      const value = typeof v === "number" ? formatNumber(v) : String(v);
-      return `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(value)}</td></tr>`;
+      const value = typeof v === "number" ? factNumber(v) : String(v);
+      return `<div><span class="k">${escapeHtml(k)}</span> <span class="v">${escapeHtml(value)}</span></div>`;
     });
   return section(
     "run",
     "Run",
-    rows.length ? `<table class="kv">${rows.join("")}</table>` : note("No run details."),
+    rows.length ? `<div class="facts">${rows.join("")}</div>` : note("No run details."),
   );
+}
+
+/** `11,806,720`, `0.0005`, `3.466`: integers with separators, others to four significant digits. */
+function factNumber(v: number): string {
+  if (Number.isInteger(v)) return v.toLocaleString("en-US");
+  return Number.isFinite(v) ? String(Number(v.toPrecision(4))) : formatNumber(v);
 }
 
 /** One chart in a grid cell: a heading, a line saying how to read it, the chart. */
@@ -232,24 +246,126 @@ function trainingSection(data: ReportData): string {
   );
 }
 
-function evalSection(evals: ReportData["evals"]): string {
-  if (evals.length === 0) return section("evals", "Evaluation", note("No evaluations were run."));
-  const names = [...new Set(evals.flatMap((e) => Object.keys(e.values)))];
-  const series = names.map((name) => ({
-    name,
-    x: evals.map((e) => e.step),
-    y: evals.map((e) => e.values[name] ?? Number.NaN),
-  }));
-  const last = evals.at(-1)!;
-  const rows = names.map(
-    (n) =>
-      `<tr><th>${escapeHtml(n)}</th><td class="num">${last.values[n] === undefined ? "–" : formatNumber(last.values[n])}</td></tr>`,
-  );
-  const body =
-    lineChart({ id: "evals", xLabel: "step", yLabel: "value", series }) +
-    legend(names) +
-    `<h3>At step ${formatNumber(last.step)}</h3><table class="kv">${rows.join("")}</table>`;
-  return section("evals", "Evaluation", body);
+/** Readable names of the evaluation kinds, in the order they are shown. */
+const EVAL_KINDS: Record<string, string> = {
+  image_to_text: "Image → text retrieval",
+  text_to_image: "Text → image retrieval",
+  zero_shot: "Zero-shot classification",
+  knn: "kNN classification",
+  linear_probe: "Linear probe",
+};
+/** Table columns: a metric `R@k` or `topk` goes under "@k". */
+const CUTOFFS = [1, 5, 10];
+
+/** `image_to_text/R@1` → kind `image_to_text`, metric `R@1`; `top1` reads `top-1`. */
+function splitKey(key: string): { kind: string; metric: string; k?: number } {
+  const slash = key.indexOf("/");
+  const kind = slash < 0 ? "" : key.slice(0, slash);
+  const raw = slash < 0 ? key : key.slice(slash + 1);
+  const m = /^(R@|top)(\d+)$/.exec(raw);
+  return { kind, metric: m?.[1] === "top" ? `top-${m[2]}` : raw, k: m ? Number(m[2]) : undefined };
+}
+
+function kindName(kind: string): string {
+  return EVAL_KINDS[kind] ?? (kind ? kind.replace(/_/g, " ") : "other");
+}
+
+/** Keys grouped by kind, known kinds first in their order. */
+function groupKeys(keys: readonly string[]): [string, string[]][] {
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const { kind } = splitKey(key);
+    groups.set(kind, [...(groups.get(kind) ?? []), key]);
+  }
+  const known = Object.keys(EVAL_KINDS);
+  const rank = (k: string) => (known.includes(k) ? known.indexOf(k) : known.length);
+  return [...groups.entries()].sort((a, b) => rank(a[0]) - rank(b[0]) || (a[0] < b[0] ? -1 : 1));
+}
+
+/** A table in percent: one row per kind, columns @1, @5, @10 (and any other metric), and chance at @1. */
+function evalTable(values: Record<string, number>, chance: Record<string, number> = {}): string {
+  const groups = groupKeys(Object.keys(values));
+  const others = [
+    ...new Set(
+      groups.flatMap(([, ks]) =>
+        ks
+          .map(splitKey)
+          .filter((s) => s.k === undefined)
+          .map((s) => s.metric),
+      ),
+    ),
+  ];
+  const cols = CUTOFFS.filter((k) => groups.some(([, ks]) => ks.some((key) => splitKey(key).k === k)));
+  const hasChance = Object.keys(chance).length > 0;
+  const head =
+    `<tr><th></th>${cols.map((k) => `<th class="num">@${k}</th>`).join("")}` +
+    `${others.map((o) => `<th class="num">${escapeHtml(o)}</th>`).join("")}` +
+    `${hasChance ? '<th class="num chance">chance @1</th>' : ""}</tr>`;
+  const rows = groups.map(([kind, keys]) => {
+    const at = (pred: (s: ReturnType<typeof splitKey>) => boolean) => keys.find((key) => pred(splitKey(key)));
+    const cell = (key: string | undefined) =>
+      `<td class="num">${key === undefined ? "–" : escapeHtml(percent(values[key] as number))}</td>`;
+    const first = at((s) => s.k === 1);
+    const c = first === undefined ? undefined : chance[first];
+    return (
+      `<tr><th>${escapeHtml(kindName(kind))}</th>${cols.map((k) => cell(at((s) => s.k === k))).join("")}` +
+      `${others.map((o) => cell(at((s) => s.metric === o))).join("")}` +
+      `${hasChance ? `<td class="num chance">${c === undefined ? "–" : escapeHtml(percent(c))}</td>` : ""}</tr>`
+    );
+  });
+  return `<table class="evals">${head}${rows.join("")}</table>`;
+}
+
+function evalSection(evals: ReportData["evals"], final: ReportData["finalEval"]): string {
+  const parts: string[] = [];
+  if (final) {
+    parts.push(`<h3>Final model <span class="sub">(${escapeHtml(final.source)})</span></h3>`);
+    if (final.counts) parts.push(note(final.counts));
+    if (Object.keys(final.values).length > 0) parts.push(evalTable(final.values, final.chance));
+    if (final.note) parts.push(note(final.note));
+  }
+  if (evals.length > 0) {
+    const names = [...new Set(evals.flatMap((e) => Object.keys(e.values)))];
+    const steps = evals.map((e) => e.step);
+    const cells = groupKeys(names).map(([kind, keys]) => {
+      const series: Series[] = keys.map((key, i) => ({
+        name: splitKey(key).metric,
+        x: steps,
+        y: evals.map((e) => e.values[key] ?? Number.NaN),
+        color: PALETTE[i % PALETTE.length],
+      }));
+      // One chance line, for the strictest cut-off (@1): more would crowd the chart.
+      const first = keys.find((key) => splitKey(key).k === 1) ?? keys[0]!;
+      const c = evals.map((e) => e.chance?.[first]).find((v) => v !== undefined);
+      const svg = lineChart({
+        id: `eval-${kind || "other"}`,
+        xLabel: "step",
+        yLabel: "share",
+        series,
+        refs: c === undefined ? [] : [{ y: c, label: `chance: ${splitKey(first).metric}` }],
+        includeZero: true,
+        integerX: true,
+        yFormat: percent,
+        height: 240,
+      });
+      return chartCell(kindName(kind), "", svg + legend(series.map((s) => s.name)));
+    });
+    const last = evals.at(-1)!;
+    parts.push(
+      "<h3>During training</h3>",
+      note("Each evaluation of the held-out set while training (RUN/evals.jsonl), in percent."),
+      `<div class="charts evals">${cells.join("\n")}</div>`,
+      `<h3>At step ${formatNumber(last.step)}</h3>`,
+      evalTable(last.values, last.chance),
+    );
+  }
+  if (parts.length === 0)
+    parts.push(
+      note(
+        "No evaluations were run: give the report --data (a held-out set) to evaluate the model now, or train with --eval-data.",
+      ),
+    );
+  return section("evals", "Evaluation", parts.join("\n"));
 }
 
 function similaritySection(sim: NonNullable<ReportData["similarity"]>): string {
@@ -272,7 +388,7 @@ function similaritySection(sim: NonNullable<ReportData["similarity"]>): string {
 }
 
 function embeddingSection(e: NonNullable<ReportData["embeddings"]>): string {
-  const title = "Embedding map (PCA)";
+  const title = `Map of ${e.what ?? "image embeddings"}`;
   if (e.labels.length !== e.n) throw new Error(`embeddings: ${e.labels.length} labels for ${e.n} points`);
   if (!e.points.every(Number.isFinite))
     return section("embeddings", title, note("The embeddings hold non-finite values; no map was drawn."));
@@ -299,25 +415,47 @@ function embeddingSection(e: NonNullable<ReportData["embeddings"]>): string {
   return section("embeddings", title, svg + legend(keys, keyColors));
 }
 
+function pngSrc(png: Uint8Array, where: string): string {
+  if (!PNG_SIGNATURE.every((b, i) => png[i] === b)) throw new Error(`${where}: png does not hold PNG bytes`);
+  return `data:image/png;base64,${Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString("base64")}`;
+}
+
 function retrievalSection(retrievals: NonNullable<ReportData["retrievals"]>): string {
-  const blocks = retrievals.map((r, qi) => {
+  const byImage = retrievals.kind === "image-to-image";
+  const blocks = retrievals.queries.map((r, qi) => {
     const figures = r.results.map((res, k) => {
-      if (!PNG_SIGNATURE.every((b, i) => res.png[i] === b))
-        throw new Error(`retrievals[${qi}].results[${k}]: png does not hold PNG bytes`);
-      const src = `data:image/png;base64,${Buffer.from(res.png.buffer, res.png.byteOffset, res.png.byteLength).toString("base64")}`;
+      const src = pngSrc(res.png, `retrievals[${qi}].results[${k}]`);
       const alt = res.caption ?? `result ${k + 1}`;
       const cap = res.caption ? `<br>${escapeHtml(res.caption)}` : "";
+      const rank = res.rank ?? k + 1;
+      // A match that ranks below the top follows after a gap, with its rank.
+      const gap = k > 0 && rank > (r.results[k - 1]?.rank ?? k) + 1 ? '<div class="gap">…</div>' : "";
       return (
-        `<figure><img src="${src}" alt="${escapeHtml(alt)}">` +
-        `<figcaption>#${k + 1} <b>${res.score.toFixed(3)}</b>${cap}</figcaption></figure>`
+        `${gap}<figure class="${res.match ? "match" : ""}"><img src="${src}" alt="${escapeHtml(alt)}">` +
+        `<figcaption>${res.match ? '<span class="tick-mark">✓</span> ' : ""}#${rank} <b>${res.score.toFixed(3)}</b>${cap}</figcaption></figure>`
       );
     });
+    const found =
+      r.matchRank === undefined
+        ? `no ${byImage ? "image of the same label" : "correct image"} among the ${retrievals.candidates}`
+        : `${byImage ? "first image of the same label" : "correct image"} at rank ${r.matchRank} of ${retrievals.candidates}`;
+    const query = r.queryPng
+      ? `<figure class="query-image"><img src="${pngSrc(r.queryPng, `retrievals[${qi}].queryPng`)}" alt="${escapeHtml(r.query)}"><figcaption>query</figcaption></figure>`
+      : "";
     return (
-      `<div class="retrieval"><div class="query">“${escapeHtml(r.query)}”</div>` +
-      `<div class="results">${figures.join("")}</div></div>`
+      `<div class="retrieval" data-rank="${r.matchRank ?? ""}"><div class="query">${byImage ? escapeHtml(r.query) : `“${escapeHtml(r.query)}”`}` +
+      ` <span class="found${r.matchRank === 1 ? " hit" : ""}">${escapeHtml(found)}</span></div>` +
+      `<div class="results">${query}${figures.join("")}</div></div>`
     );
   });
-  return section("retrievals", "Top retrievals", blocks.length ? blocks.join("\n") : note("No queries."));
+  const intro = byImage
+    ? "Each query image with its nearest images (cosine similarity of backbone features, the query itself left out); ✓ and a green frame: same label."
+    : "Each caption with the images it scores highest; ✓ and a green frame: an image the caption belongs to. Where that image ranks below the top, it follows with its rank.";
+  return section(
+    "retrievals",
+    byImage ? "Nearest images" : "Text → image retrievals",
+    note(intro) + (blocks.length ? blocks.join("\n") : note("No queries.")),
+  );
 }
 
 function note(text: string): string {

@@ -3,4 +3,4 @@ export { renderReport } from "./html.js";
 export { type Pca2d, pca2d } from "./pca.js";
 export type { RefLine } from "./svg.js";
 export { collapseWarning, ema } from "./training.js";
-export type { ChanceLevels, ReportData, TrainingStep } from "./types.js";
+export type { ChanceLevels, EvalRecord, FinalEval, ReportData, Retrieval, TrainingStep } from "./types.js";

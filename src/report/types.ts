@@ -29,20 +29,66 @@ export interface ReportData {
   /** Shown as given (e.g. an ISO date); the renderer reads no clock, so the same data gives the same file. */
   createdAt?: string;
   /** Facts about the run, shown as a table in this order (undefined values are left out). */
-  run: { preset?: string; steps?: number; [key: string]: string | number | boolean | undefined };
+  run: Record<string, string | number | boolean | undefined>;
   /** Training log: one entry per logged step. */
   metrics: TrainingStep[];
   /** Chance levels of the training loss and in-batch accuracy (they depend on the method and batch). */
   chance?: ChanceLevels;
-  /** Evaluations during training: one line per metric name over the steps where it was measured. */
-  evals: { step: number; values: Record<string, number> }[];
+  /** Evaluations during training: one small chart per kind (retrieval, zero-shot, …) over the steps. */
+  evals: EvalRecord[];
+  /** The final model's evaluation (RUN/eval.json, or one run at report time), shown as a table. */
+  finalEval?: FinalEval;
   /**
    * Similarities of one batch: `matrix` is n×n row-major, row i = image i, column j = text j, and the
    * matching pairs on the diagonal; `texts[i]` is pair i's caption.
    */
   similarity?: { matrix: Float32Array; n: number; texts: string[] };
-  /** Embeddings to map in 2-D by PCA: `points` is n×dim row-major, `labels[i]` colours point i. */
-  embeddings?: { points: Float32Array; n: number; dim: number; labels: string[] };
-  /** Text-to-image retrievals: each query with its best images (PNG bytes), best first. */
-  retrievals?: { query: string; results: { score: number; png: Uint8Array; caption?: string }[] }[];
+  /**
+   * Embeddings to map in 2-D: `points` is n×dim row-major, `labels[i]` colours point i; `what` names them
+   * ("image embeddings", "backbone features").
+   */
+  embeddings?: { points: Float32Array; n: number; dim: number; labels: string[]; what?: string };
+  /** A retrieval gallery: each query with its best images (PNG bytes), best first. */
+  retrievals?: {
+    /** text-to-image: caption queries, the matching images marked; image-to-image: same label marked. */
+    kind: "text-to-image" | "image-to-image";
+    /** Images each query was ranked against. */
+    candidates: number;
+    queries: Retrieval[];
+  };
+}
+
+/**
+ * Evaluation values by key (`image_to_text/R@1`, `zero_shot/top1`, `knn/top1`, …: fractions in [0, 1]) and
+ * their chance levels where known.
+ */
+export interface EvalRecord {
+  step: number;
+  values: Record<string, number>;
+  chance?: Record<string, number>;
+}
+
+export interface FinalEval {
+  /** Where the numbers come from (`eval.json, step 412`, `evaluated now on test.jsonl`). */
+  source: string;
+  values: Record<string, number>;
+  chance?: Record<string, number>;
+  /** What was evaluated, in words (`120 images, 60 distinct captions`). */
+  counts?: string;
+  /** Why there are no values (e.g. an image encoder without labelled training images). */
+  note?: string;
+}
+
+export interface Retrieval {
+  /** The caption, or for an image query its name. */
+  query: string;
+  /** An image query's thumbnail. */
+  queryPng?: Uint8Array;
+  /**
+   * The best results in rank order, each marked when it is a correct match; when the first match ranks
+   * below them, it follows as one more result with its rank.
+   */
+  results: { score: number; rank?: number; match?: boolean; png: Uint8Array; caption?: string }[];
+  /** Rank of the first correct image among the candidates (1 = best); undefined when none matches. */
+  matchRank?: number;
 }

@@ -296,7 +296,9 @@ export async function trainClip(opts: ClipTrainOptions): Promise<ClipTrainResult
     model.train();
     bar.resume();
     const values = evalValues(result);
-    appendJsonLine(evalsPath, { step: state.step, values });
+    // counts and classes let a report draw chance levels (R@k: k/captions or k/images; top-k: k/classes).
+    const classes = result.zero_shot?.classes;
+    appendJsonLine(evalsPath, { step: state.step, values, counts: result.counts, classes });
     const shown = ["image_to_text/R@1", "text_to_image/R@1", "zero_shot/top1"].filter((k) => k in values);
     bar.log(
       `eval at step ${state.step}: ${shown.map((k) => `${k} ${(100 * (values[k] as number)).toFixed(1)}%`).join(", ")}`,

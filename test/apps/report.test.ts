@@ -1,11 +1,65 @@
+/**
+ * `juxta report` of a CLIP run and of an image-only (SimCLR) run, from the run folder to the page: what
+ * each gathers, and, where a Chromium is installed, that each page loads cleanly in it and draws its charts
+ * and thumbnails (screenshots in $JUXTA_SCREENSHOTS when set, else a temp folder).
+ */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildRunReport } from "../../src/apps/report.js";
 import { report } from "../../src/cli/commands/report.js";
-import { loadClipModel } from "../../src/pretrained/open.js";
+import { trainImageMethod } from "../../src/methods/train.js";
+import { loadClipModel, loadModel } from "../../src/pretrained/open.js";
+import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 import { colourImages, runCommand, tempDir, tinyModel, writeJsonl } from "./fixtures.js";
+
+/** Chromium for the page checks: JUXTA_CHROMIUM overrides the Debian package's path. */
+const chromiumPath = process.env.JUXTA_CHROMIUM ?? "/usr/bin/chromium";
+const noChromium = existsSync(chromiumPath)
+  ? false
+  : `skipped: no Chromium at ${chromiumPath} (install Debian's chromium or set JUXTA_CHROMIUM)`;
+
+interface PageFacts {
+  problems: string[];
+  charts: string[];
+  sections: string[];
+  images: number[];
+  matches: number;
+  warning: number;
+}
+
+/** Open a report in Chromium: console errors, failed loads, its charts and sections; a full-page screenshot. */
+async function inChromium(file: string, shot: string): Promise<PageFacts> {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: chromiumPath });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+    await page.goto(`file://${file}`, { waitUntil: "load" });
+    const facts: PageFacts = {
+      problems,
+      charts: await page
+        .locator("svg[data-chart]")
+        .evaluateAll((ss) => ss.map((s) => s.getAttribute("data-chart") as string)),
+      sections: await page.locator("section").evaluateAll((ss) => ss.map((s) => s.id)),
+      images: await page
+        .locator("img")
+        .evaluateAll((is) => is.map((i) => (i as HTMLImageElement).naturalWidth)),
+      matches: await page.locator("figure.match").count(),
+      warning: await page.locator(".warning").count(),
+    };
+    await page.screenshot({ path: join(process.env.JUXTA_SCREENSHOTS ?? tempDir(), shot), fullPage: true });
+    return facts;
+  } finally {
+    await browser.close();
+  }
+}
 
 describe("juxta report", () => {
   let run: string;
@@ -66,7 +120,7 @@ describe("juxta report", () => {
       r.metrics.map((m) => m.loss),
       [3.5, 3, 2.5],
     );
-    assert.deepEqual(r.evals[1], { step: 3, values: { "zero_shot/top1": 0.75 } });
+    assert.deepEqual(r.evals[1], { step: 3, values: { "zero_shot/top1": 0.75 }, chance: {} });
     assert.deepEqual(r.metrics[1], {
       step: 2,
       loss: 3,
@@ -86,8 +140,34 @@ describe("juxta report", () => {
     assert.deepEqual(withData.similarity?.texts, ["a red square", "a green square", "a blue square"]);
     assert.equal(withData.embeddings?.n, 4);
     assert.deepEqual(withData.embeddings?.labels, ["warm", "cold", "cold", "warm"]);
-    assert.equal(withData.retrievals?.length, 2);
-    assert.equal(withData.retrievals?.[0]?.results.length, 2);
+    assert.equal(withData.retrievals?.kind, "text-to-image");
+    assert.equal(withData.retrievals?.candidates, 4);
+    const queries = withData.retrievals?.queries ?? [];
+    assert.equal(queries.length, 2);
+    assert.notEqual(queries[0]?.query, queries[1]?.query);
+    for (const q of queries) {
+      // The top 2, then the correct image with its rank when it ranks lower.
+      assert.equal(q.results.length, q.matchRank !== undefined && q.matchRank > 2 ? 3 : 2);
+      assert.deepEqual(
+        q.results.map((r) => r.rank),
+        [1, 2, ...(q.matchRank !== undefined && q.matchRank > 2 ? [q.matchRank] : [])],
+      );
+      assert.equal(q.results.filter((r) => r.match).length, 1, "each caption has one image");
+      assert.equal(q.results.find((r) => r.match)?.rank, q.matchRank);
+    }
+  });
+
+  it("in Chromium: loads cleanly, every chart and thumbnail drawn", { skip: noChromium }, async () => {
+    const out = join(tempDir(), "report.html");
+    await runCommand(report, [run, "--data", data, "--out", out]);
+    const page = await inChromium(out, "report-clip.png");
+    assert.deepEqual(page.problems, []);
+    assert.deepEqual(page.sections, ["run", "training", "evals", "similarity", "embeddings", "retrievals"]);
+    for (const chart of ["loss", "accuracy", "grad_norm", "logit_scale", "lr", "similarity", "embeddings"])
+      assert.ok(page.charts.includes(chart), chart);
+    assert.ok(page.charts.includes("eval-zero_shot"));
+    assert.ok(page.images.length >= 4 * 4 && page.images.every((w) => w === 64), `${page.images}`);
+    assert.ok(page.matches >= 1, "the correct images are marked");
   });
 
   it("a bad log line or missing run is a UserError naming it", async () => {
@@ -96,5 +176,96 @@ describe("juxta report", () => {
     await assert.rejects(runCommand(report, [bad]), /metrics\.jsonl:2 \(field 'loss'\): expected a number/);
     await assert.rejects(runCommand(report, []), /expected one RUN folder/);
     await assert.rejects(runCommand(report, [join(bad, "nope")]), /does not exist/);
+  });
+});
+
+describe("juxta report of an image-only (SimCLR) run", () => {
+  let root = "";
+  let run = "";
+  let train = "";
+  let test = "";
+  before(async () => {
+    root = tempDir();
+    train = await writeShapeSet(root, "train", 4);
+    test = await writeShapeSet(root, "test", 3, 50);
+    run = join(root, "run");
+    await trainImageMethod({
+      method: "simclr",
+      data: train,
+      out: run,
+      encoder: TINY_ENCODER,
+      batch: 8,
+      epochs: 2,
+      workers: 0,
+      session: { threads: 1 },
+      stream: quiet,
+    });
+  });
+
+  it("curves with SimCLR's chance levels, kNN and linear probe now, a feature map, nearest images", async () => {
+    const r = await buildRunReport(loadModel(run), { data: test, knnTrain: train, queries: 3, topK: 3 });
+    assert.match(r.title, /^SimCLR run \S+\/run \(\d{4}-\d\d-\d\d\)$/);
+    assert.equal(r.run.method, "SimCLR");
+    assert.equal(r.run.batch, 8);
+    assert.equal(r.run.steps, "2 of 2 planned");
+    assert.equal(typeof r.run["set-up time"], "string");
+    assert.equal(r.metrics.length, 2);
+    assert.ok(r.metrics.every((m) => m.accuracy !== undefined && m.gradNorm !== undefined));
+    // 2 × 8 views: each anchor's positive is one of the other 15.
+    assert.deepEqual(r.chance, {
+      loss: { y: Math.log(15), label: "chance: ln 15" },
+      accuracy: { y: 1 / 15, label: "chance: 1/15" },
+    });
+    const ev = r.finalEval!;
+    assert.deepEqual(Object.keys(ev.values), [
+      "knn/top1",
+      "knn/top5",
+      "linear_probe/top1",
+      "linear_probe/top5",
+    ]);
+    for (const v of Object.values(ev.values)) assert.ok(v >= 0 && v <= 1);
+    assert.equal(ev.chance?.["knn/top1"], 1 / 3, "the largest class's share of the test set");
+    assert.equal(ev.counts, "9 test images, 12 training images, 3 classes");
+    assert.equal(r.similarity, undefined, "no texts: no image-text similarity matrix");
+    assert.equal(r.embeddings?.what, "backbone features");
+    assert.equal(r.embeddings?.n, 9);
+    assert.equal(r.retrievals?.kind, "image-to-image");
+    assert.equal(r.retrievals?.candidates, 8);
+    const queries = r.retrievals?.queries ?? [];
+    assert.deepEqual(
+      queries.map((q) => q.query.split(" ")[0]).sort(),
+      ["disc", "square", "triangle"],
+      "one query per label",
+    );
+    for (const q of queries) {
+      assert.ok(q.queryPng && q.matchRank !== undefined && q.matchRank <= 6);
+      const label = q.query.split(" ")[0];
+      for (const res of q.results)
+        assert.equal(res.match, res.caption === label, "a match has the query's label");
+    }
+  });
+
+  it("without labelled training images the report says what kNN needs", async () => {
+    const r = await buildRunReport(loadModel(run), { data: test });
+    assert.deepEqual(r.finalEval?.values, {});
+    assert.match(r.finalEval?.note ?? "", /--knn-train FILE/);
+  });
+
+  it("juxta report writes the page; in Chromium it loads cleanly", async (t) => {
+    const out = join(root, "report.html");
+    const [line] = await runCommand(report, [run, "--data", test, "--knn-train", train, "--out", out]);
+    assert.equal(line, `wrote ${out}`);
+    const html = readFileSync(out, "utf8");
+    for (const id of ["run", "training", "evals", "embeddings", "retrievals"])
+      assert.match(html, new RegExp(`<section id="${id}">`), id);
+    assert.match(html, /kNN classification/);
+    assert.match(html, /Nearest images/);
+    if (noChromium) return t.diagnostic(noChromium);
+    const page = await inChromium(out, "report-simclr.png");
+    assert.deepEqual(page.problems, []);
+    for (const chart of ["loss", "accuracy", "grad_norm", "lr", "embeddings"])
+      assert.ok(page.charts.includes(chart), chart);
+    // 3 queries: the query image and 5 results each (a match below the top adds one).
+    assert.ok(page.images.length >= 3 * 6 && page.images.every((w) => w === 64), `${page.images}`);
   });
 });

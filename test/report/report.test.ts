@@ -54,7 +54,14 @@ async function sampleData(): Promise<ReportData> {
     const t = (k + 1) / (STEPS / EVAL_EVERY);
     return {
       step: (k + 1) * EVAL_EVERY,
-      values: { "recall@1": 0.1 + 0.5 * t, "recall@5": 0.3 + 0.6 * t, "zero-shot": 0.2 + 0.4 * t },
+      values: {
+        "image_to_text/R@1": 0.1 + 0.5 * t,
+        "image_to_text/R@5": 0.3 + 0.6 * t,
+        "text_to_image/R@1": 0.12 + 0.4 * t,
+        "zero_shot/top1": 0.2 + 0.4 * t,
+        "zero_shot/top5": 0.5 + 0.4 * t,
+      },
+      chance: { "image_to_text/R@1": 1 / 60, "image_to_text/R@5": 5 / 60, "zero_shot/top1": 0.1 },
     };
   });
   const texts = Array.from({ length: N_SIM }, (_, i) => `a photo of item ${i}`);
@@ -75,18 +82,22 @@ async function sampleData(): Promise<ReportData> {
     [240, 200, 40],
     [150, 90, 200],
   ];
-  const retrievals = await Promise.all(
+  const queries = await Promise.all(
     ["a red square", "something <blue> & round"].map(async (query, q) => ({
       query,
       results: await Promise.all(
         colors.map(async ([r, g, b], k) => ({
           score: 0.31 - 0.02 * k - 0.01 * q,
+          rank: q === 1 && k === 4 ? 12 : k + 1,
+          match: q === 0 ? k === 0 : k === 4,
           png: await thumbnail(r, g, b),
           caption: k === 0 ? `best match for ${query}` : undefined,
         })),
       ),
+      matchRank: q === 0 ? 1 : 12,
     })),
   );
+  const retrievals = { kind: "text-to-image" as const, candidates: 90, queries };
   return {
     title: `Run <script>alert("x")</script> & co`,
     createdAt: "2026-11-25T12:00:00Z",
@@ -104,6 +115,12 @@ async function sampleData(): Promise<ReportData> {
       accuracy: { y: 1 / 32, label: "chance: 1/32" },
     },
     evals,
+    finalEval: {
+      source: "eval.json, step 200",
+      values: { "image_to_text/R@1": 0.612, "image_to_text/R@10": 0.95, "zero_shot/top1": 0.6 },
+      chance: { "image_to_text/R@1": 1 / 60, "zero_shot/top1": 0.1 },
+      counts: "120 images, 60 distinct captions, 120 labelled",
+    },
     similarity: { matrix, n: N_SIM, texts },
     embeddings: { points, n: N_EMB, dim, labels: Array.from({ length: N_EMB }, (_, i) => labels[i % 3]!) },
     retrievals,
@@ -138,7 +155,7 @@ describe("renderReport (HTML text)", () => {
     }));
     const html = renderReport({ title: "t", run: {}, metrics, evals: [] });
     assert.ok(!html.includes('data-chart="logit_scale"') && !html.includes('data-chart="similarity"'));
-    assert.ok(html.includes("No evaluations were run."));
+    assert.ok(html.includes("No evaluations were run: give the report --data"));
     const d = /data-chart="loss"[\s\S]*?<path class="series"[^>]* d="([^"]*)"/.exec(html)![1]!;
     assert.ok(pointsOf(d) <= 2000 && pointsOf(d) > 1000, `${pointsOf(d)} points`);
     assert.ok(d.startsWith("M62 12L"), "the first (highest) loss is at the top left");
@@ -164,7 +181,11 @@ describe("renderReport (HTML text)", () => {
 
   test("bad input is refused", () => {
     const base: ReportData = { title: "t", run: {}, metrics: [], evals: [] };
-    const notPng = [{ query: "q", results: [{ score: 1, png: Uint8Array.from([0xff, 0xd8, 0xff]) }] }];
+    const notPng = {
+      kind: "text-to-image" as const,
+      candidates: 1,
+      queries: [{ query: "q", results: [{ score: 1, png: Uint8Array.from([0xff, 0xd8, 0xff]) }] }],
+    };
     assert.throws(() => renderReport({ ...base, retrievals: notPng }), /retrievals\[0\]\.results\[0\].*PNG/);
     const sim = { matrix: new Float32Array(3), n: 2, texts: [] };
     assert.throws(() => renderReport({ ...base, similarity: sim }), /3 values for a 2×2 matrix/);
@@ -209,7 +230,15 @@ describe("renderReport in Chromium", () => {
         gradNorm: await paths("grad_norm"),
         refs: await all("line.ref").evaluateAll((ls) => ls.map((l) => l.getAttribute("data-ref"))),
         lr: await paths("lr"),
-        evals: await paths("evals"),
+        evals: {
+          i2t: await paths("eval-image_to_text"),
+          t2i: await paths("eval-text_to_image"),
+          zero: await paths("eval-zero_shot"),
+        },
+        evalTitles: await all("#evals h3").allTextContents(),
+        finalTable: await all("#evals table.evals").first().locator("tr").allInnerTexts(),
+        matches: await all("#retrievals figure.match figcaption").allInnerTexts(),
+        found: await all("#retrievals .found").allTextContents(),
         cells: await all("svg[data-chart=similarity] rect.cell").count(),
         cellTitle: await all("svg[data-chart=similarity] rect.cell title")
           .nth(3 * N_SIM + 1)
@@ -228,9 +257,27 @@ describe("renderReport in Chromium", () => {
       assert.deepEqual(seen.accuracy, [STEPS, STEPS]);
       assert.deepEqual(seen.gradNorm, [STEPS, STEPS]);
       assert.deepEqual(seen.logitScale, [STEPS]);
-      assert.deepEqual(seen.refs, ["chance: ln 32", "chance: 1/32"]);
+      assert.deepEqual(seen.refs, ["chance: ln 32", "chance: 1/32", "chance: R@1", "chance: top-1"]);
       assert.deepEqual(seen.lr, [STEPS]);
-      assert.deepEqual(seen.evals, [5, 5, 5]);
+      assert.deepEqual(seen.evals, { i2t: [5, 5], t2i: [5], zero: [5, 5] });
+      assert.deepEqual(seen.evalTitles, [
+        "Final model (eval.json, step 200)",
+        "During training",
+        "Image → text retrieval",
+        "Text → image retrieval",
+        "Zero-shot classification",
+        "At step 200",
+      ]);
+      assert.deepEqual(
+        seen.finalTable.map((r) => r.split("\t").map((c) => c.trim())),
+        [
+          ["", "@1", "@10", "chance @1"],
+          ["Image → text retrieval", "61%", "95%", "1.7%"],
+          ["Zero-shot classification", "60%", "–", "10%"],
+        ],
+      );
+      assert.deepEqual(seen.matches, ["✓ #1 0.310\nbest match for a red square", "✓ #12 0.220"]);
+      assert.deepEqual(seen.found, ["correct image at rank 1 of 90", "correct image at rank 12 of 90"]);
       assert.equal(seen.cells, N_SIM * N_SIM);
       const v = formatNumber(data.similarity!.matrix[3 * N_SIM + 1]!);
       assert.equal(
