@@ -7,7 +7,7 @@
 import type { ImageRef } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
 import { ZeroShotClassifier } from "../pipelines/zero-shot.js";
-import { UserError } from "../util/errors.js";
+import { OptionError, UserError } from "../util/errors.js";
 
 export interface LabelScore {
   label: string;
@@ -27,7 +27,7 @@ export interface Classification {
 export function parseLabels(list: string): string[] {
   const labels = [...new Set(list.split(",").map((l) => l.trim()))].filter((l) => l !== "");
   if (labels.length === 0)
-    throw new UserError(`--labels expects a comma-separated list of class names, got '${list}'`);
+    throw new OptionError(`{labels} expects a comma-separated list of class names, got '${list}'`);
   return labels;
 }
 

@@ -12,7 +12,7 @@ import type { SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
 import { writeNpy } from "../io/npy.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, OptionError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
 import { listImages } from "./images.js";
@@ -110,7 +110,7 @@ export function idsFile(npyFile: string): string {
 /** `pixel_values` [n, 3, size, size] from a .safetensors file, as float32. */
 export function readPixels(file: string, size: number): { data: Float32Array; n: number } {
   if (extname(file).toLowerCase() !== ".safetensors")
-    throw new UserError(`${file}: --pixels expects a .safetensors file holding a 'pixel_values' tensor`);
+    throw new OptionError(`${file}: {pixels} expects a .safetensors file holding a 'pixel_values' tensor`);
   const t = readSafetensors(file).tensors.get("pixel_values");
   if (!t) throw inputError({ file, field: "pixel_values" }, "missing; expected a float tensor [n, 3, S, S]");
   const [n, c, h, w] = t.shape;

@@ -23,7 +23,7 @@ import {
   isIndexDir,
   openIndexStore,
 } from "../search/store.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, OptionError, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
 import { listImages } from "./images.js";
 
@@ -76,15 +76,14 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
   const exists = isIndexDir(opts.out);
   const updating = opts.add === true || (opts.remove?.length ?? 0) > 0;
   if (exists && !updating)
-    throw new UserError(
-      `${opts.out}: an index is already there; use --add to update it, or pick another --out`,
+    throw new OptionError(
+      `${opts.out}: an index is already there; use {add} to update it, or pick another {out}`,
     );
   if (!exists && updating)
-    throw new UserError(`${opts.out}: no index to update (build one without --add first)`);
-  if (!updating && opts.images === undefined)
-    throw new UserError("--images FILE|DIR is required to build an index");
+    throw new OptionError(`${opts.out}: no index to update (build one without {add} first)`);
+  if (!updating && opts.images === undefined) throw new OptionError("{images} is required to build an index");
   if (opts.backend !== undefined && !(INDEX_BACKENDS as readonly string[]).includes(opts.backend))
-    throw new UserError(`--backend: expected ${INDEX_BACKENDS.join(" or ")}, got '${opts.backend}'`);
+    throw new OptionError(`{backend}: expected ${INDEX_BACKENDS.join(" or ")}, got '${opts.backend}'`);
   if (exists && opts.backend !== undefined)
     throw new UserError(`${opts.out}: the backend is chosen when the index is built; it cannot change`);
 
@@ -94,7 +93,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
       `${opts.out} holds embeddings made by ${info.model}, not ${resolve(opts.model)}; one index cannot mix two models`,
     );
   const modelDir = info?.model ?? opts.model;
-  if (modelDir === undefined) throw new UserError("--model RUN is required to build an index");
+  if (modelDir === undefined) throw new OptionError("{model} is required to build an index");
   const tokenizer = opts.tokenizer !== undefined ? resolve(opts.tokenizer) : info?.tokenizer;
 
   // One writer at a time: two would each build on the same state and the later would drop the other's.
@@ -199,10 +198,10 @@ export function indexModelJson(info: IndexModel): Record<string, unknown> {
 export function checkIndexWeights(dir: string, info: IndexModel, model: ModelHandle): void {
   if (!info.weights || !model.dir) return;
   if (!sameWeights(model.dir, info.weights))
-    throw new UserError(
+    throw new OptionError(
       `${dir}: its images were embedded by other weights than ${model.dir}'s now (sha256 ` +
         `${info.weights.sha256.slice(0, 12)}…); the model was retrained or replaced: rebuild the index, ` +
-        `or pass --model with the model that built it`,
+        "or pass {model} with the model that built it",
     );
 }
 

@@ -15,7 +15,7 @@ import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import { modelFingerprint } from "../handle/fingerprint.js";
 import { detectFormat } from "../pretrained/open.js";
-import { UserError } from "../util/errors.js";
+import { OptionError, UserError } from "../util/errors.js";
 import type { ShardJob, ShardResult } from "./embed-shard.js";
 import { type EmbedPlan, finishedShards, readPlan, splitShards, writePlan } from "./plan.js";
 
@@ -96,8 +96,8 @@ export async function enqueueEmbedding(opts: EnqueueOptions): Promise<EnqueueRes
   if (existsSync(join(out, "plan.json"))) {
     const old = readPlan(out);
     if (old.fingerprint !== plan.fingerprint || JSON.stringify(old.shards) !== JSON.stringify(plan.shards))
-      throw new UserError(
-        `${opts.out} holds the plan of another corpus or model; pick another --out or remove it`,
+      throw new OptionError(
+        `${opts.out} holds the plan of another corpus or model; pick another {out} or remove it`,
       );
   } else writePlan(out, plan);
   const done = finishedShards(out, plan);

@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { isLoadedClip } from "../models/saved.js";
 import { loadModel } from "../pretrained/open.js";
-import { UserError } from "../util/errors.js";
+import { OptionError, UserError } from "../util/errors.js";
 import { exportHf } from "./hf.js";
 import { exportImageEncoderOnnx } from "./image-encoder.js";
 import { checkQuantize, exportOnnx } from "./onnx.js";
@@ -46,9 +46,9 @@ export interface ExportOptions {
 /** Open `modelDir`, write the export into `opts.out`; returns the files written (relative to it). */
 export function exportModel(modelDir: string, opts: ExportOptions): string[] {
   if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format))
-    throw new UserError(`--format: expected ${EXPORT_FORMATS.join(", ")}, got '${opts.format}'`);
+    throw new OptionError(`{format}: expected ${EXPORT_FORMATS.join(", ")}, got '${opts.format}'`);
   if (resolve(opts.out) === resolve(modelDir))
-    throw new UserError(`--out '${opts.out}' is the model folder itself; choose another folder`);
+    throw new OptionError(`{out} '${opts.out}' is the model folder itself; choose another folder`);
   if (opts.quantize !== undefined && opts.format !== "onnx")
     throw new UserError("--quantize applies to --format onnx only");
   checkQuantize(opts.quantize);

@@ -99,7 +99,7 @@ describe("juxta index and juxta search", () => {
     const out = join(dir, "errors.index");
     const idx = (argv: string[]) => runCommand(index, argv);
     await assert.rejects(idx(["--model", model, "--images", img]), /--index INDEX is required/);
-    await assert.rejects(idx(["--images", img, "--out", out]), /--model RUN is required/);
+    await assert.rejects(idx(["--images", img, "--out", out]), /--model is required to build an index/);
     await assert.rejects(idx(["--out", out, "--add", "--images", img]), /no index to update/);
     await assert.rejects(
       idx(["--model", model, "--images", join(dir, "nothing"), "--out", out]),

@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { updateImageIndex } from "../../src/apps/image-index.js";
 import { formatHelp } from "../../src/cli/command.js";
 import { classify } from "../../src/cli/commands/classify.js";
 import { data } from "../../src/cli/commands/data.js";
 import { embed } from "../../src/cli/commands/embed.js";
 import { evaluate } from "../../src/cli/commands/eval.js";
+import { index } from "../../src/cli/commands/index.js";
 import { exportModel } from "../../src/export/index.js";
 import { colourImages, runCommand, tempDir, tinyModel } from "../apps/fixtures.js";
 
@@ -89,5 +91,26 @@ describe("CLI messages", () => {
     const fine = join(dir, "fine.csv");
     writeFileSync(fine, "image,text\nimg/red.png,a red square\n");
     assert.match((await runCommand(data, ["check", fine]))[0] as string, /^1 samples, 1 with captions/);
+  });
+
+  it("library errors name API options; the command shows its own flags for them", async () => {
+    const out = join(dir, "photos.index");
+    await runCommand(index, ["--model", model, "--images", img, "--index", out]);
+    await assert.rejects(
+      updateImageIndex({ out, model, images: img }),
+      new RegExp(
+        `^OptionError: ${out}: an index is already there; use add to update it, or pick another out$`,
+      ),
+    );
+    await assert.rejects(
+      runCommand(index, ["--model", model, "--images", img, "--index", out]),
+      new RegExp(
+        `^UserError: ${out}: an index is already there; use --add to update it, or pick another --index$`,
+      ),
+    );
+    await assert.rejects(
+      runCommand(index, ["--index", join(dir, "new.index")]),
+      /^UserError: --images is required to build an index$/,
+    );
   });
 });
