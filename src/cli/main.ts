@@ -16,6 +16,7 @@ import { evaluate } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
 import { index } from "./commands/index.js";
 import { jobs } from "./commands/jobs.js";
+import { moderate } from "./commands/moderate.js";
 import { quickstart } from "./commands/quickstart.js";
 import { report } from "./commands/report.js";
 import { search } from "./commands/search.js";
@@ -32,6 +33,7 @@ const commands: Command[] = [
   index,
   search,
   dedup,
+  moderate,
   worker,
   jobs,
   report,

@@ -33,7 +33,8 @@ export type ModelTask =
   | "image-feature-extraction"
   | "feature-extraction"
   | "zero-shot-image-classification"
-  | "retrieval";
+  | "retrieval"
+  | "moderation";
 
 /** Precision of the compiled inference sessions. */
 export type InferenceDtype = "fp32";
@@ -93,8 +94,14 @@ export class ModelHandle {
   /** The tasks this model can serve, as pipeline names. */
   get tasks(): readonly ModelTask[] {
     return this.hasText
-      ? ["image-feature-extraction", "feature-extraction", "zero-shot-image-classification", "retrieval"]
-      : ["image-feature-extraction", "retrieval"];
+      ? [
+          "image-feature-extraction",
+          "feature-extraction",
+          "zero-shot-image-classification",
+          "retrieval",
+          "moderation",
+        ]
+      : ["image-feature-extraction", "retrieval", "moderation"];
   }
 
   /** Size of the embeddings this model returns (images and texts alike). */

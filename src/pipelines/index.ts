@@ -10,6 +10,8 @@
  *   const texts = await pipeline("feature-extraction", model);
  *   const search = await pipeline("retrieval", model);
  *   await search.add(["a.png", "b.png"]); await search("a red fruit", { k: 5 });
+ *   const check = await pipeline("moderation", model, { policy: "policy.json" });
+ *   await check(["upload.png"]);                          // [{ id, decision, hits, explanation, … }]
  *
  * `model` is a handle from `openModel` (the pipeline borrows it: disposing the pipeline leaves the handle
  * open) or a source string (the pipeline opens the model and disposes it with itself).
@@ -17,6 +19,8 @@
 import type { ImageInput } from "../handle/inputs.js";
 import type { ModelHandle, ModelTask } from "../handle/model.js";
 import { type OpenModelOptions, openModel } from "../handle/open.js";
+import { type ModerationItem, type ModerationResult, Moderator } from "../moderate/moderate.js";
+import { type LoadedPolicy, loadPolicy, type Policy } from "../moderate/policy.js";
 import { type SearchHit, VectorIndex } from "../search/index.js";
 import { UserError } from "../util/errors.js";
 import { type EmbeddingTensor, embeddingTensor, normalizedRows } from "./vectors.js";
@@ -67,11 +71,19 @@ export interface RetrievalPipeline extends PipelineBase {
   readonly index: VectorIndex;
 }
 
+export interface ModerationPipeline extends PipelineBase {
+  /** Decisions with explanations: images, or items with captions and ids. */
+  (items: ImageInput | readonly (ImageInput | ModerationItem)[]): Promise<ModerationResult[]>;
+  /** The policy's compiled concepts; `moderateEmbeddings` moderates vectors already embedded. */
+  readonly moderator: Moderator;
+}
+
 export interface PipelineTypes {
   "zero-shot-image-classification": ZeroShotImageClassificationPipeline;
   "image-feature-extraction": ImageFeatureExtractionPipeline;
   "feature-extraction": FeatureExtractionPipeline;
   retrieval: RetrievalPipeline;
+  moderation: ModerationPipeline;
 }
 
 export type PipelineTask = keyof PipelineTypes & ModelTask;
@@ -80,11 +92,14 @@ export const PIPELINE_TASKS = Object.freeze([
   "image-feature-extraction",
   "feature-extraction",
   "retrieval",
+  "moderation",
 ] as const satisfies readonly PipelineTask[]);
 
 export interface PipelineOptions extends OpenModelOptions {
   /** retrieval: search this index instead of a new, empty one (it must hold this model's embeddings). */
   index?: VectorIndex;
+  /** moderation: the policy (a file, or a policy object). */
+  policy?: string | Policy | LoadedPolicy;
 }
 
 export async function pipeline<T extends PipelineTask>(
@@ -97,14 +112,14 @@ export async function pipeline<T extends PipelineTask>(
   const owned = typeof model === "string";
   const handle = owned ? await openModel(model, opts) : model;
   try {
-    return makePipeline(task, handle, owned, opts) as PipelineTypes[T];
+    return (await makePipeline(task, handle, owned, opts)) as PipelineTypes[T];
   } catch (e) {
     if (owned) await handle.dispose();
     throw e;
   }
 }
 
-function makePipeline(task: PipelineTask, model: ModelHandle, owned: boolean, opts: PipelineOptions) {
+async function makePipeline(task: PipelineTask, model: ModelHandle, owned: boolean, opts: PipelineOptions) {
   const base = (extra: () => Promise<void> = async () => {}) => ({
     task,
     model,
@@ -143,6 +158,23 @@ function makePipeline(task: PipelineTask, model: ModelHandle, owned: boolean, op
     }
     case "retrieval":
       return retrieval(model, opts.index, base());
+    case "moderation": {
+      if (opts.policy === undefined)
+        throw new UserError("moderation: give the policy ({ policy: 'policy.json' })");
+      const moderator = await Moderator.create(
+        model,
+        typeof opts.policy === "string" ? loadPolicy(opts.policy) : opts.policy,
+      );
+      const check = (items: ImageInput | readonly (ImageInput | ModerationItem)[]) =>
+        moderator.moderate(
+          (Array.isArray(items) ? items : [items]).map((it) =>
+            it !== null && typeof it === "object" && "image" in it
+              ? (it as ModerationItem)
+              : { image: it as ImageInput },
+          ),
+        );
+      return Object.assign(check, base(), { moderator });
+    }
   }
 }
 

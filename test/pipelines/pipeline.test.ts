@@ -80,7 +80,7 @@ describe("openModel: one handle for every family", () => {
     assert.equal(s.logitBias, -3.25);
     const e = await openModel(encoder);
     assert.deepEqual([e.family, e.method, e.hasText, e.dim], ["image-encoder", "simclr", false, 16]);
-    assert.deepEqual(e.tasks, ["image-feature-extraction", "retrieval"]);
+    assert.deepEqual(e.tasks, ["image-feature-extraction", "retrieval", "moderation"]);
     assert.equal(e.tokenizer, undefined);
     await assert.rejects(e.embedTexts(["a"]), /image-only encoder \(no text tower\) trained with simclr/);
     for (const h of [c, s, e]) await h.dispose();
