@@ -25,8 +25,8 @@ const path = require("node:path");
 
 const PLACEHOLDER = `Placeholder written by juxta's preinstall (scripts/onnxruntime-cpu-only.cjs) so that
 onnxruntime-node's postinstall does not download the CUDA/TensorRT providers: Juxta runs on the CPU.
-For the GPU providers, delete these placeholders and run
-  npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12
+For the GPU providers run (with onnxruntime-node's install script allowed)
+  ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
 `;
 
 function userChose() {
