@@ -8,6 +8,7 @@ import { type DType, type TypedArray, toTyped } from "./dtype.js";
 import { topoSort } from "./grad.js";
 import { DEFAULT_OPSET, type OnnxModel, type OnnxNode, type ValueInfo } from "./onnx/model.js";
 import { type Lowering, type OpName, opDef } from "./op.js";
+import { quantizeWeights, type WeightFormat } from "./quantize.js";
 import { type Dim, factors, fmt, ShapeError, sizeOf } from "./shape.js";
 import type { Node, Tensor } from "./tensor.js";
 
@@ -27,6 +28,11 @@ export interface CompileOptions {
   contrib?: boolean;
   /** Inputs to bake in as initializers (e.g. weights of an inference graph), by input name. */
   freeze?: ReadonlyMap<string, TypedArray> | Record<string, TypedArray>;
+  /**
+   * How the frozen weights are held (default fp32): q8 (int8 dense products, int8 activations at run time)
+   * or fp16 (half-size storage, float32 compute); see quantize.ts.
+   */
+  weights?: WeightFormat;
   opset?: number;
   name?: string;
   metadata?: Record<string, string>;
@@ -174,18 +180,20 @@ export function compile(outputs: Record<string, Tensor>, opts: CompileOptions = 
   }
 
   const valueInfo = (s: TensorSpec): ValueInfo => ({ name: s.name, dtype: s.dtype, dims: s.shape });
-  const usesContrib = nodes.some((n) => n.domain === "com.microsoft");
+  const model: OnnxModel = {
+    nodes,
+    initializers,
+    inputs: [...inputs, ...randoms].map(valueInfo),
+    outputs: outputSpecs.map(valueInfo),
+    opset: opts.opset ?? DEFAULT_OPSET,
+    name: opts.name,
+    metadata: opts.metadata,
+  };
+  quantizeWeights(model, opts.weights ?? "fp32", { contrib, weights: new Set(freeze.keys()) });
+  const usesContrib = model.nodes.some((n) => n.domain === "com.microsoft");
+  model.domains = usesContrib ? { "com.microsoft": 1 } : {};
   return {
-    model: {
-      nodes,
-      initializers,
-      inputs: [...inputs, ...randoms].map(valueInfo),
-      outputs: outputSpecs.map(valueInfo),
-      opset: opts.opset ?? DEFAULT_OPSET,
-      domains: usesContrib ? { "com.microsoft": 1 } : {},
-      name: opts.name,
-      metadata: opts.metadata,
-    },
+    model,
     inputs,
     randoms,
     outputs: outputSpecs,

@@ -12,7 +12,7 @@
  * the representation kNN and linear probes score, and the one that retrieves similar images.
  */
 import type { ImageRef } from "../data/types.js";
-import type { SessionOptions } from "../engine/index.js";
+import { type SessionOptions, WEIGHT_FORMATS, type WeightFormat } from "../engine/index.js";
 import type { Normalization } from "../image/augment.js";
 import { decodeImage } from "../image/decode.js";
 import { preprocessInto } from "../image/preprocess.js";
@@ -36,8 +36,13 @@ export type ModelTask =
   | "retrieval"
   | "moderation";
 
-/** Precision of the compiled inference sessions. */
-export type InferenceDtype = "fp32";
+/**
+ * Precision of the compiled inference sessions: fp32; fp16 (weights rounded to float16, computed in
+ * float32: the CPU has no fast float16 math, so it is fp32's speed); q8 (int8 weights per output channel,
+ * int8 activations quantized at run time: faster on the CPU, a small drift that `juxta eval --dtype q8`
+ * measures). See docs/quantization.md.
+ */
+export type InferenceDtype = WeightFormat;
 
 export interface HandleOptions {
   /** Inference precision of the compiled sessions (default fp32). */
@@ -73,12 +78,19 @@ export class ModelHandle {
     readonly loaded: HandleModel | LoadedRun,
     private readonly opts: HandleOptions = {},
   ) {
+    if (opts.dtype !== undefined && !WEIGHT_FORMATS.includes(opts.dtype))
+      throw new UserError(`dtype: expected ${WEIGHT_FORMATS.join(", ")}, got '${opts.dtype}'`);
     const size = loaded.preprocess.imageSize;
     this.chunk = Math.max(1, Math.min(MAX_CHUNK, Math.floor(CHUNK_VALUES / (3 * size * size))));
     const m = loaded.model;
     this.family = m instanceof CLIP ? (m.logit_bias ? "siglip" : "clip") : "image-encoder";
     const saved = "config" in loaded ? loaded.config.method : undefined;
     this.method = saved ?? (this.family === "image-encoder" ? undefined : this.family);
+  }
+
+  /** Precision of the compiled sessions (fp32, fp16 or q8). */
+  get dtype(): InferenceDtype {
+    return this.opts.dtype ?? "fp32";
   }
 
   /** The folder the model was opened from (absent for a model in memory). */
@@ -183,7 +195,11 @@ export class ModelHandle {
     this.checkOpen();
     const m = this.loaded.model;
     if (m instanceof CLIP) return (await this.clip(m)).encodeImages(pixels);
-    this.featureEncoder ??= ImageFeatureEncoder.create(m, { chunk: this.chunk, session: this.opts.session });
+    this.featureEncoder ??= ImageFeatureEncoder.create(m, {
+      chunk: this.chunk,
+      session: this.opts.session,
+      weights: this.dtype,
+    });
     return (await this.featureEncoder).encode(pixels);
   }
 
@@ -222,7 +238,11 @@ export class ModelHandle {
 
   private clip(model: CLIP): Promise<ClipEncoders> {
     // ClipEncoders compiles each of its graphs on first use, so creating it costs nothing.
-    this.clipEncoders ??= ClipEncoders.create(model, { chunk: this.chunk, session: this.opts.session });
+    this.clipEncoders ??= ClipEncoders.create(model, {
+      chunk: this.chunk,
+      session: this.opts.session,
+      weights: this.dtype,
+    });
     return this.clipEncoders;
   }
 

@@ -4,7 +4,14 @@
  * losses see the head's output; kNN and linear probes use the backbone's output, before the head, as is
  * standard. saved.ts reads and writes their run folders (`"architecture": "image-encoder"`).
  */
-import { compile, input, Session, type SessionOptions, type Tensor } from "../engine/index.js";
+import {
+  compile,
+  input,
+  Session,
+  type SessionOptions,
+  type Tensor,
+  type WeightFormat,
+} from "../engine/index.js";
 import { bind, MLP, Module, stateDict } from "../nn/index.js";
 import { UserError } from "../util/errors.js";
 import { PRESETS as CLIP_PRESETS } from "./presets.js";
@@ -109,7 +116,7 @@ export class ImageFeatureEncoder {
 
   static async create(
     model: ImageEncoder,
-    opts: { chunk?: number; session?: SessionOptions } = {},
+    opts: { chunk?: number; session?: SessionOptions; weights?: WeightFormat } = {},
   ): Promise<ImageFeatureEncoder> {
     const wasTraining = model.training;
     model.eval();
@@ -118,7 +125,7 @@ export class ImageFeatureEncoder {
     const pixels = input("pixel_values", ["batch", 3, s, s]);
     const graph = compile(
       { features: model.features(pixels) },
-      { freeze: stateDict(model), name: "features" },
+      { freeze: stateDict(model), name: "features", weights: opts.weights },
     );
     model.train(wasTraining);
     const session = await Session.create(graph, opts.session);

@@ -2,6 +2,7 @@ import { benchB32 } from "../../bench/b32.js";
 import { benchEmbed, type EmbedBenchOptions } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
 import { benchMethods, type MethodsBenchOptions } from "../../bench/methods.js";
+import { benchQ8KernelsSuite } from "../../bench/q8-kernels.js";
 import { benchTrain, type TrainBenchOptions } from "../../bench/train.js";
 import { measureLoaderThroughput } from "../../data/loader.js";
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
@@ -72,6 +73,18 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
   b32: {
     about: ["ViT-B/32-sized embedding throughput (random weights), images and texts per second"],
     run: async () => ({ suite: "b32", ...(await benchB32()) }),
+  },
+  int8: {
+    about: [
+      "each int8 lowering of a dense layer, attention block and convolution (DynamicQuantizeMatMul,",
+      "MatMulInteger, QLinearMatMul, MatMulNBits, QAttention, ConvInteger) vs float32, interleaved;",
+      "--preset b32 for its shapes (else tiny's), --steps timed rounds (default 9)",
+    ],
+    run: (v) =>
+      benchQ8KernelsSuite({
+        preset: v.preset as string | undefined,
+        runs: count(v, "steps", 9, 1),
+      }),
   },
   methods: {
     about: [

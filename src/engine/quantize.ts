@@ -1,0 +1,260 @@
+/**
+ * Weight precision of a compiled inference graph, applied to its frozen weights after lowering:
+ *
+ * - `q8`: the weight of every dense product (Gemm, MatMul, FusedMatMul with a weight operand) becomes int8
+ *   with one scale per output channel (symmetric: scale = max|w| / 127, zero point 0), and its activations
+ *   are quantized to uint8 at run time, per tensor (DynamicQuantizeLinear's asymmetric range). With contrib
+ *   ops that is one DynamicQuantizeMatMul per layer (bias folded in); portable graphs use the standard
+ *   DynamicQuantizeLinear → MatMulInteger → Cast → Mul → Add chain, the form ONNX Runtime's own
+ *   `quantize_dynamic` writes and transformers.js's `*_quantized.onnx` files hold (ONNX Runtime fuses it back
+ *   into one kernel on the CPU).
+ *   Packed self-attention (the contrib Attention kernel) becomes DynamicQuantizeMatMul for q/k/v and
+ *   MultiHeadAttention where it is wide enough to gain ({@link QUANTIZED_ATTENTION_MIN_WIDTH}).
+ *   What stays float32, measured with `juxta bench --suite int8` (docs/quantization.md): narrower
+ *   Attention kernels, convolutions (ConvInteger ran at about half the speed of float32 Conv), embedding
+ *   tables and norms.
+ * - `fp16`: every float32 weight is stored as float16 and widened by a Cast at the start of the graph. The
+ *   file is half the size; ONNX Runtime folds the Casts when it loads the graph, so it computes in float32
+ *   at float32's speed (MLAS has no fast float16 kernels on x86 CPUs): the only change is the rounding of
+ *   the weights.
+ *
+ * Weights that feed more than one product keep their float32 copy for the others.
+ */
+import { f32ToF16 } from "../io/half.js";
+import type { OnnxModel, OnnxNode } from "./onnx/model.js";
+
+export type WeightFormat = "fp32" | "fp16" | "q8";
+
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ["fp32", "fp16", "q8"];
+
+type Init = OnnxModel["initializers"][number];
+
+export interface QuantizeOptions {
+  /** Use ONNX Runtime's contrib kernels (DynamicQuantizeMatMul); off for portable files. */
+  contrib: boolean;
+  /** The initializers that are weights (frozen inputs); others (masks, shapes, ones) are left alone. */
+  weights: ReadonlySet<string>;
+}
+
+/** Rewrite `model` in place so that its weights are held as `format` says. */
+export function quantizeWeights(model: OnnxModel, format: WeightFormat, opts: QuantizeOptions): void {
+  if (format === "fp32") return;
+  const weights = new Set(opts.weights);
+  foldWeightLayout(model, weights);
+  if (format === "q8") quantizeProducts(model, weights, opts.contrib);
+  else halveWeights(model, weights);
+  dropUnused(model);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Fold Transpose and Reshape nodes that read a weight straight into new weights, so that the products see
+ * their weight as an initializer (the patch embedding reshapes its conv weight, portable attention
+ * transposes its in_proj).
+ */
+function foldWeightLayout(model: OnnxModel, weights: Set<string>): void {
+  const inits = new Map(model.initializers.map((t) => [t.name, t]));
+  const kept: OnnxNode[] = [];
+  for (const node of model.nodes) {
+    const w = inits.get(node.inputs[0] as string);
+    const folded = w && weights.has(w.name) && w.dtype === "float32" ? foldLayout(node, w, inits) : undefined;
+    if (!folded) {
+      kept.push(node);
+      continue;
+    }
+    const t = { ...folded, name: node.outputs[0] as string };
+    model.initializers.push(t);
+    inits.set(t.name, t);
+    weights.add(t.name);
+  }
+  model.nodes = kept;
+}
+
+function foldLayout(node: OnnxNode, w: Init, inits: Map<string, Init>): Omit<Init, "name"> | undefined {
+  if (node.op === "Transpose" && w.dims.length === 2) {
+    const perm = node.attrs?.perm as number[] | undefined;
+    if (perm && (perm[0] !== 1 || perm[1] !== 0)) return undefined;
+    const [r, c] = w.dims as [number, number];
+    return { dtype: "float32", dims: [c, r], data: transpose(w.data as Float32Array, r, c) };
+  }
+  if (node.op === "Reshape") {
+    const shape = inits.get(node.inputs[1] as string);
+    if (shape?.dtype !== "int64") return undefined;
+    const dims = Array.from(shape.data as BigInt64Array, Number);
+    let size = w.data.length;
+    for (const [i, d] of dims.entries()) if (d !== -1) size /= d === 0 ? (w.dims[i] as number) : d;
+    const resolved = dims.map((d, i) => (d === -1 ? size : d === 0 ? (w.dims[i] as number) : d));
+    return { dtype: "float32", dims: resolved, data: w.data };
+  }
+  return undefined;
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** A dense product with a weight operand: y = a · W (+ bias), W as [K, N] after any transpose. */
+interface Product {
+  a: string;
+  /** The weight as [K, N], row-major. */
+  w: Float32Array;
+  k: number;
+  n: number;
+  bias?: string;
+  y: string;
+}
+
+/** The product a node computes with a 2-D float32 weight, or undefined for any other node. */
+function productOf(node: OnnxNode, inits: Map<string, Init>, weights: Set<string>): Product | undefined {
+  const at = node.attrs ?? {};
+  const num = (v: unknown, d: number) =>
+    v === undefined ? d : typeof v === "number" ? v : (v as { f: number }).f;
+  const weight = inits.get(node.inputs[1] as string);
+  if (!weight || !weights.has(weight.name) || weight.dtype !== "float32" || weight.dims.length !== 2) return;
+  if (num(at.transA, 0) !== 0 || num(at.alpha, 1) !== 1) return;
+  const transB = num(at.transB, 0) === 1;
+  const [r, c] = weight.dims as [number, number];
+  const [k, n] = transB ? [c, r] : [r, c];
+  const w = transB ? transpose(weight.data as Float32Array, r, c) : (weight.data as Float32Array);
+  const [a, , bias] = node.inputs as [string, string, string?];
+  const y = node.outputs[0] as string;
+  if (node.op === "MatMul" && !node.domain) return { a, w, k, n, y };
+  if (node.op === "FusedMatMul" && node.domain === "com.microsoft") return { a, w, k, n, y };
+  if (node.op === "Gemm" && !node.domain) {
+    if (bias && (num(at.beta, 1) !== 1 || inits.get(bias)?.dims.length !== 1)) return;
+    return { a, w, k, n, bias: bias || undefined, y };
+  }
+  return undefined;
+}
+
+/** Per-output-channel symmetric int8: W [K, N] → q [K, N] and one scale per column. */
+export function quantizeColumns(
+  w: Float32Array,
+  k: number,
+  n: number,
+): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(n);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = Math.abs(w[i * n + j]!);
+      if (v > scale[j]!) scale[j] = v;
+    }
+  }
+  for (let j = 0; j < n; j++) scale[j] = scale[j]! > 0 ? scale[j]! / 127 : 1;
+  const q = new Int8Array(k * n);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++) q[i * n + j] = Math.round(w[i * n + j]! / scale[j]!);
+  }
+  return { q, scale };
+}
+
+/**
+ * The narrowest packed self-attention whose q/k/v projection is worth quantizing: from this width on, one
+ * DynamicQuantizeMatMul for q/k/v and MultiHeadAttention for the rest ran faster than the float32 Attention
+ * kernel (b32's 768: 1.2-1.4×); at the tiny preset's 256 both int8 forms ran slower (0.6-0.95×).
+ */
+export const QUANTIZED_ATTENTION_MIN_WIDTH = 512;
+
+/** A contrib Attention node with an initializer weight [D, 3D] and bias [3D], wide enough to quantize. */
+function attentionOf(node: OnnxNode, inits: Map<string, Init>, weights: Set<string>) {
+  if (node.op !== "Attention" || node.domain !== "com.microsoft" || node.inputs.length !== 3) return;
+  const [x, wName, b] = node.inputs as [string, string, string];
+  const w = inits.get(wName);
+  if (!w || !weights.has(wName) || w.dtype !== "float32" || !inits.has(b)) return;
+  const [d, n] = w.dims as [number, number];
+  if (d < QUANTIZED_ATTENTION_MIN_WIDTH) return;
+  return { x, w: w.data as Float32Array, d, n, b, y: node.outputs[0] as string, attrs: node.attrs ?? {} };
+}
+
+function quantizeProducts(model: OnnxModel, weights: Set<string>, contrib: boolean): void {
+  const inits = new Map(model.initializers.map((t) => [t.name, t]));
+  const nodes: OnnxNode[] = [];
+  let counter = 0;
+  for (const node of model.nodes) {
+    const att = contrib ? attentionOf(node, inits, weights) : undefined;
+    if (att) {
+      const id = `q8_${counter++}`;
+      const { q, scale } = quantizeColumns(att.w, att.d, att.n);
+      model.initializers.push(
+        { name: `${id}_w`, dtype: "int8", dims: [att.d, att.n], data: q },
+        { name: `${id}_w_scale`, dtype: "float32", dims: [att.n], data: scale },
+      );
+      const [qkv, qq, kk, vv] = ["qkv", "q", "k", "v"].map((s) => `${id}_${s}`) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      const ms = "com.microsoft";
+      nodes.push(
+        {
+          op: "DynamicQuantizeMatMul",
+          inputs: [att.x, `${id}_w`, `${id}_w_scale`, "", att.b],
+          outputs: [qkv],
+          domain: ms,
+        },
+        { op: "Split", inputs: [qkv], outputs: [qq, kk, vv], attrs: { axis: 2 } },
+        {
+          op: "MultiHeadAttention",
+          inputs: [qq, kk, vv],
+          outputs: [att.y],
+          attrs: { num_heads: att.attrs.num_heads, unidirectional: att.attrs.unidirectional },
+          domain: ms,
+        },
+      );
+      continue;
+    }
+    const p = productOf(node, inits, weights);
+    if (!p) {
+      nodes.push(node);
+      continue;
+    }
+    const id = `q8_${counter++}`;
+    const { q, scale } = quantizeColumns(p.w, p.k, p.n);
+    model.initializers.push(
+      { name: `${id}_w`, dtype: "int8", dims: [p.k, p.n], data: q },
+      { name: `${id}_w_scale`, dtype: "float32", dims: [p.n], data: scale },
+    );
+    if (contrib) {
+      const ins = [p.a, `${id}_w`, `${id}_w_scale`, "", ...(p.bias ? [p.bias] : [])];
+      nodes.push({ op: "DynamicQuantizeMatMul", inputs: ins, outputs: [p.y], domain: "com.microsoft" });
+      continue;
+    }
+    model.initializers.push({ name: `${id}_w_zero`, dtype: "int8", dims: [p.n], data: new Int8Array(p.n) });
+    const v = (s: string) => `${id}_${s}`;
+    nodes.push(
+      { op: "DynamicQuantizeLinear", inputs: [p.a], outputs: [v("a"), v("a_scale"), v("a_zero")] },
+      { op: "MatMulInteger", inputs: [v("a"), v("w"), v("a_zero"), v("w_zero")], outputs: [v("acc")] },
+      { op: "Cast", inputs: [v("acc")], outputs: [v("accf")], attrs: { to: 1 } },
+      { op: "Mul", inputs: [v("a_scale"), v("w_scale")], outputs: [v("scale")] },
+      { op: "Mul", inputs: [v("accf"), v("scale")], outputs: [p.bias ? v("y") : p.y] },
+    );
+    if (p.bias) nodes.push({ op: "Add", inputs: [v("y"), p.bias], outputs: [p.y] });
+  }
+  model.nodes = nodes;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function halveWeights(model: OnnxModel, weights: Set<string>): void {
+  const casts: OnnxNode[] = [];
+  model.initializers = model.initializers.map((t) => {
+    if (!weights.has(t.name) || t.dtype !== "float32") return t;
+    const half = `${t.name}_fp16`;
+    casts.push({ op: "Cast", inputs: [half], outputs: [t.name], attrs: { to: 1 } });
+    return { name: half, dtype: "float16", dims: t.dims, data: f32ToF16(t.data as Float32Array) };
+  });
+  model.nodes = [...casts, ...model.nodes];
+}
+
+/** Remove initializers no node reads any more (weights replaced by their int8 or folded forms). */
+function dropUnused(model: OnnxModel): void {
+  const read = new Set(model.nodes.flatMap((n) => n.inputs));
+  for (const o of model.outputs) read.add(o.name);
+  model.initializers = model.initializers.filter((t) => read.has(t.name));
+}
