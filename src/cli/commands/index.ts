@@ -31,9 +31,10 @@ export const index = defineCommand({
     backend: {
       type: "choice",
       choices: INDEX_BACKENDS,
+      defaultHelp: "exact",
       help: [
-        "storage of a new index: exact (in memory, saved whole; the default) or lance",
-        "(LanceDB on disk, for corpora larger than memory; needs @lancedb/lancedb)",
+        "storage of a new index: exact (in memory, saved whole) or lance (LanceDB on",
+        "disk, for corpora larger than memory; needs @lancedb/lancedb)",
       ],
     },
     add: { type: "boolean", help: "add the images not yet in the index (those already there are kept)" },
