@@ -16,6 +16,7 @@ import {
   scatter,
 } from "./svg.js";
 import { collapseWarning, ema, smoothingWindow } from "./training.js";
+import { TSNE_MAX_POINTS, tsne2d } from "./tsne.js";
 import type { ReportData, TrainingStep } from "./types.js";
 
 /** Beyond this the heatmap's cells get too small to hover and the page too heavy; the rest is noted. */
@@ -37,6 +38,7 @@ th { font-weight: 600; color: var(--muted); } td.num { font-variant-numeric: tab
 .warning { background: #fff4e5; border-left: 4px solid #e8590c; padding: 8px 12px; border-radius: 4px; }
 svg.chart { display: block; max-width: 100%; height: auto; font-size: 11px; }
 .charts svg.chart { width: 100%; }
+.charts.maps { grid-template-columns: repeat(auto-fill, minmax(500px, 1fr)); } .charts.maps svg.chart { max-width: 680px; }
 svg .grid { stroke: #eceef2; } svg .axis { stroke: #8a93a6; fill: none; }
 svg .tick { fill: var(--muted); } svg .axis-title { fill: var(--fg); font-size: 12px; }
 svg .series { fill: none; stroke-width: 1.6; stroke-linejoin: round; stroke-linecap: round; }
@@ -404,15 +406,50 @@ function embeddingSection(e: NonNullable<ReportData["embeddings"]>): string {
     ? [...named, `${rest.length} other labels (${rest.reduce((s, [, k]) => s + k, 0)})`]
     : named;
   const pct = (f: number) => `${Math.round(f * 1000) / 10}%`;
-  const svg = scatter({
+  const colors = e.labels.map((l) => colorOf.get(l)!);
+  const titles = e.labels.map((l, i) => `${l} (#${i})`);
+  const pcaMap = scatter({
     xy,
-    colors: e.labels.map((l) => colorOf.get(l)!),
-    titles: e.labels.map((l, i) => `${l} (#${i})`),
+    colors,
+    titles,
     xLabel: `PC1 (${pct(explained[0])} of variance)`,
     yLabel: `PC2 (${pct(explained[1])} of variance)`,
   });
+  const cells = [
+    chartCell(
+      "PCA",
+      "the two directions of largest variance: a linear view, distances along the axes are real.",
+      pcaMap,
+    ),
+  ];
+  if (e.n <= TSNE_MAX_POINTS) {
+    const tsneMap = scatter({
+      xy: tsne2d(e.points, e.n, e.dim),
+      colors,
+      titles,
+      xLabel: "t-SNE 1",
+      yLabel: "t-SNE 2",
+      id: "embeddings-tsne",
+      ticks: false,
+    });
+    cells.push(
+      chartCell(
+        "t-SNE",
+        "neighbours stay neighbours (perplexity 30); the sizes of clusters and the gaps between them mean little.",
+        tsneMap,
+      ),
+    );
+  }
   const keyColors = [...PALETTE.slice(0, named.length), OTHER_COLOR];
-  return section("embeddings", title, svg + legend(keys, keyColors));
+  const intro = note(
+    `${e.n} images, each a point, coloured by label; hover a point for its label.` +
+      (e.n > TSNE_MAX_POINTS ? ` No t-SNE view: it is drawn for up to ${TSNE_MAX_POINTS} points.` : ""),
+  );
+  return section(
+    "embeddings",
+    title,
+    `${intro}<div class="charts maps">${cells.join("\n")}</div>${legend(keys, keyColors)}`,
+  );
 }
 
 function pngSrc(png: Uint8Array, where: string): string {

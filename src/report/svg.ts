@@ -391,13 +391,18 @@ export interface ScatterOptions {
   titles: readonly string[];
   xLabel: string;
   yLabel: string;
+  /** Identifies the plot in the page (`data-chart`, default "embeddings"). */
+  id?: string;
+  /** Draw tick values (default true); off for maps whose coordinates mean nothing by themselves (t-SNE). */
+  ticks?: boolean;
 }
 
 /** A scatter plot with equal scales on both axes (distances in the picture mean distances in the data). */
 export function scatter(o: ScatterOptions): string {
   const n = o.colors.length;
-  const W = 640;
+  const W = 600;
   const H = 480;
+  const showTicks = o.ticks ?? true;
   const m = { left: 56, right: 16, top: 12, bottom: 44 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
@@ -421,17 +426,17 @@ export function scatter(o: ScatterOptions): string {
   const xt = niceTicks(cx - pw / 2 / scale, cx + pw / 2 / scale, 8);
   const yt = niceTicks(cy - ph / 2 / scale, cy + ph / 2 / scale, 6);
   const out: string[] = [
-    `<svg class="chart scatter" data-chart="embeddings" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ` +
+    `<svg class="chart scatter" data-chart="${escapeHtml(o.id ?? "embeddings")}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ` +
       `role="img" aria-label="embedding map" xmlns="http://www.w3.org/2000/svg">`,
   ];
-  for (const t of xt.ticks) {
+  for (const t of showTicks ? xt.ticks : []) {
     if (sx(t) < m.left - 0.5 || sx(t) > m.left + pw + 0.5) continue;
     out.push(`<line class="grid" x1="${c(sx(t))}" x2="${c(sx(t))}" y1="${m.top}" y2="${m.top + ph}"/>`);
     out.push(
       `<text class="tick" x="${c(sx(t))}" y="${m.top + ph + 16}" text-anchor="middle">${formatNumber(t)}</text>`,
     );
   }
-  for (const t of yt.ticks) {
+  for (const t of showTicks ? yt.ticks : []) {
     if (sy(t) < m.top - 0.5 || sy(t) > m.top + ph + 0.5) continue;
     out.push(`<line class="grid" x1="${m.left}" x2="${m.left + pw}" y1="${c(sy(t))}" y2="${c(sy(t))}"/>`);
     out.push(

@@ -244,6 +244,8 @@ describe("renderReport in Chromium", () => {
           .nth(3 * N_SIM + 1)
           .textContent(),
         points: await all("svg[data-chart=embeddings] circle.point").count(),
+        tsnePoints: await all("svg[data-chart=embeddings-tsne] circle.point").count(),
+        mapTitles: await all("#embeddings h2, #embeddings h3").allTextContents(),
         images: await all("img").evaluateAll((is) => is.map((i) => (i as HTMLImageElement).naturalWidth)),
         lossBox: await loss.boundingBox(),
         lossLength: await loss
@@ -285,6 +287,8 @@ describe("renderReport in Chromium", () => {
         `image 3: ${data.similarity!.texts[3]}\ntext 1: a photo of item 1\nsimilarity ${v}`,
       );
       assert.equal(seen.points, N_EMB);
+      assert.equal(seen.tsnePoints, N_EMB);
+      assert.deepEqual(seen.mapTitles, ["Map of image embeddings", "PCA", "t-SNE"]);
       assert.deepEqual(seen.images, Array(10).fill(48));
       assert.ok(seen.lossBox && seen.lossBox.width > 300 && seen.lossBox.height > 150, "loss chart size");
       assert.ok(seen.lossLength > 300, "the loss curve has visible length");
