@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveModelSource } from "../hub/index.js";
 import { UserError } from "../util/errors.js";
+import { isSystemError, systemErrorLine } from "../util/fs.js";
 import { didYouMean } from "../util/suggest.js";
 import { type Command, formatHelp, parseCommand, runParsed } from "./command.js";
 import { bench } from "./commands/bench.js";
@@ -102,6 +103,11 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UserError) {
     console.error(`juxta: ${e.message}`);
+    process.exit(1);
+  }
+  // A file-system failure (a missing folder, a full disk) is the user's to fix: one line, no stack.
+  if (isSystemError(e)) {
+    console.error(`juxta: ${systemErrorLine(e)}`);
     process.exit(1);
   }
   throw e;

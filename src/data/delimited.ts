@@ -18,6 +18,8 @@ export interface DelimitedOptions {
 export type DelimitedRecord = { line: number; fields: string[] } | { line: number; error: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** A record already reported (an unterminated quote): nothing more to yield for it. */
+const SKIPPED = "";
 
 export function* parseDelimited(bytes: Uint8Array, opts: DelimitedOptions): Generator<DelimitedRecord> {
   const delim = opts.delimiter.charCodeAt(0);
@@ -30,6 +32,7 @@ export function* parseDelimited(bytes: Uint8Array, opts: DelimitedOptions): Gene
     let error: string | undefined;
     for (;;) {
       if (opts.quotes && bytes[pos] === QUOTE) {
+        const quoteLine = line;
         let i = pos + 1;
         while (i < n) {
           if (bytes[i] === QUOTE) {
@@ -41,11 +44,18 @@ export function* parseDelimited(bytes: Uint8Array, opts: DelimitedOptions): Gene
           i++;
         }
         if (i >= n) {
+          // Skip only the line the quote opened on and read on: one stray quote must not swallow (and
+          // hide) every row after it.
+          const lf = bytes.indexOf(LF, pos);
           yield {
             line: start,
-            error: `unterminated quote: a field opened on line ${start} runs to the end of the file`,
+            error: `unterminated quote: a field opened on line ${quoteLine} never closes (reading on from the next line)`,
           };
-          return;
+          if (lf < 0) return;
+          pos = lf + 1;
+          line = quoteLine + 1;
+          error = SKIPPED;
+          break;
         }
         raw.push({ from: pos + 1, to: i, quoted: true });
         pos = i + 1;
@@ -72,6 +82,7 @@ export function* parseDelimited(bytes: Uint8Array, opts: DelimitedOptions): Gene
       }
       break;
     }
+    if (error === SKIPPED) continue;
     if (error !== undefined) {
       yield { line: start, error };
       continue;

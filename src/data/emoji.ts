@@ -10,10 +10,10 @@
  * invented words); emoji with fewer tags get the same caption in both styles.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../util/errors.js";
+import { ensureDir, writeFileAtomic } from "../util/fs.js";
 import { projectRoot } from "../util/paths.js";
 
 export const EMOJI_STYLES = ["google", "twitter"] as const;
@@ -296,10 +296,10 @@ export async function buildEmojiDataset(
     `Google images (${sources.google.name}): ${imageLicence(sources.google, "Google")}`,
     `Twitter images (${sources.twitter.name}): ${imageLicence(sources.twitter, "Twitter")}`,
   ];
-  await mkdir(out, { recursive: true });
-  await writeFile(stats.trainFile, `${train.join("\n")}\n`);
-  await writeFile(stats.testFile, `${test.join("\n")}\n`);
-  await writeFile(
+  ensureDir(out);
+  writeFileAtomic(stats.trainFile, `${train.join("\n")}\n`);
+  writeFileAtomic(stats.testFile, `${test.join("\n")}\n`);
+  writeFileAtomic(
     join(out, "README.md"),
     readme(stats, [sources.google, sources.twitter, emojibase], licences),
   );

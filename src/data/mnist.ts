@@ -6,8 +6,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { promisify } from "node:util";
-import { gunzip } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import { UserError } from "../util/errors.js";
 import { applyTemplate, checkTemplate, type DatasetOptions } from "./options.js";
 import type { Sample, SkipLog } from "./types.js";
@@ -38,14 +37,64 @@ export function labelsFileFor(images: string): string {
   throw new UserError(`${images}: its labels file ${plain} is missing`);
 }
 
-async function readMaybeGzip(file: string): Promise<Uint8Array> {
+/** The largest IDX file accepted: far above MNIST's 47 MB, far below what would exhaust memory. */
+export const MAX_IDX_BYTES = 1 << 30;
+
+/** The byte length an IDX header declares (magic, dims, then one byte per element), if it is all there. */
+function declaredIdxBytes(head: Uint8Array, dims: number): number | undefined {
+  const need = 4 + 4 * dims;
+  if (head.length < need) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let n = 1;
+  for (let i = 0; i < dims; i++) n *= view.getUint32(4 + 4 * i);
+  return need + n;
+}
+
+/**
+ * A file's bytes, inflated if gzipped. Inflation stops as soon as the output passes the size the IDX
+ * header (the first inflated bytes) declares, or MAX_IDX_BYTES: a small .gz must not inflate to gigabytes
+ * before it is refused (a gzip bomb).
+ */
+async function readMaybeGzip(file: string, dims: number): Promise<Uint8Array> {
   const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
     throw new UserError(`cannot read ${file}: ${e.code ?? e.message}`);
   });
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  return promisify(gunzip)(bytes).catch((e: Error) => {
-    throw new UserError(`${file}: broken gzip data: ${e.message}`);
-  });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let cap: number | undefined;
+  const inflate = createGunzip();
+  try {
+    await new Promise<void>((done, failed) => {
+      inflate.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        total += chunk.length;
+        cap ??= declaredIdxBytes(chunks.length === 1 ? chunk : Buffer.concat(chunks), dims);
+        if (cap !== undefined && cap > MAX_IDX_BYTES) {
+          inflate.destroy();
+          failed(
+            new UserError(
+              `${file}: its IDX header declares ${cap} bytes, more than the limit of ${MAX_IDX_BYTES}`,
+            ),
+          );
+        } else if (total > (cap ?? MAX_IDX_BYTES)) {
+          inflate.destroy();
+          failed(
+            new UserError(
+              `${file}: inflates past the ${cap ?? MAX_IDX_BYTES} bytes its IDX header declares; refused ` +
+                "(damaged, or a gzip bomb)",
+            ),
+          );
+        }
+      });
+      inflate.on("end", done);
+      inflate.on("error", (e) => failed(new UserError(`${file}: broken gzip data: ${e.message}`)));
+      inflate.end(bytes);
+    });
+  } finally {
+    inflate.destroy();
+  }
+  return Buffer.concat(chunks, total);
 }
 
 function header(bytes: Uint8Array, file: string, magic: number, dims: number): number[] {
@@ -74,8 +123,8 @@ export async function readMnist(imageFiles: string[], opts: DatasetOptions, log:
   const samples: Sample[] = [];
   for (const file of imageFiles) {
     const labelsFile = labelsFileFor(file);
-    const images = await readMaybeGzip(file);
-    const labels = await readMaybeGzip(labelsFile);
+    const images = await readMaybeGzip(file, 3);
+    const labels = await readMaybeGzip(labelsFile, 1);
     const [count, rows, cols] = header(images, file, IMAGES_MAGIC, 3) as [number, number, number];
     const [labelCount] = header(labels, labelsFile, LABELS_MAGIC, 1) as [number];
     if (labelCount !== count)

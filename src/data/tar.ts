@@ -93,7 +93,12 @@ export function readTar(bytes: Uint8Array, file: string): TarMember[] {
     const type = String.fromCharCode(h[156]!);
     let size = numberField(h, 124, 12, "size", fail);
     const paxSize = pax.get("size") ?? globalPax.get("size");
-    if (paxSize !== undefined && type !== "x" && type !== "g") size = Number(paxSize);
+    if (paxSize !== undefined && type !== "x" && type !== "g") {
+      // A negative size would step back onto the same header forever; a non-number would end the loop.
+      if (!/^[0-9]+$/.test(paxSize)) fail(`bad pax size '${paxSize}' (expected a decimal byte count)`);
+      size = Number(paxSize);
+    }
+    if (!Number.isSafeInteger(size)) fail(`impossible member size ${size}`);
     const start = off + BLOCK;
     if (start + size > bytes.length)
       throw new UserError(

@@ -6,11 +6,11 @@
  * finished exactly when its file is there and says it holds that shard of that model.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import { inputError, UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
+import { ensureDir, writeJsonAtomic } from "../util/fs.js";
 
 export const PLAN_FILE = "plan.json";
 const FORMAT = "juxta-embed-plan";
@@ -52,7 +52,7 @@ export function shardFile(out: string, id: string): string {
 }
 
 export function writePlan(out: string, plan: EmbedPlan): void {
-  mkdirSync(join(out, SHARD_DIR), { recursive: true });
+  ensureDir(join(out, SHARD_DIR));
   writeJsonAtomic(join(out, PLAN_FILE), plan, 0);
 }
 

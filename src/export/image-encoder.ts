@@ -12,13 +12,12 @@
  * `image_embeds`, or `pooler_output` with `{ pool: true }`. Standard ONNX ops only, weights baked in,
  * BatchNorm in evaluation mode (its running statistics).
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { compile, input } from "../engine/index.js";
 import { serializeModel } from "../engine/onnx/model.js";
 import type { LoadedImageEncoder } from "../models/saved.js";
 import { bind, stateDict } from "../nn/index.js";
-import { writeFileAtomic, writeJsonAtomic } from "../util/fs.js";
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../util/fs.js";
 import { preprocessorConfig } from "./hf-files.js";
 
 export const IMAGE_ENCODER_ONNX_FILES = [
@@ -40,7 +39,7 @@ export function exportImageEncoderOnnx(loaded: LoadedImageEncoder, out: string):
     { freeze: stateDict(model), contrib: false, name: "image_encoder" },
   ).model;
   model.train(training);
-  mkdirSync(join(out, "onnx"), { recursive: true });
+  ensureDir(join(out, "onnx"));
   writeFileAtomic(join(out, "onnx", "model.onnx"), serializeModel(graph));
   writeJsonAtomic(join(out, "config.json"), {
     architectures: ["JuxtaImageEncoder"],

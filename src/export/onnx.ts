@@ -4,13 +4,12 @@
  * (CLIPTextModelWithProjection), `onnx/vision_model.onnx` (CLIPVisionModelWithProjection) — with the
  * Hugging Face config, preprocessor and tokenizer files beside them.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { serializeModel } from "../engine/onnx/model.js";
 import type { LoadedClip } from "../models/saved.js";
 import { requireVit } from "../pretrained/hf.js";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { ensureDir, writeFileAtomic } from "../util/fs.js";
 import { clipOnnxGraphs } from "./graphs.js";
 import { SIDE_FILES, writeHfSideFiles } from "./hf-files.js";
 
@@ -38,7 +37,7 @@ export function checkQuantize(quantize: string | undefined): void {
 export function exportOnnx(loaded: LoadedClip, out: string, opts: OnnxExportOptions = {}): string[] {
   checkQuantize(opts.quantize);
   requireVit(loaded.model.cfg);
-  mkdirSync(join(out, "onnx"), { recursive: true });
+  ensureDir(join(out, "onnx"));
   const graphs = clipOnnxGraphs(loaded.model);
   writeFileAtomic(join(out, "onnx", "model.onnx"), serializeModel(graphs.joint));
   writeFileAtomic(join(out, "onnx", "text_model.onnx"), serializeModel(graphs.text));

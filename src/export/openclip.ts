@@ -5,7 +5,6 @@
  * `text.` prefix dropped (pretrained/openclip.ts maps them back). The tokenizer goes beside as
  * tokenizer.json; open_clip tokenizes with its own CLIP BPE unless given this one.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
 import type { LoadedClip } from "../models/saved.js";
@@ -13,7 +12,7 @@ import { weightsOf } from "../models/weights.js";
 import { juxtaToOpenClipName } from "../pretrained/openclip.js";
 import { saveTokenizerJson } from "../text/index.js";
 import { UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
+import { ensureDir, writeJsonAtomic } from "../util/fs.js";
 
 export const OPEN_CLIP_FILES = ["open_clip_config.json", "open_clip_model.safetensors", "tokenizer.json"];
 
@@ -65,7 +64,7 @@ export function exportOpenClip(loaded: LoadedClip, out: string): string[] {
   const weights = weightsOf(loaded.model);
   const bias = weights.logit_bias ? Number(weights.logit_bias.data[0]) : undefined;
   const config = openClipConfig(loaded, bias);
-  mkdirSync(out, { recursive: true });
+  ensureDir(out);
   const tensors: Record<string, SafetensorsInput> = {};
   for (const [name, t] of Object.entries(weights)) tensors[juxtaToOpenClipName(name)] = t;
   writeSafetensors(join(out, "open_clip_model.safetensors"), tensors, { format: "pt" });

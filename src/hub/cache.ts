@@ -9,18 +9,9 @@
  *
  * A snapshot folder is an ordinary model folder, so it is what the resolver hands to `openModel`.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { writeFileAtomic } from "../util/fs.js";
+import { ensureDir, writeFileAtomic } from "../util/fs.js";
 import { COMMIT } from "./names.js";
 
 export class RepoCache {
@@ -42,7 +33,7 @@ export class RepoCache {
   writeRef(revision: string, commit: string): void {
     if (revision === commit) return;
     const ref = join(this.dir, "refs", revision);
-    mkdirSync(dirname(ref), { recursive: true });
+    ensureDir(dirname(ref));
     writeFileAtomic(ref, commit);
   }
 
@@ -66,7 +57,7 @@ export class RepoCache {
   /** Puts `file` into the commit's snapshot as a relative link to its blob (a copy where links fail). */
   link(commit: string, file: string, etag: string): void {
     const target = join(this.snapshot(commit), file);
-    mkdirSync(dirname(target), { recursive: true });
+    ensureDir(dirname(target));
     rmSync(target, { force: true });
     try {
       symlinkSync(relative(dirname(target), this.blob(etag)), target);

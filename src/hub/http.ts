@@ -11,10 +11,11 @@
  * to a blob host. Failures the user can fix (401 gated, 404 names) are UserErrors that say what to do.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, truncateSync } from "node:fs";
+import { createReadStream, existsSync, renameSync, rmSync, statSync, truncateSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UserError } from "../util/errors.js";
+import { ensureDir } from "../util/fs.js";
 import type { HubName } from "./names.js";
 import { COMMIT } from "./names.js";
 
@@ -95,7 +96,7 @@ export async function download(
   retries = 5,
 ): Promise<void> {
   const partial = `${dest}.incomplete`;
-  mkdirSync(dirname(partial), { recursive: true });
+  ensureDir(dirname(partial));
   for (let attempt = 0; ; attempt++) {
     let have = existsSync(partial) ? statSync(partial).size : 0;
     if (have > meta.size) {

@@ -4,6 +4,8 @@
  * back as a typed failure with a reason ("kind: detail", the SkipLog convention) instead of throwing, so a
  * data set with a few broken files still loads.
  */
+import { readFile } from "node:fs/promises";
+import { gunzipSync } from "node:zlib";
 import sharp, { type Sharp } from "sharp";
 import type { ImageRef } from "../data/types.js";
 
@@ -33,6 +35,40 @@ export function describeRef(ref: ImageRef): string {
   return `raw ${ref.width}x${ref.height}x${ref.channels}`;
 }
 
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * The first reference to something outside the document in an SVG (an href, a CSS url() or @import, an
+ * XML external entity), or undefined for an SVG without one and for anything that is not XML. Raster
+ * formats never start with "<".
+ */
+export function svgExternalReference(bytes: Uint8Array): string | undefined {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    // .svgz: librsvg inflates it, so look inside (capped: a gzip bomb is no picture either).
+    try {
+      bytes = gunzipSync(bytes, { maxOutputLength: 64 << 20 });
+    } catch {
+      return undefined;
+    }
+  }
+  let i = 0;
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3;
+  while (i < bytes.length && (bytes[i] === 0x20 || (bytes[i]! >= 0x09 && bytes[i]! <= 0x0d))) i++;
+  if (bytes[i] !== 0x3c) return undefined;
+  const text = latin1.decode(bytes);
+  const patterns = [
+    /\bhref\s*=\s*["']\s*(?!#|data:)([^"']*)["']/i,
+    /url\(\s*["']?\s*(?!#|data:)([^)"']*)/i,
+    /@import\s+([^;]*)/i,
+    /<!ENTITY\s+(?:%\s+)?[^\s>]+\s+(?:SYSTEM|PUBLIC)\s+("[^"]*"|'[^']*')/i,
+  ];
+  for (const p of patterns) {
+    const m = p.exec(text);
+    if (m) return m[1]!.trim().slice(0, 200);
+  }
+  return undefined;
+}
+
 export async function decodeImage(ref: ImageRef, opts: DecodeOptions = {}): Promise<DecodeResult> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const tooLarge = `image too large: ${describeRef(ref)} has more than the limit of ${maxPixels} pixels`;
@@ -51,7 +87,25 @@ export async function decodeImage(ref: ImageRef, opts: DecodeOptions = {}): Prom
     if (width * height > maxPixels) return { ok: false, reason: tooLarge };
     input = sharp(pixels, { raw: { width, height, channels }, limitInputPixels: maxPixels });
   } else {
-    const source = ref.kind === "file" ? ref.path : ref.bytes;
+    // Bytes, never a path: given a path, librsvg resolves an SVG's <image href> against it and draws
+    // files from the disk into the picture.
+    let source: Uint8Array;
+    if (ref.kind === "bytes") source = ref.bytes;
+    else {
+      try {
+        source = await readFile(ref.path);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") return { ok: false, reason: `missing image: ${ref.path}` };
+        return { ok: false, reason: `unreadable image: ${ref.path}: ${code ?? (e as Error).message}` };
+      }
+    }
+    const external = svgExternalReference(source);
+    if (external !== undefined)
+      return {
+        ok: false,
+        reason: `unsafe image: ${describeRef(ref)} is an SVG that refers to ${JSON.stringify(external)} (external references are refused)`,
+      };
     input = sharp(source, { limitInputPixels: maxPixels, autoOrient: true });
   }
   let pipeline = input.flatten({ background: "#ffffff" }).toColourspace("srgb");

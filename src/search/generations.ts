@@ -23,6 +23,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
+import { ensureDir } from "../util/fs.js";
 
 export const CURRENT_FILE = "current.json";
 const POINTER_TMP = ".current.json.tmp";
@@ -79,7 +80,7 @@ export function hasGenerations(dir: string): boolean {
  * previous generation current. The caller holds the folder's lock (`lockIndex`).
  */
 export function commitGeneration(dir: string, write: (folder: string) => void): string {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const current = currentGeneration(dir);
   removeStale(dir, current);
   const next = current + 1;
@@ -126,7 +127,7 @@ export interface IndexLock {
  * is refused; a lock whose process is gone (killed) is taken over.
  */
 export function lockIndex(dir: string, owner = "juxta index"): IndexLock {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const file = join(dir, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
     try {

@@ -13,19 +13,11 @@
  * Removal marks rows dead (tombstones); `save` compacts them away, and so does `add` once they are the
  * majority.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
+import { ensureDir } from "../util/fs.js";
 import { engineTopK } from "./engine-scan.js";
 import { currentFiles, writeNewFile } from "./generations.js";
 import { normalizeRow, rowCount, TopK } from "./kernels.js";
@@ -221,7 +213,7 @@ export class VectorIndex {
   save(dir: string, opts: { fresh?: boolean } = {}): void {
     const put = opts.fresh ? writeNewFile : writeAtomic;
     this.compact();
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     const vectorBytes = this.rows * this.dim * 4;
     const items = this.ids.map((id, i) => {
       const meta = this.metas[i];

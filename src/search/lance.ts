@@ -9,10 +9,10 @@
  * Layout: the folder holds LanceDB's `items.lance` table (id, vector, meta as JSON text) and
  * `lance-index.json` (format, dim, metric) beside it.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
+import { ensureDir, writeJsonAtomic } from "../util/fs.js";
 import type { Json, Metric, SearchHit } from "./index.js";
 import { normalizeRow } from "./kernels.js";
 
@@ -64,7 +64,7 @@ export class LanceIndex {
     if (isLanceIndex(dir)) throw new UserError(`${dir}: an index is already there`);
     const metric = opts.metric ?? "cosine";
     const { lancedb, arrow } = await lance();
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     const db = await lancedb.connect(dir);
     const schema = new arrow.Schema([
       new arrow.Field("id", new arrow.Utf8(), false),

@@ -3,10 +3,11 @@
  * `merges.txt` and `tokenizer.json` (read), and `tokenizer.json` (written: Juxta's own format, laid out as
  * Hugging Face's CLIPTokenizerFast files are, so that Hugging Face tokenizers and transformers.js read it).
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { inputError, type Location, UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { BYTE_ORDER, BYTE_TO_CHAR } from "./bytes.js";
 import { END_TOKEN, PAIR_STRIDE, type SpecOrigin, START_TOKEN, Tokenizer, WORD_END } from "./tokenizer.js";
 
@@ -93,13 +94,21 @@ export function clipVocab(merges: readonly (readonly [string, string])[]): strin
   ];
 }
 
+const BPE_GZ_MAX_BYTES = 64 << 20;
+
 /** CLIP's `bpe_simple_vocab_16e6.txt.gz`: gzip'd merges after a header line; OpenAI uses the first 48,894. */
 export function loadClipBpe(path: string): Tokenizer {
   let text: string;
   try {
-    text = decodeUtf8(gunzipSync(readBytes(path)), path);
+    // The real file inflates to 1.3 MB; the cap stops a gzip bomb before it fills memory.
+    text = decodeUtf8(gunzipSync(readBytes(path), { maxOutputLength: BPE_GZ_MAX_BYTES }), path);
   } catch (e) {
     if (e instanceof UserError) throw e;
+    if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+      throw inputError(
+        { file: path },
+        `inflates past ${BPE_GZ_MAX_BYTES} bytes; refused (not CLIP's vocabulary)`,
+      );
     throw inputError({ file: path }, "expected a gzip file (CLIP's bpe_simple_vocab_16e6.txt.gz)");
   }
   const lines = text.split("\n");
@@ -268,7 +277,8 @@ const HF_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+
  * html-unescape or strip; Juxta's own loader applies CLIP's cleaning regardless of these sections.)
  */
 export function saveTokenizerJson(tok: Tokenizer, path: string): void {
-  writeFileSync(path, tokenizerJson(tok, path));
+  // Atomic: a checkpoint rewrites it, and a kill mid-write must not leave an empty tokenizer behind.
+  writeFileAtomic(path, tokenizerJson(tok, path));
 }
 
 /** The text `saveTokenizerJson` writes (no file system: `parseTokenizerJson` reads it back). */

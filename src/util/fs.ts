@@ -3,8 +3,21 @@
  * append-only JSON-lines logs (training metrics).
  */
 import { randomBytes } from "node:crypto";
-import { appendFileSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { UserError } from "./errors.js";
 
 /** Bytes to write: text (UTF-8), one buffer, or several buffers written in order without joining them. */
 export type FileData = string | Uint8Array | readonly Uint8Array[];
@@ -18,7 +31,12 @@ export function writeFileAtomic(path: string, data: FileData): void {
   const dir = dirname(path);
   // Same folder: rename is atomic only within one file system.
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | undefined = openSync(tmp, "wx");
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, "wx");
+  } catch (e) {
+    throw writeError(path, e);
+  }
   try {
     const chunks = typeof data === "string" ? [Buffer.from(data, "utf8")] : isBytes(data) ? [data] : data;
     for (const chunk of chunks) writeAll(fd, chunk);
@@ -29,9 +47,135 @@ export function writeFileAtomic(path: string, data: FileData): void {
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw writeError(path, e);
   }
   syncDir(dir);
+  removeStaleTemps(path);
+}
+
+/**
+ * Removes the temp files that writers of `path` killed before their rename left behind (they can be as
+ * large as a checkpoint). Only those of processes that no longer exist: a live writer keeps its own.
+ */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || processAlive(Number(m[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Errno codes of a failed file-system call that the user can act on, in words. */
+const REASONS: Record<string, string> = {
+  ENOENT: "no such file or folder",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "it is a folder",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the device (the disk is full)",
+  EDQUOT: "disk quota exceeded",
+  EEXIST: "it already exists",
+  ENAMETOOLONG: "the name is too long",
+  EMFILE: "too many open files",
+  EIO: "input/output error",
+  ENOTEMPTY: "a folder of that name is in the way",
+};
+
+/** A Node system error (one with an errno code such as ENOENT), as opposed to a bug. */
+export function isSystemError(e: unknown): e is NodeJS.ErrnoException & { code: string } {
+  return (
+    e instanceof Error &&
+    typeof (e as NodeJS.ErrnoException).code === "string" &&
+    /^E[A-Z]+$/.test((e as NodeJS.ErrnoException).code!)
+  );
+}
+
+/** "no such file or folder (ENOENT)": a system error's reason in words, with its code. */
+export function systemErrorReason(e: NodeJS.ErrnoException & { code: string }): string {
+  const words = REASONS[e.code];
+  return words ? `${words} (${e.code})` : e.message;
+}
+
+/** One line for a failed file-system call: "open out/x.npy: no such file or folder (ENOENT)". */
+export function systemErrorLine(e: NodeJS.ErrnoException & { code: string }): string {
+  const what = [e.syscall, e.path].filter((x) => x !== undefined).join(" ");
+  return `${what ? `${what}: ` : ""}${systemErrorReason(e)}`;
+}
+
+/** A failed write of `path` as one UserError naming the file the user asked for (never the temp file). */
+function writeError(path: string, e: unknown): unknown {
+  if (!isSystemError(e)) return e;
+  const dir = dirname(path);
+  const reason =
+    e.code !== "ENOENT"
+      ? systemErrorReason(e)
+      : existsSync(dir)
+        ? `the file system refuses new files in ${dir} (ENOENT)`
+        : `its folder ${dir} does not exist (ENOENT)`;
+  const err = new UserError(`cannot write ${path}: ${reason}`);
+  (err as NodeJS.ErrnoException).code = e.code;
+  return err;
+}
+
+/**
+ * `mkdir -p` that fails with one line instead of looping: Node's recursive mkdir spins forever at 100 %
+ * CPU where the file system refuses a new folder with ENOENT (/proc/sys/x).
+ */
+export function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(d).isDirectory();
+    } catch (e) {
+      // ENOTDIR: a file further up is in the way, which the walk up finds and names.
+      if (!isSystemError(e) || (e.code !== "ENOENT" && e.code !== "ENOTDIR")) throw folderError(dir, e);
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+      continue;
+    }
+    if (!isDir) throw new UserError(`cannot create folder ${dir}: ${d} is a file, not a folder`);
+    break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if (isSystemError(e) && e.code === "EEXIST" && statSync(m).isDirectory()) continue;
+      if (isSystemError(e) && e.code === "ENOENT")
+        throw new UserError(
+          `cannot create folder ${dir}: the file system refuses new folders in ${dirname(m)}`,
+        );
+      throw folderError(dir, e);
+    }
+  }
+}
+
+function folderError(dir: string, e: unknown): unknown {
+  return isSystemError(e) ? new UserError(`cannot create folder ${dir}: ${systemErrorReason(e)}`) : e;
 }
 
 /** Writes `value` as pretty-printed JSON (plus a final newline) with {@link writeFileAtomic}. */
@@ -44,7 +188,11 @@ export function writeJsonAtomic(path: string, value: unknown, indent = 2): void 
  * most the last line and never interleaves it with another. Non-finite numbers become `null` (JSON).
  */
 export function appendJsonLine(path: string, obj: unknown): void {
-  appendFileSync(path, `${JSON.stringify(obj)}\n`);
+  try {
+    appendFileSync(path, `${JSON.stringify(obj)}\n`);
+  } catch (e) {
+    throw writeError(path, e);
+  }
 }
 
 function isBytes(data: Uint8Array | readonly Uint8Array[]): data is Uint8Array {
@@ -53,7 +201,12 @@ function isBytes(data: Uint8Array | readonly Uint8Array[]): data is Uint8Array {
 
 function writeAll(fd: number, chunk: Uint8Array): void {
   let done = 0;
-  while (done < chunk.byteLength) done += writeSync(fd, chunk, done, chunk.byteLength - done);
+  while (done < chunk.byteLength) {
+    const n = writeSync(fd, chunk, done, chunk.byteLength - done);
+    // A file system that accepts nothing (and says no error) would otherwise loop here forever.
+    if (n <= 0) throw Object.assign(new Error("the file system accepted no bytes"), { code: "EIO" });
+    done += n;
+  }
 }
 
 /** Makes the rename itself durable; some platforms cannot open or sync a folder, which is harmless. */

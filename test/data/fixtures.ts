@@ -16,7 +16,8 @@ export function png(width = 4, height = 4, r = 200): Promise<Buffer> {
 
 const enc = new TextEncoder();
 
-function header(name: string, size: number, type: string): Uint8Array {
+/** One ustar header block (checksum filled in). */
+export function tarHeader(name: string, size: number, type: string): Uint8Array {
   const h = new Uint8Array(512);
   const put = (s: string, at: number) => h.set(enc.encode(s), at);
   put(name.slice(0, 100), 0);
@@ -35,7 +36,7 @@ function header(name: string, size: number, type: string): Uint8Array {
   return h;
 }
 
-function padded(data: Uint8Array): Uint8Array {
+export function padded(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(data.length / 512) * 512);
   out.set(data);
   return out;
@@ -49,16 +50,16 @@ export function tar(files: [string, Uint8Array | string][], opts: { gnu?: boolea
     if (enc.encode(name).length > 100) {
       if (opts.gnu) {
         const long = enc.encode(`${name}\0`);
-        parts.push(header("././@LongLink", long.length, "L"), padded(long));
+        parts.push(tarHeader("././@LongLink", long.length, "L"), padded(long));
       } else {
         const body = ` path=${name}\n`;
         let len = body.length + 2;
         while (String(len).length + body.length !== len) len = String(len).length + body.length;
         const rec = enc.encode(`${len}${body}`);
-        parts.push(header("PaxHeader", rec.length, "x"), padded(rec));
+        parts.push(tarHeader("PaxHeader", rec.length, "x"), padded(rec));
       }
     }
-    parts.push(header(name, data.length, "0"), padded(data));
+    parts.push(tarHeader(name, data.length, "0"), padded(data));
   }
   parts.push(new Uint8Array(1024));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -67,9 +67,11 @@ describe("delimited parser", () => {
       error: 'malformed quotes: text after a closing quote (write a quote inside a quoted field as "")',
     });
     assert.deepEqual(recs[2], { line: 3, fields: ["ok", "1"] });
-    assert.equal(recs.length, 4);
+    assert.equal(recs.length, 5);
     assert.match((recs[3] as { error: string }).error, /^unterminated quote/);
     assert.equal(recs[3]!.line, 4);
+    // Only the line the quote opened on is lost (issue 11, case 14).
+    assert.deepEqual(recs[4], { line: 5, fields: ["more"] });
   });
 
   test("TSV keeps quotes as text; invalid UTF-8 is an error for that record only", () => {
