@@ -2,7 +2,6 @@
  * File writes that never leave a half-written file behind (checkpoints, configs, reports), and
  * append-only JSON-lines logs (training metrics).
  */
-import { randomBytes } from "node:crypto";
 import {
   appendFileSync,
   closeSync,
@@ -30,7 +29,7 @@ export type FileData = string | Uint8Array | readonly Uint8Array[];
 export function writeFileAtomic(path: string, data: FileData): void {
   const dir = dirname(path);
   // Same folder: rename is atomic only within one file system.
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "wx");
@@ -142,6 +141,14 @@ function writeError(path: string, e: unknown): unknown {
  * CPU where the file system refuses a new folder with ENOENT (/proc/sys/x).
  */
 export function ensureDir(dir: string): void {
+  // The usual cases first: the parent exists (one mkdir), or the folder does.
+  try {
+    mkdirSync(dir);
+    return;
+  } catch (e) {
+    if (!isSystemError(e)) throw e;
+    if (e.code === "EEXIST" && statSync(dir).isDirectory()) return;
+  }
   const missing: string[] = [];
   let d = resolve(dir);
   for (;;) {
@@ -193,6 +200,13 @@ export function appendJsonLine(path: string, obj: unknown): void {
   } catch (e) {
     throw writeError(path, e);
   }
+}
+
+/** Web Crypto, not node:crypto: the tokenizer's browser bundle pulls this module in. */
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) =>
+    b.toString(16).padStart(2, "0"),
+  ).join("");
 }
 
 function isBytes(data: Uint8Array | readonly Uint8Array[]): data is Uint8Array {
