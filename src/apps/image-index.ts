@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
+import type { WeightFormat } from "../engine/index.js";
 import { sameWeights, type WeightsFingerprint, weightsFingerprint } from "../handle/fingerprint.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
@@ -47,6 +48,8 @@ export interface IndexUpdateOptions {
   /** Model folder; required for a new index, and must be the index's own when updating. */
   model?: string;
   tokenizer?: string;
+  /** Precision the model embeds at (default fp32). */
+  dtype?: WeightFormat;
   /** Images to add (a folder, image, .txt list or data set). */
   images?: string;
   /** Storage of a new index: exact (in memory, the default) or lance (LanceDB on disk). */
@@ -115,7 +118,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
       const fresh = items.filter((im) => !known.has(im.id));
       result.skipped = items.length - fresh.length;
       if (fresh.length > 0) {
-        const embedder = await openIndexModel(modelDir, tokenizer, opts.out, opts.progress);
+        const embedder = await openIndexModel(modelDir, tokenizer, opts.out, opts.progress, opts.dtype);
         try {
           if (info && info.dim !== embedder.dim)
             throw new UserError(
@@ -154,6 +157,8 @@ export interface IndexSearchOptions {
   /** Another copy of the index's model folder, or tokenizer, to embed the query with. */
   model?: string;
   tokenizer?: string;
+  /** Precision the model embeds at (default fp32). */
+  dtype?: WeightFormat;
   /** An open handle of the index's model (kept open: a service searches many times with one). */
   handle?: ModelHandle;
 }
@@ -168,7 +173,14 @@ export async function searchImageIndex(
   const info = readIndexModel(dir);
   const index = await openIndexStore(dir);
   const embedder =
-    opts.handle ?? (await openIndexModel(opts.model ?? info.model, opts.tokenizer ?? info.tokenizer, dir));
+    opts.handle ??
+    (await openIndexModel(
+      opts.model ?? info.model,
+      opts.tokenizer ?? info.tokenizer,
+      dir,
+      undefined,
+      opts.dtype,
+    ));
   try {
     if (embedder.dim !== index.dim)
       throw new UserError(`${dir}: index is ${index.dim}-d but the model embeds to ${embedder.dim}-d`);
@@ -248,9 +260,10 @@ async function openIndexModel(
   tokenizer: string | undefined,
   index: string,
   progress?: ProgressStream,
+  dtype?: WeightFormat,
 ): Promise<ModelHandle> {
   try {
-    return await openModel(model, { tokenizer, progress });
+    return await openModel(model, { tokenizer, progress, dtype });
   } catch (e) {
     if (e instanceof UserError && !existsSync(model))
       throw new UserError(

@@ -5,11 +5,22 @@
  */
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
+import { WEIGHT_FORMATS, type WeightFormat } from "../engine/index.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
 import { DEFAULT_TEMPLATES, TEMPLATE_SETS } from "../pipelines/templates.js";
 import { UserError } from "../util/errors.js";
 import type { OptionSpecs } from "./command.js";
+
+/** `--dtype`: the precision the model's inference sessions compile at (see docs/quantization.md). */
+export const DTYPE_OPTION = {
+  dtype: {
+    type: "choice",
+    choices: WEIGHT_FORMATS,
+    default: "fp32",
+    help: "inference precision: q8 (int8 weights and activations, faster on a CPU) or fp16 (half-size weights)",
+  },
+} as const satisfies OptionSpecs;
 
 export const MODEL_OPTIONS = {
   model: {
@@ -22,6 +33,7 @@ export const MODEL_OPTIONS = {
     arg: "FILE",
     help: "use this tokenizer (tokenizer.json, vocab+merges, bpe_simple_vocab_16e6.txt.gz)",
   },
+  ...DTYPE_OPTION,
 } as const satisfies OptionSpecs;
 
 export const DATASET_OPTIONS = {
@@ -56,11 +68,15 @@ export function datasetOptions(v: {
   };
 }
 
-/** Open `--model` (required) with an optional `--tokenizer`, drawing progress on stderr. */
-export async function modelFlag(v: { model?: string; tokenizer?: string }): Promise<ModelHandle> {
+/** Open `--model` (required) with an optional `--tokenizer` and `--dtype`, drawing progress on stderr. */
+export async function modelFlag(v: {
+  model?: string;
+  tokenizer?: string;
+  dtype?: WeightFormat;
+}): Promise<ModelHandle> {
   if (v.model === undefined)
     throw new UserError("--model RUN is required (a juxta train folder, or a Hugging Face/OpenCLIP folder)");
-  return openModel(v.model, { tokenizer: v.tokenizer, progress: process.stderr });
+  return openModel(v.model, { tokenizer: v.tokenizer, dtype: v.dtype, progress: process.stderr });
 }
 
 /** Tell the user on stderr what the readers skipped. */

@@ -2,7 +2,8 @@
  * `juxta eval`: retrieval recall, zero-shot, kNN and linear-probe accuracy of a CLIP model on a data set;
  * kNN and linear probe alone for an image-only encoder (no text tower).
  */
-import { type EvalResult, evaluateClip, formatEval } from "../../apps/evaluate.js";
+import { type DtypeDrift, formatDrift, measureDrift } from "../../apps/drift.js";
+import { type EvalResult, evaluateClip, formatEval, loadEvalSet } from "../../apps/evaluate.js";
 import { evaluateImageModel, formatImageEval } from "../../apps/image-encoder.js";
 import { SkipLog } from "../../data/types.js";
 import { isImageEncoderDir } from "../../models/saved.js";
@@ -55,6 +56,10 @@ export const evaluate = defineCommand({
       for (const flag of ["templates", "tokenizer", "no-probe", "text-field", "caption-template"] as const)
         if (v[flag] !== undefined)
           throw new UserError(`--${flag} does not apply to ${v.model}: an image encoder has no text tower`);
+      if (v.dtype !== "fp32")
+        throw new UserError(
+          `--dtype ${v.dtype}: eval measures it for CLIP and SigLIP models; ${v.model} is an image encoder`,
+        );
       const result = await evaluateImageModel(v.model, v.data, {
         knnTrain: v["knn-train"],
         dataset: datasetOptions(v),
@@ -65,19 +70,34 @@ export const evaluate = defineCommand({
     const templates = resolveTemplates(v.templates);
     const log = new SkipLog(v.strict ?? false);
     const clip = await modelFlag(v);
-    let result: EvalResult;
-    try {
-      result = await evaluateClip(clip, v.data, {
+    const run = (handle: typeof clip, skips: SkipLog) =>
+      evaluateClip(handle, v.data, {
         dataset: datasetOptions(v),
         knnTrain: v["knn-train"],
         templates,
         linearProbe: v["no-probe"] ? false : undefined,
-        log,
+        log: skips,
       });
+    let result: EvalResult;
+    let drift: DtypeDrift | undefined;
+    try {
+      result = await run(clip, log);
+      // A lower precision is reported with what it changes against fp32 on the same set.
+      if (v.dtype !== "fp32") {
+        const fp32 = await modelFlag({ ...v, dtype: "fp32" });
+        try {
+          const quiet = new SkipLog(v.strict ?? false);
+          const set = await loadEvalSet(v.data, { dataset: datasetOptions(v), log: quiet });
+          drift = await measureDrift(set, clip, fp32, result, await run(fp32, quiet));
+        } finally {
+          await fp32.dispose();
+        }
+      }
     } finally {
       await clip.dispose();
     }
     reportSkips(log);
-    console.log(v.json ? JSON.stringify(result) : formatEval(result, v.data));
+    if (v.json) console.log(JSON.stringify(drift ? { ...result, dtype: v.dtype, drift } : result));
+    else console.log(formatEval(result, v.data) + (drift ? `\n${formatDrift(drift)}` : ""));
   },
 });

@@ -58,6 +58,7 @@ export const index = defineCommand({
       out: v.index,
       model: v.model,
       tokenizer: v.tokenizer,
+      dtype: v.dtype,
       images: v.images,
       add: v.add,
       backend: v.backend,

@@ -2,6 +2,7 @@
 import { searchImageIndex } from "../../apps/image-index.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
+import { DTYPE_OPTION } from "../options.js";
 
 export const search = defineCommand({
   name: "search",
@@ -25,6 +26,7 @@ export const search = defineCommand({
     top: { type: "integer", short: "k", arg: "K", aliases: ["k"], min: 1, default: 10, help: "results" },
     model: { type: "string", arg: "RUN", help: "use another copy of the index's model" },
     tokenizer: { type: "string", arg: "FILE", help: "use another copy of the index's tokenizer" },
+    ...DTYPE_OPTION,
     json: { type: "boolean", help: "print one JSON line: [{id, score, meta?}], best first" },
   },
   async run(v, positionals) {
@@ -39,6 +41,7 @@ export const search = defineCommand({
       {
         model: v.model,
         tokenizer: v.tokenizer,
+        dtype: v.dtype,
       },
     );
     if (v.json) {
