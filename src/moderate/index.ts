@@ -1,4 +1,15 @@
 /** Content moderation: policies as data, decisions with explanations, audit lines, calibration. */
+export { type AuditContext, type AuditLine, appendAudit, auditContext, auditLine } from "./audit.js";
+export {
+  type CalibrateOptions,
+  type CalibrationResult,
+  type ConceptCurves,
+  calibratePolicy,
+  type LabeledExample,
+  readLabeled,
+  trainHead,
+} from "./calibrate.js";
+export { fitThreshold, operatingPoint, rocAuc, sweep, type Target } from "./curves.js";
 export {
   type CaptionResult,
   type ConceptHit,
@@ -33,3 +44,4 @@ export {
   type TemplateSpec,
   validatePolicy,
 } from "./policy.js";
+export { calibrationReportHtml } from "./report.js";
