@@ -73,6 +73,6 @@ export function collapseWarning(
     );
   const head = `The loss ends at ${loss.toFixed(4)}, at its chance level (${level.label.replace(/^chance:\s*/, "")} = ${level.y.toFixed(4)}): the model does not tell the positives from the other candidates.`;
   return signs.length
-    ? `${head} Together with ${signs.join(" and ")}, this is how a collapsed model looks (every embedding alike); check the learning rate, the augmentations and the data.`
+    ? `${head} Meanwhile ${signs.join(", and ")}: together, this is how a collapsed model looks (every embedding alike); check the learning rate, the augmentations and the data.`
     : `${head} It has not learned yet, or has collapsed; a longer run or a different learning rate may tell.`;
 }
