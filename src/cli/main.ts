@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveModelSource } from "../hub/index.js";
+import { checkArgvLength } from "../io/text-input.js";
 import { UserError } from "../util/errors.js";
 import { isSystemError, systemErrorLine } from "../util/fs.js";
 import { didYouMean } from "../util/suggest.js";
@@ -100,15 +101,19 @@ async function main(argv: string[]): Promise<void> {
   await runParsed(cmd, values, positionals);
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UserError) {
-    console.error(`juxta: ${e.message}`);
-    process.exit(1);
-  }
-  // A file-system failure (a missing folder, a full disk) is the user's to fix: one line, no stack.
-  if (isSystemError(e)) {
-    console.error(`juxta: ${systemErrorLine(e)}`);
-    process.exit(1);
-  }
-  throw e;
-});
+// Before anything opens a model: a long command line would crash onnxruntime-node (see io/text-input.ts).
+Promise.resolve()
+  .then(() => checkArgvLength(process.argv))
+  .then(() => main(process.argv.slice(2)))
+  .catch((e: unknown) => {
+    if (e instanceof UserError) {
+      console.error(`juxta: ${e.message}`);
+      process.exit(1);
+    }
+    // A file-system failure (a missing folder, a full disk) is the user's to fix: one line, no stack.
+    if (isSystemError(e)) {
+      console.error(`juxta: ${systemErrorLine(e)}`);
+      process.exit(1);
+    }
+    throw e;
+  });

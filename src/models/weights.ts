@@ -13,6 +13,12 @@ export function weightsOf(model: Module): Record<string, SafetensorsInput> {
   return out;
 }
 
+/** Index of the first NaN or ±Infinity, or -1: a model with one computes NaN everywhere, silently. */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
 /** Copy tensors into the model's parameters and buffers; `source` names the file in errors. */
 export function loadWeights(
   model: Module,
@@ -34,7 +40,14 @@ export function loadWeights(
       );
     if (t.dtype !== "F32" && t.dtype !== "F64")
       throw new UserError(`${source}: tensor '${p.name}' has dtype ${t.stored}, expected a float type`);
-    p.data.set(t.data as Float32Array | Float64Array);
+    const data = t.data as Float32Array | Float64Array;
+    const bad = firstNonFinite(data);
+    if (bad >= 0)
+      throw new UserError(
+        `${source}: tensor '${p.name}' holds ${data[bad]} at element ${bad}: the weights diverged or the file is ` +
+          "damaged; use an earlier checkpoint (or retrain with a lower learning rate)",
+      );
+    p.data.set(data);
     seen.add(p.name);
   }
   const extra = [...tensors.keys()].filter((k) => !seen.has(k));

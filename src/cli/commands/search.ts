@@ -1,5 +1,6 @@
 /** `juxta search`: the images of an index closest to a text or an image. */
 import { searchImageIndex } from "../../apps/image-index.js";
+import { readQueryText } from "../../io/text-input.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
 import { DTYPE_OPTION } from "../options.js";
@@ -7,7 +8,7 @@ import { DTYPE_OPTION } from "../options.js";
 export const search = defineCommand({
   name: "search",
   summary: "search an image index (juxta index) by text or by image",
-  usage: 'juxta search --index INDEX ("a red fruit" | --image IMG) [--top K] [--json]',
+  usage: 'juxta search --index INDEX ("a red fruit" | --query-file FILE|- | --image IMG) [--top K] [--json]',
   options: {
     index: {
       type: "string",
@@ -23,6 +24,11 @@ export const search = defineCommand({
         "image-only encoder's index takes: simclr, moco, supcon, triplet runs)",
       ],
     },
+    "query-file": {
+      type: "string",
+      arg: "FILE",
+      help: "read the query text from FILE (- for stdin): long texts must not go on the command line",
+    },
     top: { type: "integer", short: "k", arg: "K", aliases: ["k"], min: 1, default: 10, help: "results" },
     model: { type: "string", arg: "RUN", help: "use another copy of the index's model" },
     tokenizer: { type: "string", arg: "FILE", help: "use another copy of the index's tokenizer" },
@@ -30,7 +36,10 @@ export const search = defineCommand({
     json: { type: "boolean", help: "print one JSON line: [{id, score, meta?}], best first" },
   },
   async run(v, positionals) {
-    const text = positionals.join(" ").trim();
+    if (v["query-file"] !== undefined && positionals.length > 0)
+      throw new UserError("give the query as text or with --query-file, not both");
+    const text =
+      v["query-file"] !== undefined ? readQueryText(v["query-file"]) : positionals.join(" ").trim();
     if (v.image !== undefined && text !== "") throw new UserError("give a text or --image IMG, not both");
     if (v.image === undefined && text === "")
       throw new UserError(`nothing to search for\nusage: ${search.usage}`);
