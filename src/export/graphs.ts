@@ -8,7 +8,7 @@
  * length up to the context and pad it inside the graph: the text tower is causal and pools at the end-of-text
  * token, so padding after that token changes nothing.
  */
-import { arange, compile, type Dim, input, type Tensor } from "../engine/index.js";
+import { arange, compile, type Dim, input, type Tensor, type WeightFormat } from "../engine/index.js";
 import type { OnnxModel, OnnxNode } from "../engine/onnx/model.js";
 import type { CLIP } from "../models/clip.js";
 import { bind, l2Normalize, stateDict } from "../nn/index.js";
@@ -27,13 +27,14 @@ const SEQ = "sequence_length";
 /** The fixed-length ids the traced graph reads; made from `input_ids` by the padding nodes. */
 const PADDED = "input_ids_padded";
 
-export function clipOnnxGraphs(model: CLIP): ClipOnnxGraphs {
+/** The three graphs, their weights held as `weights` says (fp32, fp16 or q8: see engine/quantize.ts). */
+export function clipOnnxGraphs(model: CLIP, weights: WeightFormat = "fp32"): ClipOnnxGraphs {
   model.eval();
   bind(model);
   const freeze = stateDict(model);
   const ctx = model.cfg.text.contextLength;
   const { imageSize: s } = model.cfg.vision;
-  const opts = (name: string) => ({ freeze, contrib: false, name });
+  const opts = (name: string) => ({ freeze, contrib: false, name, weights });
 
   const ids = input(PADDED, [BATCH, ctx], "int64");
   const text = textForward(model, ids);

@@ -13,12 +13,13 @@
  * BatchNorm in evaluation mode (its running statistics).
  */
 import { join } from "node:path";
-import { compile, input } from "../engine/index.js";
+import { compile, input, type WeightFormat } from "../engine/index.js";
 import { serializeModel } from "../engine/onnx/model.js";
 import type { LoadedImageEncoder } from "../models/saved.js";
 import { bind, stateDict } from "../nn/index.js";
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../util/fs.js";
 import { preprocessorConfig } from "./hf-files.js";
+import { DTYPE_SUFFIX } from "./onnx.js";
 
 export const IMAGE_ENCODER_ONNX_FILES = [
   "onnx/model.onnx",
@@ -26,7 +27,18 @@ export const IMAGE_ENCODER_ONNX_FILES = [
   "preprocessor_config.json",
 ] as const;
 
-export function exportImageEncoderOnnx(loaded: LoadedImageEncoder, out: string): string[] {
+/** The files an export at `dtype` writes (onnx/model_quantized.onnx for q8, …). */
+export const imageEncoderOnnxFiles = (dtype: WeightFormat = "fp32"): string[] => [
+  `onnx/model${DTYPE_SUFFIX[dtype]}.onnx`,
+  "config.json",
+  "preprocessor_config.json",
+];
+
+export function exportImageEncoderOnnx(
+  loaded: LoadedImageEncoder,
+  out: string,
+  opts: { dtype?: WeightFormat } = {},
+): string[] {
   const { model, config } = loaded;
   const training = model.training;
   model.eval();
@@ -36,11 +48,12 @@ export function exportImageEncoderOnnx(loaded: LoadedImageEncoder, out: string):
   const features = model.features(pixels);
   const graph = compile(
     { image_embeds: features, pooler_output: features },
-    { freeze: stateDict(model), contrib: false, name: "image_encoder" },
+    { freeze: stateDict(model), contrib: false, name: "image_encoder", weights: opts.dtype },
   ).model;
   model.train(training);
   ensureDir(join(out, "onnx"));
-  writeFileAtomic(join(out, "onnx", "model.onnx"), serializeModel(graph));
+  const files = imageEncoderOnnxFiles(opts.dtype);
+  writeFileAtomic(join(out, files[0] as string), serializeModel(graph));
   writeJsonAtomic(join(out, "config.json"), {
     architectures: ["JuxtaImageEncoder"],
     model_type: "juxta_image_encoder",
@@ -51,5 +64,5 @@ export function exportImageEncoderOnnx(loaded: LoadedImageEncoder, out: string):
     torch_dtype: "float32",
   });
   writeJsonAtomic(join(out, "preprocessor_config.json"), preprocessorConfig(loaded));
-  return [...IMAGE_ENCODER_ONNX_FILES];
+  return files;
 }

@@ -2,46 +2,47 @@
  * `export --format onnx`: the folder layout transformers.js reads for CLIP — `onnx/model.onnx` (the
  * zero-shot-image-classification pipeline's AutoModel → CLIPModel), `onnx/text_model.onnx`
  * (CLIPTextModelWithProjection), `onnx/vision_model.onnx` (CLIPVisionModelWithProjection) — with the
- * Hugging Face config, preprocessor and tokenizer files beside them.
+ * Hugging Face config, preprocessor and tokenizer files beside them. `--dtype fp16|q8` writes the same
+ * graphs under transformers.js's names for that dtype (`onnx/vision_model_quantized.onnx`,
+ * `onnx/text_model_fp16.onnx`, …): standard ONNX ops only (q8 as DynamicQuantizeLinear + MatMulInteger,
+ * the form ONNX Runtime's `quantize_dynamic` writes), float32 inputs and outputs.
  */
 import { join } from "node:path";
+import type { WeightFormat } from "../engine/index.js";
 import { serializeModel } from "../engine/onnx/model.js";
 import type { LoadedClip } from "../models/saved.js";
 import { requireVit } from "../pretrained/hf.js";
-import { UserError } from "../util/errors.js";
 import { ensureDir, writeFileAtomic } from "../util/fs.js";
 import { clipOnnxGraphs } from "./graphs.js";
 import { SIDE_FILES, writeHfSideFiles } from "./hf-files.js";
 
 export interface OnnxExportOptions {
-  /** Only "q8" is a recognised request, and it is refused: see {@link QUANTIZE_UNAVAILABLE}. */
-  quantize?: string;
+  /** Weight precision (default fp32); each writes the file names transformers.js's `dtype` option loads. */
+  dtype?: WeightFormat;
 }
 
-/** Why `--quantize` is refused rather than approximated. */
-export const QUANTIZE_UNAVAILABLE =
-  "--quantize q8 is not available: transformers.js's *_quantized.onnx files are made by ONNX Runtime's " +
-  "Python quantizer (onnxruntime.quantization.quantize_dynamic), and no maintained npm package quantizes " +
-  "ONNX models offline. Export fp32 (the default) and quantize with that tool if you need q8.";
+/** transformers.js's file suffix per dtype: `dtype: "q8"` loads onnx/vision_model_quantized.onnx. */
+export const DTYPE_SUFFIX: Readonly<Record<WeightFormat, string>> = {
+  fp32: "",
+  fp16: "_fp16",
+  q8: "_quantized",
+};
 
-/** Files written, relative to the output folder. */
+/** The ONNX files an export at `dtype` writes, relative to the output folder. */
+export const onnxFiles = (dtype: WeightFormat = "fp32"): string[] =>
+  ["model", "text_model", "vision_model"].map((m) => `onnx/${m}${DTYPE_SUFFIX[dtype]}.onnx`);
+
+/** Files written at fp32, relative to the output folder. */
 export const ONNX_FILES = ["onnx/model.onnx", "onnx/text_model.onnx", "onnx/vision_model.onnx"] as const;
 
-/** Refuses any quantization request (before a model is opened), naming why. */
-export function checkQuantize(quantize: string | undefined): void {
-  if (quantize === undefined) return;
-  if (quantize !== "q8") throw new UserError(`--quantize: expected q8, got '${quantize}'`);
-  throw new UserError(QUANTIZE_UNAVAILABLE);
-}
-
 export function exportOnnx(loaded: LoadedClip, out: string, opts: OnnxExportOptions = {}): string[] {
-  checkQuantize(opts.quantize);
   requireVit(loaded.model.cfg);
   ensureDir(join(out, "onnx"));
-  const graphs = clipOnnxGraphs(loaded.model);
-  writeFileAtomic(join(out, "onnx", "model.onnx"), serializeModel(graphs.joint));
-  writeFileAtomic(join(out, "onnx", "text_model.onnx"), serializeModel(graphs.text));
-  writeFileAtomic(join(out, "onnx", "vision_model.onnx"), serializeModel(graphs.vision));
+  const graphs = clipOnnxGraphs(loaded.model, opts.dtype);
+  const files = onnxFiles(opts.dtype);
+  [graphs.joint, graphs.text, graphs.vision].forEach((g, i) => {
+    writeFileAtomic(join(out, files[i] as string), serializeModel(g));
+  });
   writeHfSideFiles(loaded, out);
-  return [...ONNX_FILES, ...SIDE_FILES];
+  return [...files, ...SIDE_FILES];
 }

@@ -150,13 +150,13 @@ describe("export --format onnx (a random Juxta run)", async () => {
 });
 
 describe("export: refusals", () => {
-  it("--quantize q8 is refused with the reason, before anything is written", () => {
+  it("--dtype q8|fp16 applies to onnx only; an unknown dtype is refused before anything is written", () => {
     const out = join(tmp(), "q");
     assert.throws(
-      () => exportModel(smallRun(), { format: "onnx", out, quantize: "q8" }),
-      (e: unknown) =>
-        e instanceof UserError && /not available/.test(e.message) && /quantize_dynamic/.test(e.message),
+      () => exportModel(smallRun(), { format: "hf", out, dtype: "q8" }),
+      /applies to --format onnx only/,
     );
+    assert.throws(() => exportModel(smallRun(), { format: "onnx", out, dtype: "int4" }), /--dtype: expected/);
     assert.equal(existsSync(out), false);
   });
 
@@ -168,13 +168,24 @@ describe("export: refusals", () => {
 
   it("the command parses its flags and needs --model, --format and --out", async () => {
     const { values } = parseCommand(exportCommand, ["--model", "m", "--format", "hf", "--out", "o"]);
-    assert.deepEqual({ ...values }, { model: "m", format: "hf", out: "o" });
+    assert.deepEqual({ ...values }, { model: "m", format: "hf", out: "o", dtype: "fp32" });
+    const quantize = parseCommand(exportCommand, [
+      "--model",
+      "m",
+      "--format",
+      "onnx",
+      "--out",
+      "o",
+      "--quantize",
+      "q8",
+    ]);
+    assert.equal(quantize.values.dtype, "q8");
     assert.throws(
       () => parseCommand(exportCommand, ["--model", "m"]),
       /--format onnx\|hf\|open_clip is required/,
     );
     const out = join(tmp(), "cli");
-    await exportCommand.run({ model: smallRun(), format: "hf", out }, []);
+    await exportCommand.run({ model: smallRun(), format: "hf", out, dtype: "fp32" }, []);
     assert.equal(loadClipModel(out).model.cfg.embedDim, SMALL.embedDim);
   });
 });
