@@ -124,7 +124,7 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
             throw new UserError(
               `${opts.out}: index is ${info.dim}-d but ${modelDir} embeds to ${embedder.dim}-d`,
             );
-          if (info) checkIndexWeights(opts.out, info, embedder);
+          if (info) checkIndexWeights(opts.out, info, embedder.dir);
           const embeds = await embedder.embedImages(fresh.map((im) => im.ref));
           target ??= await createIndexStore(opts.out, embedder.dim, opts.backend);
           await target.add(
@@ -184,7 +184,7 @@ export async function searchImageIndex(
   try {
     if (embedder.dim !== index.dim)
       throw new UserError(`${dir}: index is ${index.dim}-d but the model embeds to ${embedder.dim}-d`);
-    checkIndexWeights(dir, info, embedder);
+    checkIndexWeights(dir, info, embedder.dir);
     if ("text" in query && !embedder.hasText)
       throw embedder.noTextTower(`it cannot embed the text query; search ${dir} by image`);
     const q =
@@ -207,11 +207,11 @@ export function indexModelJson(info: IndexModel): Record<string, unknown> {
  * Refuse a model whose weights are not the ones that embedded the index (a model retrained or replaced
  * at the same path, or another model's copy); indexes from before fingerprints are not checked.
  */
-export function checkIndexWeights(dir: string, info: IndexModel, model: ModelHandle): void {
-  if (!info.weights || !model.dir) return;
-  if (!sameWeights(model.dir, info.weights))
+export function checkIndexWeights(dir: string, info: IndexModel, modelDir: string | undefined): void {
+  if (!info.weights || !modelDir) return;
+  if (!sameWeights(modelDir, info.weights))
     throw new OptionError(
-      `${dir}: its images were embedded by other weights than ${model.dir}'s now (sha256 ` +
+      `${dir}: its images were embedded by other weights than ${modelDir}'s now (sha256 ` +
         `${info.weights.sha256.slice(0, 12)}…); the model was retrained or replaced: rebuild the index, ` +
         "or pass {model} with the model that built it",
     );

@@ -22,6 +22,7 @@ import { moderate } from "./commands/moderate.js";
 import { quickstart } from "./commands/quickstart.js";
 import { report } from "./commands/report.js";
 import { search } from "./commands/search.js";
+import { serve } from "./commands/serve.js";
 import { tokenizer } from "./commands/tokenizer.js";
 import { train } from "./commands/train.js";
 import { worker } from "./commands/worker.js";
@@ -34,6 +35,7 @@ const commands: Command[] = [
   classify,
   index,
   search,
+  serve,
   dedup,
   moderate,
   worker,

@@ -37,6 +37,13 @@ export interface SearchHit {
   meta?: Json;
 }
 
+/** An item as stored: its id, vector and metadata. */
+export interface StoredItem {
+  id: string;
+  vector: Float32Array;
+  meta?: Json;
+}
+
 const FORMAT = "juxta-vector-index";
 const VERSION = 1;
 const HEADER = "header.json";
@@ -78,6 +85,15 @@ export class VectorIndex {
 
   has(id: string): boolean {
     return this.slots.has(id);
+  }
+
+  /** One item: its stored vector (normalized under 'cosine', a copy) and metadata; undefined if absent. */
+  item(id: string): StoredItem | undefined {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return undefined;
+    const vector = this.data.slice(slot * this.dim, (slot + 1) * this.dim);
+    const meta = this.metas[slot];
+    return meta === undefined ? { id, vector } : { id, vector, meta };
   }
 
   /** The live items in index order: ids, a copy of their vectors (as stored) and metadata. */

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inputError, UserError } from "../util/errors.js";
 import { ensureDir, writeJsonAtomic } from "../util/fs.js";
-import type { Json, Metric, SearchHit } from "./index.js";
+import type { Json, Metric, SearchHit, StoredItem } from "./index.js";
 import { normalizeRow } from "./kernels.js";
 
 const FORMAT = "juxta-lance-index";
@@ -121,6 +121,29 @@ export class LanceIndex {
       for (const r of rows) found.add(String(r.id));
     }
     return found;
+  }
+
+  /** These items (vector and metadata), in the order asked; undefined for ids not stored. */
+  async items(ids: readonly string[]): Promise<(StoredItem | undefined)[]> {
+    const found = new Map<string, StoredItem>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const rows = await this.table
+        .query()
+        .where(`id IN (${batch.map(quote).join(", ")})`)
+        .select(["id", "vector", "meta"])
+        .limit(batch.length)
+        .toArray();
+      for (const r of rows) {
+        const item: StoredItem = {
+          id: String(r.id),
+          vector: Float32Array.from(r.vector as ArrayLike<number>),
+        };
+        if (r.meta !== null && r.meta !== undefined) item.meta = JSON.parse(String(r.meta)) as Json;
+        found.set(item.id, item);
+      }
+    }
+    return ids.map((id) => found.get(id));
   }
 
   /** Add rows [ids.length, dim] in one committed write; ids must be new (like VectorIndex.add). */

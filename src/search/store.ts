@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import { commitGeneration, hasGenerations, writeNewFile } from "./generations.js";
-import { type Json, type SearchHit, VectorIndex } from "./index.js";
+import { type Json, type SearchHit, type StoredItem, VectorIndex } from "./index.js";
 import { isLanceIndex, LanceIndex } from "./lance.js";
 
 export const INDEX_BACKENDS = ["exact", "lance"] as const;
@@ -19,6 +19,8 @@ export interface IndexStore {
   readonly dim: number;
   size(): Promise<number>;
   has(id: string): Promise<boolean>;
+  /** These items (vector and metadata) in the order asked; undefined for ids not stored. */
+  items(ids: readonly string[]): Promise<(StoredItem | undefined)[]>;
   /** The subset of `ids` already stored (one pass, not one query per id). */
   existing(ids: readonly string[]): Promise<Set<string>>;
   add(ids: readonly string[], vectors: Float32Array, meta?: readonly (Json | undefined)[]): Promise<void>;
@@ -62,6 +64,7 @@ function exactStore(index: VectorIndex, dir: string): IndexStore {
     dim: index.dim,
     size: async () => index.size,
     has: async (id) => index.has(id),
+    items: async (ids) => ids.map((id) => index.item(id)),
     existing: async (ids) => new Set(ids.filter((id) => index.has(id))),
     add: async (ids, vectors, meta) => index.add(ids, vectors, meta),
     remove: async (ids) => index.remove(ids),
@@ -83,6 +86,7 @@ function lanceStore(index: LanceIndex): IndexStore {
     dim: index.dim,
     size: () => index.size(),
     has: (id) => index.has(id),
+    items: (ids) => index.items(ids),
     existing: (ids) => index.existing(ids),
     add: (ids, vectors, meta) => index.add(ids, vectors, meta),
     remove: (ids) => index.remove(ids),

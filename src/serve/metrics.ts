@@ -1,0 +1,42 @@
+/** `/metrics` of `juxta serve`, in Prometheus's text format (prom-client, one registry per server). */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface ServeMetrics {
+  registry: Registry;
+  requests: Counter<"route" | "method" | "status">;
+  latency: Histogram<"route" | "method">;
+}
+
+export function serveMetrics(sample: { queue: () => number; items: () => Promise<number> }): ServeMetrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: "juxta_http_requests_total",
+    help: "HTTP requests answered, by route, method and status",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "juxta_http_request_duration_seconds",
+    help: "Time to answer an HTTP request, by route and method",
+    labelNames: ["route", "method"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "juxta_inference_queue_depth",
+    help: "Embedding jobs waiting for or running in the inference worker",
+    registers: [registry],
+    collect() {
+      this.set(sample.queue());
+    },
+  });
+  new Gauge({
+    name: "juxta_index_items",
+    help: "Items in the served index",
+    registers: [registry],
+    async collect() {
+      this.set(await sample.items());
+    },
+  });
+  return { registry, requests, latency };
+}
