@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildRunReport } from "../../src/apps/report.js";
 import { report } from "../../src/cli/commands/report.js";
+import { readSafetensors } from "../../src/io/safetensors.js";
 import { trainImageMethod } from "../../src/methods/train.js";
 import { loadClipModel, loadModel } from "../../src/pretrained/open.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
@@ -243,6 +244,31 @@ describe("juxta report of an image-only (SimCLR) run", () => {
       for (const res of q.results)
         assert.equal(res.match, res.caption === label, "a match has the query's label");
     }
+  });
+
+  it("a MoCo run's chance levels count the queue: ln(K + 1) and 1/(K + 1)", async () => {
+    const moco = join(root, "moco");
+    await trainImageMethod({
+      method: "moco",
+      data: train,
+      out: moco,
+      encoder: TINY_ENCODER,
+      batch: 4,
+      queue: 8,
+      epochs: 1,
+      stopAfter: 1,
+      workers: 0,
+      session: { threads: 1 },
+      stream: quiet,
+    });
+    const k = readSafetensors(join(moco, "moco.safetensors")).tensors.get("queue")?.shape[0] as number;
+    assert.ok(k >= 4, `queue of ${k}`);
+    const r = await buildRunReport(loadModel(moco));
+    assert.equal(r.run.method, "MoCo");
+    assert.deepEqual(r.chance, {
+      loss: { y: Math.log(k + 1), label: `chance: ln ${k + 1}` },
+      accuracy: { y: 1 / (k + 1), label: `chance: 1/${k + 1}` },
+    });
   });
 
   it("without labelled training images the report says what kNN needs", async () => {
