@@ -5,11 +5,11 @@
  * acknowledged only once it is on disk. The server holds the index folder's writer lock for its life.
  *
  * Routes (docs/serve.md): POST /search, GET /items/:id, POST /items, DELETE /items/:id, GET /images/:id,
- * GET /health, GET /metrics.
+ * GET /health, GET /metrics, and clip-retrieval's GET /indices-list, POST /knn-service, POST /metadata.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { extname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, extname, isAbsolute, join, relative, resolve } from "node:path";
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import sharp, { type Metadata } from "sharp";
@@ -26,6 +26,7 @@ import type { Json } from "../search/index.js";
 import { type IndexStore, openIndexStore } from "../search/store.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { knnQuery, knnResults, metadataIds } from "./clip-retrieval.js";
 import { HttpError } from "./http-error.js";
 import { Inference } from "./inference.js";
 import { type ServeMetrics, serveMetrics } from "./metrics.js";
@@ -217,6 +218,24 @@ class Service {
       return this.metrics.registry.metrics();
     });
     app.post("/search", async (req) => this.search(await this.queryOf(req)));
+    // clip-retrieval's back end (clip-retrieval.ts).
+    const name = basename(this.dir);
+    app.get("/indices-list", async () => [name]);
+    app.post("/knn-service", async (req) => {
+      const q = knnQuery(req.body, name, this.limits.k);
+      const { hits } = await this.search(q);
+      return knnResults(hits, `${req.protocol}://${req.host}`);
+    });
+    app.post("/metadata", async (req) => {
+      const ids = metadataIds(req.body, name);
+      const items = await this.store.items(ids);
+      return ids.map((id, i) => {
+        const item = items[i];
+        const meta = (item?.meta ?? {}) as Record<string, Json>;
+        const caption = typeof meta.text === "string" ? { caption: meta.text } : {};
+        return { id, metadata: item ? { ...meta, ...caption, url: imageUrl(id) } : {} };
+      });
+    });
     app.get("/items/:id", async (req) => {
       const id = (req.params as { id: string }).id;
       const [item] = await this.store.items([id]);

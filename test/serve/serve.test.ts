@@ -113,6 +113,34 @@ describe("juxta serve", () => {
     assert.equal(page.more, false);
   });
 
+  it("clip-retrieval's back-end routes answer in its shapes", async () => {
+    assert.deepEqual(await (await fetch(`${url}/indices-list`)).json(), ["colours.index"]);
+    const knn = await post(`${url}/knn-service`, {
+      text: "a red square",
+      modality: "image",
+      indice_name: "colours.index",
+      num_images: 3,
+      use_mclip: false,
+      deduplicate: true,
+    });
+    assert.equal(knn.status, 200);
+    const rows = knn.body as unknown as { id: string; similarity: number; url: string }[];
+    assert.equal(rows.length, 3);
+    assert.ok(rows[0]!.url.startsWith(`${url}/images/`));
+    assert.equal((await fetch(rows[0]!.url)).status, 200);
+    const b64 = (await png([30, 40, 220])).toString("base64");
+    const byImage = (await post(`${url}/knn-service`, { image: b64, num_images: 1 })).body as unknown as {
+      id: string;
+    }[];
+    assert.equal(byImage[0]!.id, join(img, "blue.png"));
+    const meta = (await post(`${url}/metadata`, { ids: [rows[0]!.id, "nope"], indice_name: "colours.index" }))
+      .body as unknown as { id: string; metadata: Record<string, unknown> }[];
+    assert.equal(meta[0]!.id, rows[0]!.id);
+    assert.match(String(meta[0]!.metadata.url), /^\/images\//);
+    assert.deepEqual(meta[1], { id: "nope", metadata: {} });
+    assert.equal((await post(`${url}/knn-service`, { text: "x", indice_name: "other" })).status, 404);
+  });
+
   it("dedup drops near-duplicates of better hits", async () => {
     const dup = join(dir, "dups");
     mkdirSync(dup, { recursive: true });
