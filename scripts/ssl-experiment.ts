@@ -17,11 +17,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { evaluateImageEncoder } from "../src/methods/evaluate.js";
-import { measureMethodOverhead } from "../src/methods/overhead.js";
-import { type ImageMethodOptions, trainImageMethod } from "../src/methods/train.js";
+import { measureMethodOverhead } from "../src/bench/overhead.js";
+import { evaluateImageEncoder } from "../src/eval/image-encoder.js";
 import { ImageEncoder, type ImageEncoderPreset, imageEncoderConfig } from "../src/models/image-encoder.js";
 import { saveImageEncoder } from "../src/models/saved.js";
+import { trainImageMethod } from "../src/train/loop.js";
+import type { ImageMethodOptions } from "../src/train/options.js";
 
 const { values } = parseArgs({
   options: {

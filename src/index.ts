@@ -1,5 +1,6 @@
 /** Juxta's public API: one import for the layers a TypeScript user builds on. */
 export * from "./apps/index.js";
+export { measureMethodOverhead, type OverheadOptions, type OverheadResult } from "./bench/overhead.js";
 export { buildEmojiDataset } from "./data/emoji.js";
 export { type Batch, Loader, type LoaderOptions } from "./data/loader.js";
 export { openDataset } from "./data/open.js";
@@ -14,6 +15,7 @@ export {
   runEmbedWorker,
 } from "./distributed/queue.js";
 export * as engine from "./engine/index.js";
+export { evaluateImageEncoder, type ImageEvalOptions, type ImageEvalResult } from "./eval/image-encoder.js";
 export { exportModel } from "./export/index.js";
 export type { ImageInput, RawPixels } from "./handle/inputs.js";
 export {
@@ -35,11 +37,6 @@ export {
   resolveModelSource,
 } from "./hub/index.js";
 export * from "./losses/index.js";
-export { evaluateImageEncoder, type ImageEvalOptions, type ImageEvalResult } from "./methods/evaluate.js";
-export { measureMethodOverhead, type OverheadOptions, type OverheadResult } from "./methods/overhead.js";
-export { createSiglipStep, siglipBias } from "./methods/siglip-step.js";
-export { createMethodStep, IMAGE_METHODS, type ImageMethod, type MethodStep } from "./methods/steps.js";
-export { type ImageMethodOptions, type ImageMethodResult, trainImageMethod } from "./methods/train.js";
 export { CLIP, type ClipConfig } from "./models/clip.js";
 export { ClipEncoders } from "./models/encoders.js";
 export {
@@ -67,6 +64,7 @@ export {
 } from "./models/saved.js";
 export * from "./moderate/index.js";
 export * as nn from "./nn/index.js";
+export { TrainStep } from "./nn/train-step.js";
 export * as optim from "./optim/index.js";
 export {
   type EmbeddingTensor,
@@ -106,6 +104,21 @@ export {
   tokenizerJson,
   trainBpe,
 } from "./text/index.js";
-export { type ClipTrainOptions, trainClip } from "./train/clip-trainer.js";
-export { TrainStep } from "./train/step.js";
+export { createMethodStep, type MethodBatch, type MethodStep } from "./train/images.js";
+export { type TrainResult, train, trainClip, trainImageMethod } from "./train/loop.js";
+export {
+  IMAGE_METHODS,
+  type ImageMethod,
+  type ImageMethodName,
+  METHOD_NAMES,
+  METHODS,
+  type Method,
+  type MethodName,
+  methodRecord,
+  PAIR_METHODS,
+  type PairMethod,
+  type PairMethodName,
+} from "./train/methods/index.js";
+export type { ClipTrainOptions, ImageMethodOptions, TrainOptions } from "./train/options.js";
+export { createPairStep } from "./train/pairs.js";
 export { UserError } from "./util/errors.js";

@@ -1,6 +1,19 @@
-/** `juxta/train`: training runs (CLIP and SigLIP; SimCLR, MoCo, SupCon, triplet) and the compiled training step. */
-export { createSiglipStep, siglipBias } from "../methods/siglip-step.js";
-export { createMethodStep, IMAGE_METHODS, type ImageMethod, type MethodStep } from "../methods/steps.js";
-export { type ImageMethodOptions, type ImageMethodResult, trainImageMethod } from "../methods/train.js";
-export { type ClipTrainOptions, type ClipTrainResult, trainClip } from "../train/clip-trainer.js";
-export { TrainStep } from "../train/step.js";
+/** `juxta/train`: the one training loop, the method records (clip, siglip, simclr, moco, supcon, triplet) and the compiled training step. */
+export { TrainStep } from "../nn/train-step.js";
+export { createMethodStep, type MethodBatch, type MethodStep } from "../train/images.js";
+export { type TrainResult, train, trainClip, trainImageMethod } from "../train/loop.js";
+export {
+  IMAGE_METHODS,
+  type ImageMethod,
+  type ImageMethodName,
+  METHOD_NAMES,
+  METHODS,
+  type Method,
+  type MethodName,
+  methodRecord,
+  PAIR_METHODS,
+  type PairMethod,
+  type PairMethodName,
+} from "../train/methods/index.js";
+export type { ClipTrainOptions, ImageMethodOptions, TrainOptions } from "../train/options.js";
+export { createPairStep } from "../train/pairs.js";

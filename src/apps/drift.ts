@@ -5,8 +5,8 @@
  * embedding (median and worst).
  */
 import type { WeightFormat } from "../engine/index.js";
+import type { EvalResult, EvalSet } from "../eval/clip.js";
 import type { ModelHandle } from "../handle/model.js";
-import type { EvalResult, EvalSet } from "./evaluate.js";
 
 export interface CosineSummary {
   median: number;

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
+import { listImages } from "../data/image-set.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
@@ -15,7 +16,6 @@ import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/
 import { inputError, OptionError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
-import { listImages } from "./images.js";
 
 export interface EmbedInputs {
   /** Images: a folder, an image, a .txt list of paths, or a data set. */

@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import type { DatasetOptions } from "../data/options.js";
-import { evaluateImageEncoder, type ImageEvalResult } from "../methods/evaluate.js";
+import { evaluateImageEncoder, type ImageEvalResult } from "../eval/image-encoder.js";
 import { UserError } from "../util/errors.js";
 
 /**

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { listImages } from "../data/image-set.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import type { WeightFormat } from "../engine/index.js";
@@ -26,7 +27,6 @@ import {
 } from "../search/store.js";
 import { inputError, OptionError, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
-import { listImages } from "./images.js";
 
 export const INDEX_MODEL_FILE = "model.json";
 const FORMAT = "juxta-image-index";

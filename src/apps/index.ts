@@ -4,9 +4,7 @@
  * run reports.
  */
 
-export { DEFAULT_TEMPLATES, resolveTemplates, TEMPLATE_SETS } from "../pipelines/templates.js";
-export { type Classification, classifyImages, type LabelScore, parseLabels } from "./classify.js";
-export { type Embeddings, type EmbedInputs, embedInputs, readTexts, writeEmbeddings } from "./embed.js";
+export { type ImageItem, imageId, listImages } from "../data/image-set.js";
 export {
   type ClipLike,
   type EvalOptions,
@@ -14,9 +12,12 @@ export {
   type EvalSet,
   evaluateClip,
   evalValues,
-  formatEval,
   loadEvalSet,
-} from "./evaluate.js";
+} from "../eval/clip.js";
+export { DEFAULT_TEMPLATES, resolveTemplates, TEMPLATE_SETS } from "../pipelines/templates.js";
+export { type Classification, classifyImages, type LabelScore, parseLabels } from "./classify.js";
+export { type Embeddings, type EmbedInputs, embedInputs, readTexts, writeEmbeddings } from "./embed.js";
+export { formatEval } from "./evaluate.js";
 export { evaluateImageModel, formatImageEval } from "./image-encoder.js";
 export {
   type IndexModel,
@@ -28,5 +29,4 @@ export {
   searchImageIndex,
   updateImageIndex,
 } from "./image-index.js";
-export { type ImageItem, imageId, listImages } from "./images.js";
 export { buildRunReport, type RunReportOptions, thumbnail } from "./report.js";

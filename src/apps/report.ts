@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import sharp from "sharp";
 import type { DatasetOptions } from "../data/options.js";
 import type { ImageRef, SkipLog } from "../data/types.js";
+import { type EvalResult, type EvalSet, evaluateClip, evalValues, loadEvalSet } from "../eval/clip.js";
 import { ModelHandle } from "../handle/model.js";
 import { describeRef } from "../image/decode.js";
 import { CLIP } from "../models/clip.js";
@@ -28,7 +29,6 @@ import { dot } from "../search/kernels.js";
 import { readState, type TrainState } from "../train/checkpoint.js";
 import { inputError, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
-import { type EvalResult, type EvalSet, evaluateClip, evalValues, loadEvalSet } from "./evaluate.js";
 import { evaluateImageModel } from "./image-encoder.js";
 
 export interface RunReportOptions {

@@ -8,8 +8,8 @@ import { compile, input, Session } from "../engine/index.js";
 import { serializeModel } from "../engine/onnx/model.js";
 import { fillUniform } from "../engine/random.js";
 import { MLP } from "../nn/index.js";
+import { TrainStep } from "../nn/train-step.js";
 import { AdamW } from "../optim/index.js";
-import { TrainStep } from "../train/step.js";
 import { median, round, timeRuns } from "./timing.js";
 
 const randomArray = (n: number, key: number) => fillUniform(new Float32Array(n), key, -1, 1) as Float32Array;

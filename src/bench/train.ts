@@ -8,7 +8,8 @@ import { fillNormal } from "../engine/random.js";
 import { CLIP } from "../models/clip.js";
 import { type PresetName, presetConfig } from "../models/presets.js";
 import { AdamW } from "../optim/index.js";
-import { createClipStep } from "../train/clip-step.js";
+import { METHODS } from "../train/methods/index.js";
+import { createPairStep } from "../train/pairs.js";
 import { peerUnavailable, runPeer } from "./peer.js";
 import { median, peakRssMb, round } from "./timing.js";
 
@@ -32,8 +33,11 @@ export async function benchTrain(opts: TrainBenchOptions = {}): Promise<Record<s
   resetPeakRss();
   const cfg = presetConfig(preset);
   const model = new CLIP(cfg).initialize(0);
-  const step = await createClipStep(model, { batch });
-  const opt = new AdamW(step.params, { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2 });
+  const step = await createPairStep(METHODS.clip, model, { batch });
+  const opt = new AdamW(step.params, {
+    ...METHODS.clip.adam,
+    weightDecay: METHODS.clip.defaults.weightDecay,
+  });
   const { imageSize } = cfg.vision;
   const { contextLength, vocabSize } = cfg.text;
   const images = fillNormal(new Float32Array(batch * 3 * imageSize * imageSize), 7) as Float32Array;

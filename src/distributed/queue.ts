@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
-import { listImages } from "../apps/images.js";
+import { listImages } from "../data/image-set.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import { modelFingerprint } from "../handle/fingerprint.js";

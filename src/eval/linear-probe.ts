@@ -7,9 +7,9 @@
  */
 import { Rng } from "../engine/random.js";
 import { crossEntropy, Linear } from "../nn/index.js";
+import { TrainStep } from "../nn/train-step.js";
 import { AdamW, warmupCosine } from "../optim/index.js";
 import { dot, pessimisticRank, rowCount } from "../search/kernels.js";
-import { TrainStep } from "../train/step.js";
 import { UserError } from "../util/errors.js";
 import { classCount } from "./knn.js";
 

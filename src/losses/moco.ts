@@ -84,4 +84,15 @@ export class Queue {
     this.data.set(keys, this.next * this.dim);
     this.next = (this.next + batch) % this.size;
   }
+
+  /** The row the next enqueue writes (a checkpoint's resume sets it from the step count). */
+  get position(): number {
+    return this.next;
+  }
+
+  set position(row: number) {
+    if (!Number.isInteger(row) || row < 0 || row >= this.size)
+      throw new UserError(`Queue.position: expected a row in [0, ${this.size}), got ${row}`);
+    this.next = row;
+  }
 }

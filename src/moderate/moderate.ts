@@ -20,9 +20,9 @@
  */
 import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { classEmbeddings, EMOJI_TEMPLATES, PHOTO_TEMPLATES } from "../eval/zeroshot.js";
 import type { ImageInput } from "../handle/inputs.js";
 import type { ModelHandle } from "../handle/model.js";
+import { classEmbeddings, EMOJI_TEMPLATES, PHOTO_TEMPLATES } from "../pipelines/templates.js";
 import { dot, normalizeRow } from "../search/kernels.js";
 import { UserError } from "../util/errors.js";
 import {

@@ -7,12 +7,12 @@
  * Scores are the model's own: CLIP's softmax of exp(logit_scale) · cosine over the labels, SigLIP's
  * sigmoid of exp(logit_scale) · cosine + logit_bias for each label on its own (as SigLIP was trained).
  */
-import { classEmbeddings } from "../eval/zeroshot.js";
+
 import type { ImageInput } from "../handle/inputs.js";
 import type { ModelHandle } from "../handle/model.js";
 import { dot } from "../search/kernels.js";
 import { UserError } from "../util/errors.js";
-import { promptName, resolveTemplates } from "./templates.js";
+import { classEmbeddings, promptName, resolveTemplates } from "./templates.js";
 import { normalizedRows } from "./vectors.js";
 
 export interface LabelScore {

@@ -7,7 +7,7 @@ import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import { type Sample, SkipLog } from "../data/types.js";
 import { buildPixelStore, type PixelStore } from "../image/store.js";
-import { UserError } from "../util/errors.js";
+import { OptionError } from "../util/errors.js";
 import { formatDuration, Progress, type ProgressStream } from "../util/progress.js";
 import { readState, type TrainState } from "./checkpoint.js";
 
@@ -15,10 +15,10 @@ import { readState, type TrainState } from "./checkpoint.js";
 export function priorRun(dir: string, resume: boolean | undefined): TrainState | undefined {
   const prior = readState(dir);
   if (resume && !prior)
-    throw new UserError(`--resume: ${dir} holds no checkpoint (state.json) to resume from`);
+    throw new OptionError(`{resume}: ${dir} holds no checkpoint (state.json) to resume from`);
   if (!resume && prior)
-    throw new UserError(
-      `${dir} already holds a run (step ${prior.step}); pass --resume to continue it or choose another --out`,
+    throw new OptionError(
+      `${dir} already holds a run (step ${prior.step}); pass {resume} to continue it or choose another {out}`,
     );
   return prior;
 }
@@ -50,9 +50,6 @@ export async function loadTrainingSet(
   if (log.total > 0) opts.stream.write(`${log.summary()}\n`);
   return { samples, store, log };
 }
-
-/** `--flag-name` for an option key (`weightDecay` → `weight-decay`), for error messages. */
-export const flagName = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Drop metric lines past the checkpoint (steps that a crash lost and the resume will redo). */
 export function truncateMetrics(path: string, step: number): void {
@@ -118,10 +115,10 @@ export function checkScheduleLength(
   resume: boolean,
 ) {
   if (epochs === undefined || minutes === undefined) return;
-  throw new UserError(
+  throw new OptionError(
     resume
-      ? `--resume: this run's schedule is ${epochs} epochs; --minutes applies only to runs started with --minutes`
-      : "--epochs and --minutes both set the schedule's length; give one (--epochs N passes over the data, or --minutes M of training)",
+      ? `{resume}: this run's schedule is ${epochs} epochs; {minutes} applies only to runs started with {minutes}`
+      : `{epochs} and {minutes} both set the schedule's length; give one ({epochs} N passes over the data, or {minutes} M of training)`,
   );
 }
 
@@ -354,9 +351,9 @@ export function nonFiniteLoss(
   dir: string,
   saved: boolean,
   lr: number,
-): UserError {
+): OptionError {
   const kept = saved ? `the last good checkpoint is in ${dir}` : "no checkpoint was written";
-  return new UserError(
-    `loss became ${loss} at step ${step + 1}; training stopped and ${kept}. Try a lower --lr (now ${lr}) or --max-grad-norm 1`,
+  return new OptionError(
+    `loss became ${loss} at step ${step + 1}; training stopped and ${kept}. Try a lower {lr} (now ${lr}) or {maxGradNorm} 1`,
   );
 }

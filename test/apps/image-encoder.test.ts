@@ -5,12 +5,12 @@ import { before, describe, it } from "node:test";
 import { classify } from "../../src/cli/commands/classify.js";
 import { embed } from "../../src/cli/commands/embed.js";
 import { evaluate } from "../../src/cli/commands/eval.js";
+import type { ImageEvalResult } from "../../src/eval/image-encoder.js";
 import { preprocessImages } from "../../src/image/preprocess.js";
 import { readNpy } from "../../src/io/npy.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
-import type { ImageEvalResult } from "../../src/methods/evaluate.js";
-import { trainImageMethod } from "../../src/methods/train.js";
 import { loadImageEncoder } from "../../src/models/saved.js";
+import { trainImageMethod } from "../../src/train/loop.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 import { runCommand, tempDir } from "./fixtures.js";
 

@@ -10,8 +10,8 @@ import { before, describe, it } from "node:test";
 import { buildRunReport } from "../../src/apps/report.js";
 import { report } from "../../src/cli/commands/report.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
-import { trainImageMethod } from "../../src/methods/train.js";
 import { loadClipModel, loadModel } from "../../src/pretrained/open.js";
+import { trainImageMethod } from "../../src/train/loop.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 import { colourImages, runCommand, tempDir, tinyModel, writeJsonl } from "./fixtures.js";
 

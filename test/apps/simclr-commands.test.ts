@@ -12,7 +12,7 @@ import { exportCommand } from "../../src/cli/commands/export.js";
 import { index } from "../../src/cli/commands/index.js";
 import { search } from "../../src/cli/commands/search.js";
 import { openModel } from "../../src/handle/open.js";
-import { trainImageMethod } from "../../src/methods/train.js";
+import { trainImageMethod } from "../../src/train/loop.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 import { runCommand, tempDir } from "./fixtures.js";
 

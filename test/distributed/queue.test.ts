@@ -159,10 +159,15 @@ describe("distributed embedding on BullMQ", { skip }, () => {
     assert.deepEqual(status.counts, { waiting: 0, active: 0, delayed: 0, failed: 0 });
     assert.ok(!readdirSync(join(out, "shards")).some((f) => f.endsWith(".tmp")), "stale temp file removed");
 
-    // Exactly once: each shard finished by one worker, one time.
-    const done = [...a.lines, ...b.lines]
-      .map((l) => /shard (\w+): \d+ images embedded/.exec(l)?.[1])
-      .filter((s): s is string => s !== undefined);
+    // Exactly once: each shard finished by one worker, one time. A worker prints its line just after the
+    // shard's file lands, so wait for the lines (then check that no shard was reported twice).
+    const reported = () =>
+      [...a.lines, ...b.lines]
+        .map((l) => /shard (\w+): \d+ images embedded/.exec(l)?.[1])
+        .filter((s): s is string => s !== undefined);
+    await until("every shard reported", () => reported().length >= 6, 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const done = reported();
     assert.equal(done.length, 6, done.join(" "));
     assert.equal(new Set(done).size, 6);
 

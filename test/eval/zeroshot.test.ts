@@ -4,14 +4,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { zeroShotAccuracy } from "../../src/eval/zeroshot.js";
 import {
   classEmbeddings,
   EMOJI_TEMPLATES,
   fillTemplate,
   loadTemplates,
   PHOTO_TEMPLATES,
-  zeroShotAccuracy,
-} from "../../src/eval/zeroshot.js";
+} from "../../src/pipelines/templates.js";
 import { UserError } from "../../src/util/errors.js";
 
 test("loadTemplates reads one template a line, skipping blanks and comments", () => {

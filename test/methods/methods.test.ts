@@ -1,13 +1,14 @@
 /** Image-only training methods end to end on a tiny shape set: losses fall, features separate shapes, resume. */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { evaluateImageEncoder } from "../../src/methods/evaluate.js";
-import type { ImageMethod } from "../../src/methods/steps.js";
-import { type ImageMethodOptions, trainImageMethod } from "../../src/methods/train.js";
+import { evaluateImageEncoder } from "../../src/eval/image-encoder.js";
 import { isImageEncoderDir, loadImageEncoder } from "../../src/models/saved.js";
+import { trainImageMethod } from "../../src/train/loop.js";
+import type { ImageMethodName as ImageMethod } from "../../src/train/methods/index.js";
+import type { ImageMethodOptions } from "../../src/train/options.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "./fixtures.js";
 
 let root = "";
@@ -86,7 +87,7 @@ test("supcon features separate the shapes: kNN and linear probe well above chanc
   assert.ok(r.linear_probe.top1 >= 0.6, `linear probe top-1 ${r.linear_probe.top1}`);
 });
 
-for (const method of ["simclr", "moco"] as const) {
+for (const method of ["simclr", "moco", "supcon", "triplet"] as const) {
   test(`${method}: a resumed run gives the same losses as an uninterrupted one`, async () => {
     const full = await run(method, `${method}-full`, { epochs: 2, augment: "simclr" });
     const part = await run(method, `${method}-part`, { epochs: 2, augment: "simclr", stopAfter: 3 });
@@ -100,14 +101,29 @@ for (const method of ["simclr", "moco"] as const) {
     });
     assert.equal(rest.steps, full.steps);
     assert.deepEqual([...part.losses, ...rest.losses], full.losses);
+    const weights = (name: string) => readFileSync(join(root, name, "model.safetensors"));
+    assert.deepEqual(weights(`${method}-part`), weights(`${method}-full`));
   });
 }
+
+test("resuming a finished run takes no further step and rewrites nothing", async () => {
+  const dir = join(root, "simclr-part");
+  const before = readFileSync(join(dir, "model.safetensors"));
+  const again = await trainImageMethod({ out: dir, resume: true, workers: 0, stream: quiet });
+  assert.equal(again.steps, again.totalSteps);
+  assert.deepEqual(again.losses, []);
+  assert.deepEqual(readFileSync(join(dir, "model.safetensors")), before);
+  assert.equal(JSON.parse(readFileSync(join(dir, "state.json"), "utf8")).step, again.totalSteps);
+});
 
 test("a resume may not change the run's settings", async () => {
   await assert.rejects(
     trainImageMethod({ out: join(root, "simclr-part"), resume: true, temperature: 0.1, stream: quiet }),
-    /--temperature 0.1 differs from the run's/,
+    /resume: temperature 0.1 differs from the run's/,
   );
   await assert.rejects(run("simclr", "simclr"), /already holds a run/);
-  await assert.rejects(run("supcon", "y", { similarity: "dot" }), /--similarity applies to simclr only/);
+  await assert.rejects(
+    run("supcon", "y", { similarity: "dot" }),
+    /similarity does not apply to method supcon/,
+  );
 });

@@ -7,8 +7,6 @@ import { test } from "node:test";
 import { compile, input, Session } from "../../src/engine/index.js";
 import { fillNormal, streamKey } from "../../src/engine/random.js";
 import { Queue, SIGLIP_INIT } from "../../src/losses/index.js";
-import { createSiglipStep, siglipBias } from "../../src/methods/siglip-step.js";
-import { createMethodStep } from "../../src/methods/steps.js";
 import { CLIP } from "../../src/models/clip.js";
 import {
   ImageEncoder,
@@ -19,8 +17,13 @@ import {
 import { ResNet } from "../../src/models/resnet.js";
 import { isImageEncoderDir, loadImageEncoder, saveImageEncoder } from "../../src/models/saved.js";
 import { bind, stateDict } from "../../src/nn/module.js";
+import { TrainStep } from "../../src/nn/train-step.js";
 import { AdamW } from "../../src/optim/index.js";
-import { TrainStep } from "../../src/train/step.js";
+import { createMethodStep } from "../../src/train/images.js";
+import { METHODS } from "../../src/train/methods/index.js";
+import type { MocoExtras } from "../../src/train/methods/moco.js";
+import { methodSettings } from "../../src/train/options.js";
+import { createPairStep } from "../../src/train/pairs.js";
 import { TINY_ENCODER } from "./fixtures.js";
 
 const randomPixels = (n: number, s: number, key: string, shift = 0) => {
@@ -31,10 +34,19 @@ const randomPixels = (n: number, s: number, key: string, shift = 0) => {
 test("moco: after one step the key encoder is m·key + (1 − m)·query and the queue advanced by the batch", async () => {
   const n = 4;
   const model = new ImageEncoder(TINY_ENCODER).initialize(1);
-  const key = new ImageEncoder(TINY_ENCODER).initialize(2); // deliberately not a copy, so both terms count
-  const queue = new Queue(3 * n, TINY_ENCODER.head.out, { seed: 3 });
   const m = 0.9;
-  const step = await createMethodStep("moco", model, { batch: n, moco: { key, queue, momentum: m } });
+  const settings = methodSettings(METHODS.moco, { queue: 3 * n, momentum: m });
+  const extras = METHODS.moco.extras!({
+    model,
+    config: TINY_ENCODER,
+    batch: n,
+    stepsPerEpoch: 9,
+    seed: 3,
+    settings,
+  }) as MocoExtras;
+  const { key, queue } = extras;
+  key.initialize(2); // deliberately not a copy, so both terms count
+  const step = await createMethodStep(METHODS.moco, model, { batch: n, settings, extras });
   const opt = new AdamW(step.params, { weightDecay: 0 });
   const key0 = key.parameters().map((p) => p.data.slice());
   const queue0 = queue.data.slice();
@@ -182,10 +194,11 @@ test("siglip step: learnable t and b get gradients, the loss falls on a fixed ba
       lnEps: 1e-5,
     },
   }).initialize(0);
-  const bias = siglipBias();
+  METHODS.siglip.prepare(model, "fresh");
+  const bias = model.logit_bias!;
   assert.equal(bias.data[0], -10);
   const n = 4;
-  const step = await createSiglipStep(model, { batch: n, bias });
+  const step = await createPairStep(METHODS.siglip, model, { batch: n });
   assert.deepEqual(
     step.params.map((p) => p.name).filter((name) => name.startsWith("logit")),
     ["logit_scale", "logit_bias"],

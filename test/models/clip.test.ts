@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { CLIP, type ClipConfig } from "../../src/models/clip.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
-import { createClipStep } from "../../src/train/clip-step.js";
+import { METHODS } from "../../src/train/methods/index.js";
+import { createPairStep } from "../../src/train/pairs.js";
 import { projectRoot } from "../helpers.js";
 
 const FIXTURE = join(projectRoot, "test", "fixtures", "clip-xcheck");
@@ -36,7 +37,7 @@ function loadFixture() {
 describe("CLIP against PyTorch (fixture made by test/fixtures/clip-xcheck/make_fixture.py)", () => {
   it("loss and every parameter's gradient match to 1e-4 relative", async () => {
     const { model, get } = loadFixture();
-    const step = await createClipStep(model, { batch: 4 });
+    const step = await createPairStep(METHODS.clip, model, { batch: 4 });
     const r = await step.run(
       { images: get("images") as Float32Array, tokens: get("tokens") as Int32Array },
       0,
@@ -120,8 +121,8 @@ describe("training on fewer token positions", () => {
       }
     });
     const images = get("images") as Float32Array;
-    const full = await createClipStep(model, { batch: 4 });
-    const short = await createClipStep(model, { batch: 4, textLength: 8 });
+    const full = await createPairStep(METHODS.clip, model, { batch: 4 });
+    const short = await createPairStep(METHODS.clip, model, { batch: 4, textLength: 8 });
     const a = await full.run({ images, tokens: padded }, 0);
     const b = await short.run({ images, tokens: trimmed }, 0);
     assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.abs(a.loss), `loss ${b.loss} vs ${a.loss}`);

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { trainClip } from "../../src/train/clip-trainer.js";
+import { trainClip } from "../../src/train/loop.js";
 import { COLORS, tempDir, tinyConfig, writeJsonl } from "../apps/fixtures.js";
 
 export const SHAPE_NAMES = ["square", "disc"] as const;

@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { classEmbeddings } from "../../src/eval/zeroshot.js";
 import type { ModelHandle } from "../../src/handle/model.js";
 import { openModel } from "../../src/handle/open.js";
 import { Moderator, moderate } from "../../src/moderate/moderate.js";
 import { type Policy, parsePolicy } from "../../src/moderate/policy.js";
+import { classEmbeddings } from "../../src/pipelines/templates.js";
 import { type ShapeItem, tempDir, trainShapesModel, writeShapes } from "./fixtures.js";
 
 function cosine(a: Float32Array, b: Float32Array): number {

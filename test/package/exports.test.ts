@@ -7,10 +7,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { ImageMethodOptions } from "../../src/methods/train.js";
 import { type ImageEncoderPreset, imageEncoderConfig } from "../../src/models/image-encoder.js";
 import { PRESETS, type PresetName, presetConfig } from "../../src/models/presets.js";
-import type { ClipTrainOptions } from "../../src/train/clip-trainer.js";
+import type { ClipTrainOptions, ImageMethodOptions } from "../../src/train/options.js";
 import { projectRoot } from "../../src/util/paths.js";
 
 type Conditions = string | { [condition: string]: Conditions };

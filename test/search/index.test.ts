@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { benchSearch } from "../../src/bench/search.js";
 import { fillNormal, streamKey } from "../../src/engine/random.js";
-import { benchSearch } from "../../src/search/bench.js";
 import { type Metric, type SearchHit, VectorIndex } from "../../src/search/index.js";
 import { UserError } from "../../src/util/errors.js";
 

@@ -4,8 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { train } from "../../src/cli/commands/train.js";
-import { trainImageMethod } from "../../src/methods/train.js";
-import { trainClip } from "../../src/train/clip-trainer.js";
+import { trainClip, trainImageMethod } from "../../src/train/loop.js";
 import { runCommand, tempDir, tinyConfig } from "../apps/fixtures.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 
@@ -72,8 +71,10 @@ describe("juxta train --method", () => {
     );
     const printed = await runCommand(train, ["--resume", "--out", out]);
     assert.match(printed[0]!, /^simclr: trained to step 3 of 3, /);
+    // A finished run is not stepped again (the loop says so on its stream and returns).
     const again = await runCommand(train, ["--resume", "--out", out]);
-    assert.match(again[0]!, /the run is complete \(3 of 3 steps\); nothing to resume/);
+    assert.deepEqual(again, []);
+    assert.equal(JSON.parse(readFileSync(join(out, "state.json"), "utf8")).step, 3);
     assert.equal(options(out).method, "simclr");
   });
 
@@ -107,9 +108,9 @@ describe("juxta train --method", () => {
     );
     await assert.rejects(
       run("--method", "simclr", "--tokenizer", "t.json"),
-      /--tokenizer does not apply to --method simclr/,
+      /--tokenizer does not apply to method simclr/,
     );
-    await assert.rejects(run("--temperature", "0.1"), /--temperature does not apply to --method clip/);
+    await assert.rejects(run("--temperature", "0.1"), /--temperature does not apply to method clip/);
     await assert.rejects(
       run("--method", "simclr", "--augment", "heavy"),
       /--augment expects one of simclr, mocov2, crop, none/,

@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import type { ClipConfig } from "../../src/models/clip.js";
 import { loadClip } from "../../src/models/saved.js";
 import { warmupCosine } from "../../src/optim/schedule.js";
-import { trainClip } from "../../src/train/clip-trainer.js";
+import { trainClip } from "../../src/train/loop.js";
 import { UserError } from "../../src/util/errors.js";
 
 const CONFIG: ClipConfig = {
@@ -112,7 +112,7 @@ describe("trainClip", () => {
     const first = await trainClip({ ...common, out, stopAfter: 2 });
     await assert.rejects(
       trainClip({ out, resume: true, method: "clip", stream: quiet }),
-      /--method clip differs/,
+      /resume: method clip differs from the run.s siglip/,
     );
     const rest = await trainClip({ out, resume: true, stream: quiet });
     assert.equal(rest.steps, 6);
@@ -145,7 +145,7 @@ describe("trainClip", () => {
     await trainClip({ data, out, config: CONFIG, batch: 8, epochs: 1, stopAfter: 1, stream: quiet });
     await assert.rejects(trainClip({ out, resume: true, batch: 16, stream: quiet }), (e: Error) => {
       assert.ok(e instanceof UserError);
-      assert.match(e.message, /--batch 16 differs from the run's 8/);
+      assert.match(e.message, /resume: batch 16 differs from the run's 8/);
       return true;
     });
   });
@@ -271,7 +271,7 @@ describe("trainClip", () => {
         minutes: 0.1,
         stream: quiet,
       }),
-      /--epochs and --minutes both set the schedule's length/,
+      /epochs and minutes both set the schedule's length/,
     );
   });
 

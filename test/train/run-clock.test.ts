@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { warmupCosine } from "../../src/optim/schedule.js";
 import type { TrainState } from "../../src/train/checkpoint.js";
 import { checkScheduleLength, formatRunTiming, RunClock, type StepMarks } from "../../src/train/run.js";
-import { UserError } from "../../src/util/errors.js";
+import { OptionError, UserError } from "../../src/util/errors.js";
 import { Progress } from "../../src/util/progress.js";
 
 const fresh = (totalSteps: number): TrainState => ({
@@ -191,7 +191,13 @@ test("--epochs and --minutes together are refused, not one silently ignored", ()
     () => checkScheduleLength(1, 0.1, false),
     (e: Error) => {
       assert.ok(e instanceof UserError);
-      assert.match(e.message, /--epochs and --minutes both set the schedule's length; give one/);
+      assert.match(e.message, /epochs and minutes both set the schedule's length; give one/);
+      // The same error in the CLI's words.
+      assert.ok(e instanceof OptionError);
+      assert.match(
+        e.describe((key) => `--${key}`),
+        /--epochs and --minutes both set the schedule's length; give one/,
+      );
       return true;
     },
   );

@@ -3,10 +3,10 @@ import { benchEmbed, type EmbedBenchOptions } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
 import { benchMethods, type MethodsBenchOptions } from "../../bench/methods.js";
 import { benchQ8KernelsSuite } from "../../bench/q8-kernels.js";
+import { benchSearch } from "../../bench/search.js";
 import { benchTrain, type TrainBenchOptions } from "../../bench/train.js";
 import { measureLoaderThroughput } from "../../data/loader.js";
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
-import { benchSearch } from "../../search/bench.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand, type OptionSpecs, type ParsedValues } from "../command.js";
 

@@ -1,6 +1,6 @@
 /** `juxta classify`: zero-shot labels for images, ranked with probabilities. */
 import { type Classification, classifyImages, parseLabels } from "../../apps/classify.js";
-import { listImages } from "../../apps/images.js";
+import { listImages } from "../../data/image-set.js";
 import { resolveTemplates } from "../../pipelines/templates.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";

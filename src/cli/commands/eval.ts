@@ -3,9 +3,10 @@
  * kNN and linear probe alone for an image-only encoder (no text tower).
  */
 import { type DtypeDrift, formatDrift, measureDrift } from "../../apps/drift.js";
-import { type EvalResult, evaluateClip, formatEval, loadEvalSet } from "../../apps/evaluate.js";
+import { formatEval } from "../../apps/evaluate.js";
 import { evaluateImageModel, formatImageEval } from "../../apps/image-encoder.js";
 import { SkipLog } from "../../data/types.js";
+import { type EvalResult, evaluateClip, loadEvalSet } from "../../eval/clip.js";
 import { isImageEncoderDir } from "../../models/saved.js";
 import { resolveTemplates } from "../../pipelines/templates.js";
 import { UserError } from "../../util/errors.js";

@@ -1,5 +1,5 @@
 /** `juxta moderate`: decisions with explanations for images under a policy, an audit log, an exit code. */
-import { type ImageItem, listImages } from "../../apps/images.js";
+import { type ImageItem, listImages } from "../../data/image-set.js";
 import { SkipLog } from "../../data/types.js";
 import { appendAudit, auditContext, auditLine } from "../../moderate/audit.js";
 import { type CalibrationResult, calibratePolicy, readLabeled } from "../../moderate/calibrate.js";

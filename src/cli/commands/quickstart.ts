@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { evaluateClip, evalValues, formatEval } from "../../apps/evaluate.js";
+import { formatEval } from "../../apps/evaluate.js";
 import { buildRunReport } from "../../apps/report.js";
 import { buildEmojiDataset } from "../../data/emoji.js";
+import { evaluateClip, evalValues } from "../../eval/clip.js";
 import { loadClip } from "../../models/saved.js";
 import { renderReport } from "../../report/index.js";
 import { STATE_FILE } from "../../train/checkpoint.js";
-import { trainClip } from "../../train/clip-trainer.js";
+import { trainClip } from "../../train/loop.js";
 import { formatRunTiming } from "../../train/run.js";
 import { writeFileAtomic, writeJsonAtomic } from "../../util/fs.js";
 import { defineCommand } from "../command.js";

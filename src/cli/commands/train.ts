@@ -3,39 +3,45 @@
  * supcon, triplet). A resume finds the run's method in its folder, so `--resume --out RUN` is enough.
  */
 
-import { IMAGE_METHODS, type ImageMethod } from "../../methods/steps.js";
-import { type ImageMethodOptions, trainImageMethod } from "../../methods/train.js";
-import type { ClipMethod } from "../../models/saved.js";
+import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
+import { PRESETS } from "../../models/presets.js";
 import { readState } from "../../train/checkpoint.js";
-import { type ClipTrainOptions, trainClip } from "../../train/clip-trainer.js";
+import { train as trainRun } from "../../train/loop.js";
+import { IMAGE_METHODS, METHOD_NAMES, METHODS, type MethodName } from "../../train/methods/index.js";
+import type { ImageMethodOptions } from "../../train/options.js";
 import { formatRunTiming } from "../../train/run.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
 import { DATASET_OPTIONS } from "../options.js";
 
-const CLIP_METHODS = ["clip", "siglip"] as const;
-const METHODS = [...CLIP_METHODS, ...IMAGE_METHODS] as const;
-type Method = ClipMethod | ImageMethod;
-
-/** Image-only methods train this encoder unless --preset says otherwise: a few hundred steps fit in minutes. */
-const IMAGE_PRESET = "resnet-tiny";
+type Method = MethodName;
 
 const AUGMENTS = ["simclr", "mocov2", "crop", "none"] as const;
 const SIMILARITIES = ["cosine", "dot", "neg_l2"] as const;
 const MINERS = ["batch_hard", "semihard", "hard", "all"] as const;
 
-/** Flags that only one family of methods reads; giving one to the other family is a mistake. */
-const IMAGE_ONLY = ["temperature", "similarity", "augment", "margin", "miner", "queue", "momentum"] as const;
-const CLIP_ONLY = [
-  "tokenizer",
-  "init",
-  "lock-image",
-  "lock-text",
-  "eval-data",
-  "eval-every",
-  "text-field",
-  "caption-template",
-] as const;
+/** Reader options only captioned data has (the library refuses the other family's options itself). */
+const CAPTION_ONLY = ["text-field", "caption-template"] as const;
+
+/** Preset names with the default marked. */
+function presetList(names: string[], fallback: string): string {
+  return names.map((n) => (n === fallback ? `${n} (default)` : n)).join(", ");
+}
+
+/**
+ * A default as the method records give it (the library uses the same records): one value, or each value
+ * with the methods that use it ("clip/siglip 0.0005, simclr/moco/supcon/triplet 0.001").
+ */
+function defaultOf(key: string, methods: readonly MethodName[] = METHOD_NAMES): string {
+  const byValue = new Map<string, MethodName[]>();
+  for (const m of methods) {
+    const v = (METHODS[m].defaults as unknown as Record<string, unknown>)[key];
+    if (v !== undefined) byValue.set(String(v), [...(byValue.get(String(v)) ?? []), m]);
+  }
+  const [only] = byValue;
+  if (byValue.size === 1 && only && only[1].length === methods.length) return only[0];
+  return [...byValue].map(([v, ms]) => `${ms.join("/")} ${v}`).join(", ");
+}
 
 export const train = defineCommand({
   name: "train",
@@ -46,7 +52,7 @@ export const train = defineCommand({
   options: {
     method: {
       type: "choice",
-      choices: METHODS,
+      choices: METHOD_NAMES,
       arg: "NAME",
       defaultHelp: "clip; a resumed run keeps its own",
       help: [
@@ -71,15 +77,15 @@ export const train = defineCommand({
       type: "string",
       arg: "NAME",
       help: [
-        "clip/siglip: tiny (default), tiny-resnet, small, b32;",
-        `image methods: ${IMAGE_PRESET} (default, 32 px), resnet-small (64 px), vit-tiny (64 px)`,
+        `clip/siglip: ${presetList(Object.keys(PRESETS), METHODS.clip.defaults.preset)};`,
+        `image methods: ${presetList(Object.keys(IMAGE_ENCODER_PRESETS), METHODS.simclr.defaults.preset)}`,
       ],
     },
     epochs: {
       type: "integer",
       arg: "N",
       min: 1,
-      defaultHelp: "per method, unless --minutes is given",
+      defaultHelp: `${defaultOf("epochs")}, unless --minutes is given`,
       help: "passes over the data",
     },
     minutes: {
@@ -96,22 +102,22 @@ export const train = defineCommand({
       type: "integer",
       arg: "B",
       min: 2,
-      defaultHelp: "per method",
+      defaultHelp: defaultOf("batch"),
       help: "pairs (clip, siglip) or images (two views each) per step",
     },
-    lr: { type: "number", arg: "LR", min: 0, defaultHelp: "per method", help: "peak learning rate" },
+    lr: { type: "number", arg: "LR", min: 0, defaultHelp: defaultOf("lr"), help: "peak learning rate" },
     warmup: {
       type: "integer",
       arg: "STEPS",
       min: 1,
-      defaultHelp: "per method",
+      defaultHelp: "a tenth of the schedule, at most 500",
       help: "linear warm-up steps",
     },
     "weight-decay": {
       type: "number",
       arg: "WD",
       min: 0,
-      defaultHelp: "per method",
+      defaultHelp: defaultOf("weightDecay"),
       help: "AdamW weight decay",
     },
     "max-grad-norm": { type: "number", arg: "X", min: 0, help: "clip the global gradient norm" },
@@ -151,7 +157,7 @@ export const train = defineCommand({
     init: {
       type: "string",
       arg: "DIR",
-      help: "fine-tune pretrained weights (Juxta run, Hugging Face or OpenCLIP folder); lr 1e-5",
+      help: `fine-tune pretrained weights (Juxta run, Hugging Face or OpenCLIP folder); lr ${METHODS.clip.defaults.fineTuneLr}`,
     },
     "lock-image": { type: "boolean", help: "keep the image tower frozen (LiT)" },
     "lock-text": { type: "boolean", help: "keep the text tower frozen" },
@@ -174,7 +180,7 @@ export const train = defineCommand({
       arg: "T",
       min: 1e-4,
       group: "image methods:",
-      defaultHelp: "per method",
+      defaultHelp: defaultOf("temperature", IMAGE_METHODS),
       help: "loss temperature",
     },
     similarity: {
@@ -186,10 +192,16 @@ export const train = defineCommand({
     augment: {
       type: "choice",
       choices: AUGMENTS,
-      defaultHelp: "per method",
+      defaultHelp: defaultOf("augment", IMAGE_METHODS),
       help: "simclr's, moco's (mocov2), random resized crop only, or none",
     },
-    margin: { type: "number", arg: "M", min: 0, defaultHelp: "per method", help: "triplet margin" },
+    margin: {
+      type: "number",
+      arg: "M",
+      min: 0,
+      defaultHelp: String(METHODS.triplet.defaults.margin),
+      help: "triplet margin",
+    },
     miner: {
       type: "choice",
       choices: MINERS,
@@ -208,12 +220,12 @@ export const train = defineCommand({
       arg: "M",
       min: 0,
       max: 1,
-      defaultHelp: "per method",
+      defaultHelp: String(METHODS.moco.defaults.momentum),
       help: "moco: key-encoder momentum",
     },
   },
   notes: [
-    "'per method': the library's default for the --method given (juxta train and trainClip/trainImageMethod agree).",
+    "Defaults come from each method's record (src/train/methods), which the library's train() reads too.",
     "",
     "examples:",
     "  juxta data emoji --out data/emoji && juxta train --data data/emoji/train.jsonl --out runs/emoji --minutes 5",
@@ -224,14 +236,18 @@ export const train = defineCommand({
     if (!v.data && !v.resume) throw new UserError("--data FILE is required");
     const method = resolveMethod(v.method, v.out, v.resume ?? false);
     const image = (IMAGE_METHODS as readonly string[]).includes(method);
-    for (const flag of image ? CLIP_ONLY : IMAGE_ONLY)
-      if (v[flag] !== undefined)
-        throw new UserError(
-          `--${flag} does not apply to --method ${method}; it is for ${image ? "clip and siglip" : "the image methods (simclr, moco, supcon, triplet)"}`,
-        );
-    const shared = {
+    if (image)
+      for (const flag of CAPTION_ONLY)
+        if (v[flag] !== undefined)
+          throw new UserError(
+            `--${flag} does not apply to --method ${method}; the image methods train on images alone`,
+          );
+    // Options of the other family are refused by the library (its OptionError names them as flags here).
+    const result = await trainRun({
+      method,
       data: v.data,
       out: v.out,
+      preset: v.preset,
       epochs: v.epochs,
       minutes: v.minutes,
       batch: v.batch,
@@ -243,55 +259,29 @@ export const train = defineCommand({
       saveEvery: v["save-every"],
       resume: v.resume,
       strict: v.strict,
-    };
-    if (image) {
-      const prior = v.resume ? readState(v.out) : undefined;
-      if (prior && prior.step >= prior.totalSteps) {
-        // Without this the loop would run past the schedule's end.
-        console.log(
-          `${v.out}: the run is complete (${prior.step} of ${prior.totalSteps} steps); nothing to resume`,
-        );
-        return;
-      }
-      const result = await trainImageMethod({
-        ...shared,
-        method: method as ImageMethod,
-        preset: (v.preset ?? (v.resume ? undefined : IMAGE_PRESET)) as ImageMethodOptions["preset"],
-        temperature: v.temperature,
-        similarity: v.similarity,
-        augment: v.augment,
-        margin: v.margin,
-        miner: v.miner,
-        queue: v.queue,
-        momentum: v.momentum,
-        dataset: { imageField: v["image-field"], labelField: v["label-field"] },
-      });
-      if (result.losses.length > 0)
-        console.log(
-          `${result.method}: ${trainedTo(result)}, final loss ${result.lastLoss.toFixed(4)}; ${formatRunTiming(result)}; encoder saved in ${result.dir}`,
-        );
-      return;
-    }
-    const result = await trainClip({
-      ...shared,
-      method: method as ClipMethod,
-      preset: v.preset as ClipTrainOptions["preset"],
       tokenizer: v.tokenizer,
       init: v.init,
       lockImage: v["lock-image"],
       lockText: v["lock-text"],
       evalData: v["eval-data"],
       evalEvery: v["eval-every"],
+      temperature: v.temperature,
+      similarity: v.similarity,
+      augment: v.augment,
+      margin: v.margin,
+      miner: v.miner,
+      queue: v.queue,
+      momentum: v.momentum,
       dataset: {
         imageField: v["image-field"],
         textField: v["text-field"],
         labelField: v["label-field"],
         template: v["caption-template"],
       },
-    });
+    } as ImageMethodOptions);
     if (result.losses.length > 0)
       console.log(
-        `${trainedTo(result)}, final loss ${result.lastLoss.toFixed(4)}; ${formatRunTiming(result)}; model saved in ${result.dir}`,
+        `${image ? `${result.method}: ` : ""}${trainedTo(result)}, final loss ${result.lastLoss.toFixed(4)}; ${formatRunTiming(result)}; ${image ? "encoder" : "model"} saved in ${result.dir}`,
       );
   },
 });

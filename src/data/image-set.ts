@@ -6,12 +6,12 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
-import { IMAGE_EXTENSIONS, isImageName } from "../data/folder.js";
-import { formatFromName, openDataset } from "../data/open.js";
-import type { DatasetOptions } from "../data/options.js";
-import type { ImageRef } from "../data/types.js";
-import { type Sample, SkipLog } from "../data/types.js";
 import { formatLocation, inputError, UserError } from "../util/errors.js";
+import { IMAGE_EXTENSIONS, isImageName } from "./folder.js";
+import { formatFromName, openDataset } from "./open.js";
+import type { DatasetOptions } from "./options.js";
+import type { ImageRef } from "./types.js";
+import { type Sample, SkipLog } from "./types.js";
 
 export interface ImageItem {
   id: string;

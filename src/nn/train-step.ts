@@ -15,7 +15,7 @@ import {
   type Tensor,
   type TypedArray,
 } from "../engine/index.js";
-import { type Buffer, bind, type Module, type Parameter } from "../nn/module.js";
+import { type Buffer, bind, type Module, type Parameter } from "./module.js";
 
 export interface StepSpec {
   model: Module;

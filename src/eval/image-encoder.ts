@@ -9,12 +9,12 @@ import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import { type Sample, SkipLog } from "../data/types.js";
 import type { SessionOptions } from "../engine/index.js";
-import { type KnnOptions, knnAccuracy } from "../eval/knn.js";
-import { type LinearProbeOptions, linearProbe } from "../eval/linear-probe.js";
 import { preprocessImages } from "../image/preprocess.js";
 import { ImageFeatureEncoder } from "../models/image-encoder.js";
 import { loadImageEncoder } from "../models/saved.js";
 import { formatLocation, UserError } from "../util/errors.js";
+import { type KnnOptions, knnAccuracy } from "./knn.js";
+import { type LinearProbeOptions, linearProbe } from "./linear-probe.js";
 
 export interface ImageEvalOptions {
   /** Labelled test images (a folder holding train and test manifests works: its test split is used). */

@@ -2,9 +2,10 @@
  * Exact-search latency: top-10 over `n` random `dim`-d unit vectors, the median over `queries` single
  * queries (after a few warm-up queries, so V8 has optimized the scan).
  */
-import { median } from "../bench/timing.js";
+
 import { fillNormal, streamKey } from "../engine/random.js";
-import { VectorIndex } from "./index.js";
+import { VectorIndex } from "../search/index.js";
+import { median } from "./timing.js";
 
 export interface SearchBench {
   search_vectors: number;

@@ -5,13 +5,14 @@
  * both alike; the median over the timed repetitions is reported.
  */
 import { fillNormal, streamKey } from "../engine/random.js";
-import { Queue } from "../losses/index.js";
 import { ImageEncoder, type ImageEncoderPreset, imageEncoderConfig } from "../models/image-encoder.js";
-import { TrainStep } from "../train/step.js";
-import { createMethodStep, type ImageMethod, LABELLED_METHODS } from "./steps.js";
+import { TrainStep } from "../nn/train-step.js";
+import { createMethodStep } from "../train/images.js";
+import { type ImageMethodName, METHODS } from "../train/methods/index.js";
+import { methodSettings } from "../train/options.js";
 
 export interface OverheadOptions {
-  method: ImageMethod;
+  method: ImageMethodName;
   preset: ImageEncoderPreset;
   /** Samples per batch (2N images). */
   batch: number;
@@ -21,7 +22,7 @@ export interface OverheadOptions {
 }
 
 export interface OverheadResult {
-  method: ImageMethod;
+  method: ImageMethodName;
   preset: ImageEncoderPreset;
   batch: number;
   /** Median milliseconds of one method step (MoCo: including the queue update and the momentum update). */
@@ -40,18 +41,17 @@ export async function measureMethodOverhead(opts: OverheadOptions): Promise<Over
   const session = opts.threads ? { threads: opts.threads } : undefined;
   const pixels = fillNormal(new Float32Array(2 * n * 3 * s * s), streamKey("overhead")) as Float32Array;
   const labels = BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 4));
-  const moco =
-    opts.method === "moco"
-      ? { key: new ImageEncoder(cfg).initialize(0), queue: new Queue(n * 8, cfg.head.out), momentum: 0.99 }
-      : undefined;
-  const step = await createMethodStep(opts.method, model, { batch: n, moco, session });
+  const method = METHODS[opts.method];
+  const settings = methodSettings(method, { queue: n * 8 });
+  const extras = method.extras?.({ model, config: cfg, batch: n, stepsPerEpoch: 9, seed: 0, settings });
+  const step = await createMethodStep(method, model, { batch: n, settings, extras, session });
   const baseline = await TrainStep.create({
     model,
     inputs: { images: { shape: [2 * n, 3, s, s] } },
     loss: ({ images }) => ({ loss: model.forward(images!).square().mean() }),
     session,
   });
-  const feeds = { pixels, labels: LABELLED_METHODS.includes(opts.method) ? labels : undefined };
+  const feeds = { pixels, labels: method.labelled ? labels : undefined };
   const repeats = opts.repeats ?? 10;
   const methodTimes: number[] = [];
   const baseTimes: number[] = [];

@@ -1,0 +1,41 @@
+/**
+ * Supervised contrastive learning (Khosla et al. 2020, "Supervised Contrastive Learning"): as SimCLR over
+ * two views of N labelled images, but every view with the same label is a positive (P(i)):
+ *
+ *   L = Σ_i −1/|P(i)| Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a≠i} exp(z_i·z_a/τ) )
+ *
+ * τ = 0.1 (the paper's CIFAR setting), the loss scaled by τ/τ_base with τ_base = τ.
+ *
+ *   await train({ method: "supcon", data: "labelled.jsonl", out: "runs/supcon", minutes: 3 })
+ */
+import { supConLoss } from "../../losses/index.js";
+import type { ImageMethod } from "./method.js";
+
+export const supcon: ImageMethod = {
+  name: "supcon",
+  family: "images",
+  summary: "image encoder trained on class labels: positives are all views with the same label",
+  defaults: {
+    preset: "resnet-tiny",
+    epochs: 10,
+    batch: 128,
+    lr: 1e-3,
+    weightDecay: 1e-4,
+    temperature: 0.1,
+    augment: "simclr",
+  },
+  labelled: true,
+  settings: ["temperature", "augment"],
+  loss({ model, images, labels, n, settings }) {
+    const z = model.forward(images);
+    const d = z.shape[1] as number;
+    const features = z.reshape([2, n, d]).transpose([1, 0, 2]);
+    const temperature = settings.temperature as number;
+    return {
+      loss: supConLoss(features, labels as NonNullable<typeof labels>, {
+        temperature,
+        baseTemperature: temperature,
+      }).loss,
+    };
+  },
+};

@@ -1,0 +1,249 @@
+/**
+ * The options of a training run: what every method takes, what each family adds, and how they become the
+ * run's settings — defaults from the method's record for a new run, the recorded settings for a resume
+ * (which must not be changed). Errors name the options as the API spells them (OptionError), and the CLI
+ * re-phrases them with its flags.
+ */
+import type { DatasetOptions } from "../data/options.js";
+import type { SessionOptions } from "../engine/index.js";
+import type { ClipConfig } from "../models/clip.js";
+import type { ImageEncoderConfig, ImageEncoderPreset } from "../models/image-encoder.js";
+import type { PresetName } from "../models/presets.js";
+import { OptionError } from "../util/errors.js";
+import type { ProgressStream } from "../util/progress.js";
+import type { TrainState } from "./checkpoint.js";
+import type {
+  ImageMethod,
+  ImageMethodName,
+  ImageMethodSetting,
+  ImageMethodSettings,
+  Method,
+  PairMethod,
+  PairMethodName,
+} from "./methods/index.js";
+import { checkScheduleLength } from "./run.js";
+
+export interface CommonTrainOptions {
+  /** Manifest, folder or shard to train on (a resume reads it from the run). */
+  data?: string;
+  /** The run folder: model, checkpoint, metrics. */
+  out: string;
+  /** Model preset (default: the method's): a CLIP preset for pairs, an image-encoder preset otherwise. */
+  preset?: PresetName | ImageEncoderPreset;
+  epochs?: number;
+  /** Wall-clock budget for training and its evaluations; the schedule is sized from the measured pace. */
+  minutes?: number;
+  batch?: number;
+  lr?: number;
+  weightDecay?: number;
+  warmup?: number;
+  seed?: number;
+  /** Continue the run in `out` from its last checkpoint. */
+  resume?: boolean;
+  /** Steps between checkpoints (default: about every 2 minutes' worth). */
+  saveEvery?: number;
+  maxGradNorm?: number;
+  strict?: boolean;
+  dataset?: DatasetOptions;
+  workers?: number;
+  /** ONNX Runtime options of the training step (threads). */
+  session?: SessionOptions;
+  /** Stop after this many steps in this invocation (a later resume continues); for tests and demos. */
+  stopAfter?: number;
+  /** Where progress and messages go (default stderr). */
+  stream?: ProgressStream;
+}
+
+/** A CLIP model on image-text pairs (methods clip and siglip). */
+export interface ClipTrainOptions extends CommonTrainOptions {
+  method?: PairMethodName;
+  preset?: PresetName;
+  /** Model shapes, instead of a preset (programmatic use: small models in tests and experiments). */
+  config?: ClipConfig;
+  /** Start from these pretrained weights (a Juxta run, a Hugging Face or an OpenCLIP folder). */
+  init?: string;
+  /** Keep the image (LiT) or the text tower frozen. */
+  lockImage?: boolean;
+  lockText?: boolean;
+  /** Evaluate on this held-out set (lines in RUN/evals.jsonl); every `evalEvery` steps if given. */
+  evalData?: string;
+  evalEvery?: number;
+  /** Use this tokenizer.json instead of training one on the captions. */
+  tokenizer?: string;
+}
+
+/** An image-only encoder (methods simclr, moco, supcon, triplet). */
+export interface ImageMethodOptions extends CommonTrainOptions, ImageMethodSettings {
+  /** Required to start a run; a resume takes the run's. */
+  method?: ImageMethodName;
+  preset?: ImageEncoderPreset;
+  /** A custom encoder configuration instead of a preset. */
+  encoder?: ImageEncoderConfig;
+}
+
+export type TrainOptions = ClipTrainOptions | ImageMethodOptions;
+
+/** What defines a run (state.json's `options`). */
+export interface CommonSettings {
+  data: string;
+  preset: string | undefined;
+  epochs: number | undefined;
+  minutes: number | undefined;
+  batch: number;
+  lr: number;
+  weightDecay: number;
+  warmup: number | undefined;
+  seed: number;
+  maxGradNorm: number | undefined;
+}
+
+export interface PairSettings extends CommonSettings {
+  method: PairMethodName;
+  config: ClipConfig | undefined;
+  init: string | undefined;
+  lockImage: boolean;
+  lockText: boolean;
+}
+
+export interface ImageSettings extends CommonSettings, ImageMethodSettings {
+  method: ImageMethodName;
+  encoder: ImageEncoderConfig | undefined;
+}
+
+const COMMON_KEYS = [
+  "method",
+  "data",
+  "preset",
+  "epochs",
+  "minutes",
+  "batch",
+  "lr",
+  "weightDecay",
+  "warmup",
+  "seed",
+  "maxGradNorm",
+] as const;
+const PAIR_KEYS = ["config", "init", "lockImage", "lockText"] as const;
+/** Options only image-text training reads (beyond its settings). */
+const PAIR_ONLY = [...PAIR_KEYS, "evalData", "evalEvery", "tokenizer"] as const;
+const IMAGE_SETTINGS: readonly ImageMethodSetting[] = [
+  "temperature",
+  "similarity",
+  "augment",
+  "margin",
+  "miner",
+  "queue",
+  "momentum",
+];
+
+/** The settings keys that define a run of `method`. */
+export function runKeys(method: Method): string[] {
+  return method.family === "pairs"
+    ? [...COMMON_KEYS, ...PAIR_KEYS]
+    : [...COMMON_KEYS, "encoder", ...method.settings];
+}
+
+/** Refuse options that `method` does not read, saying which methods do. */
+function checkApplicable(method: Method, opts: Record<string, unknown>): void {
+  const foreign =
+    method.family === "pairs"
+      ? ["encoder", ...IMAGE_SETTINGS]
+      : [...PAIR_ONLY, ...IMAGE_SETTINGS.filter((s) => !method.settings.includes(s))];
+  for (const key of foreign) {
+    if (opts[key] === undefined) continue;
+    const readers = (PAIR_ONLY as readonly string[]).includes(key)
+      ? "clip and siglip"
+      : key === "encoder"
+        ? "the image methods (simclr, moco, supcon, triplet)"
+        : `the methods whose settings include it (${method.name} reads ${method.family === "images" ? method.settings.join(", ") : "none of them"})`;
+    throw new OptionError(`{${key}} does not apply to method ${method.name}; it is for ${readers}`);
+  }
+}
+
+/** The run's settings: a resume's recorded ones (unchanged), or the options with the method's defaults. */
+export function resolveSettings(
+  method: PairMethod,
+  opts: ClipTrainOptions,
+  prior: TrainState | undefined,
+): PairSettings;
+export function resolveSettings(
+  method: ImageMethod,
+  opts: ImageMethodOptions,
+  prior: TrainState | undefined,
+): ImageSettings;
+export function resolveSettings(
+  method: Method,
+  opts: TrainOptions,
+  prior: TrainState | undefined,
+): PairSettings | ImageSettings {
+  const given = opts as unknown as Record<string, unknown>;
+  checkApplicable(method, given);
+  if (prior) {
+    // Runs from before SigLIP existed recorded no method.
+    const saved = { method: "clip", ...prior.options } as Record<string, unknown>;
+    for (const k of runKeys(method)) {
+      const value = given[k];
+      if (value !== undefined && k !== "minutes" && JSON.stringify(value) !== JSON.stringify(saved[k]))
+        throw new OptionError(
+          `{resume}: {${k}} ${JSON.stringify(value)} differs from the run's ${JSON.stringify(saved[k])}; a resumed run keeps its settings`,
+        );
+    }
+    checkScheduleLength(saved.epochs as number | undefined, opts.minutes, true);
+    const minutes = opts.minutes ?? (saved.minutes as number | undefined);
+    return { ...saved, minutes } as unknown as PairSettings | ImageSettings;
+  }
+  if (!opts.data) throw new OptionError(`{data} is required to start a run`);
+  checkScheduleLength(opts.epochs, opts.minutes, false);
+  const d = method.defaults;
+  const common: CommonSettings = {
+    data: opts.data,
+    preset: opts.preset ?? d.preset,
+    epochs: opts.epochs ?? (opts.minutes === undefined ? d.epochs : undefined),
+    minutes: opts.minutes,
+    batch: opts.batch ?? d.batch,
+    lr: opts.lr ?? d.lr,
+    weightDecay: opts.weightDecay ?? d.weightDecay,
+    warmup: opts.warmup,
+    seed: opts.seed ?? 0,
+    maxGradNorm: opts.maxGradNorm,
+  };
+  if (method.family === "pairs") {
+    const o = opts as ClipTrainOptions;
+    if (o.init && (o.preset || o.config))
+      throw new OptionError(`{init} takes its shapes from the pretrained model; drop {preset}`);
+    return {
+      ...common,
+      method: method.name,
+      preset: o.config ? "custom" : o.init ? "init" : common.preset,
+      config: o.config,
+      init: o.init,
+      lockImage: o.lockImage ?? false,
+      lockText: o.lockText ?? false,
+      // Fine-tuning moves pretrained weights gently (OpenCLIP's fine-tuning recipes use 1e-5 to 5e-5).
+      lr: opts.lr ?? (o.init ? method.defaults.fineTuneLr : common.lr),
+    };
+  }
+  const o = opts as ImageMethodOptions;
+  const settings = methodSettings(method, o);
+  method.check?.(settings, common.batch);
+  return {
+    ...common,
+    method: method.name,
+    preset: o.encoder ? opts.preset : common.preset,
+    encoder: o.encoder,
+    ...settings,
+  };
+}
+
+/**
+ * The settings `method` reads, from `s` or else its defaults (also for resumed runs, which may have been
+ * saved before a default existed).
+ */
+export function methodSettings(method: ImageMethod, s: ImageMethodSettings): ImageMethodSettings {
+  const out: ImageMethodSettings = {};
+  for (const key of method.settings) {
+    const value = s[key] ?? method.defaults[key];
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}

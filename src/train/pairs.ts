@@ -1,0 +1,199 @@
+/**
+ * The image-text family: a CLIP model trained on captioned images with a pair method's loss (clip,
+ * siglip). Builds the trainee the loop drives: the model (the checkpoint's, pretrained weights, or fresh),
+ * the tokenizer (the model's, a given one, or BPE trained on the captions), the data decoded once, the
+ * compiled step, and the held-out evaluation.
+ */
+import { join } from "node:path";
+import { Loader } from "../data/loader.js";
+import type { SessionOptions, Tensor } from "../engine/index.js";
+import { evaluateClip, evalValues, loadEvalSet } from "../eval/clip.js";
+import { CLIP } from "../models/clip.js";
+import { type PresetName, presetConfig } from "../models/presets.js";
+import {
+  checkTokenizer,
+  defaultPreprocess,
+  type LoadedClip,
+  loadClip,
+  MODEL_FILE,
+  type Preprocess,
+  saveClip,
+} from "../models/saved.js";
+import type { Parameter } from "../nn/module.js";
+import { TrainStep } from "../nn/train-step.js";
+import { loadInit, lockedParams } from "../pretrained/init.js";
+import { loadTokenizer, trainBpe } from "../text/index.js";
+import type { Tokenizer } from "../text/tokenizer.js";
+import { OptionError, UserError } from "../util/errors.js";
+import type { PairMethod } from "./methods/index.js";
+import type { PairSettings } from "./options.js";
+import { loadTrainingSet } from "./run.js";
+import { snapshotBuffers, type Trainee, type TraineeContext } from "./trainee.js";
+
+export interface PairStepOptions {
+  batch: number;
+  /**
+   * Token positions per caption (default: the context length). Fewer are exact when every caption's
+   * end-of-text token lies within them: the text tower is causal and pools there, so later positions never
+   * reach the loss, and their gradients are zero either way.
+   */
+  textLength?: number;
+  trainable?: (p: Parameter) => boolean;
+  session?: SessionOptions;
+}
+
+/** A pair method's compiled step for `model`: both towers, the loss, its gradients and metrics. */
+export function createPairStep(method: PairMethod, model: CLIP, opts: PairStepOptions): Promise<TrainStep> {
+  const { imageSize } = model.cfg.vision;
+  const textLength = opts.textLength ?? model.cfg.text.contextLength;
+  const b = opts.batch;
+  return TrainStep.create({
+    model,
+    inputs: {
+      images: { shape: [b, 3, imageSize, imageSize] },
+      tokens: { shape: [b, textLength], dtype: "int32" },
+    },
+    loss: ({ images, tokens }) => method.loss(model, images as Tensor, tokens as Tensor),
+    trainable: opts.trainable,
+    session: opts.session,
+  });
+}
+
+export interface PairExtras {
+  tokenizer?: string;
+  evalData?: string;
+  evalEvery?: number;
+}
+
+export async function startPairs(
+  method: PairMethod,
+  ctx: TraineeContext<PairSettings>,
+  extras: PairExtras,
+): Promise<Trainee> {
+  const { dir, settings: o, prior, say } = ctx;
+  // The model to train: the checkpoint's (resume), pretrained weights (init), or a fresh one.
+  let start: { model: CLIP; tokenizer?: Tokenizer; preprocess: Preprocess };
+  if (prior) {
+    start = loadClip(dir);
+    const saved = (start as LoadedClip).config;
+    if (saved.step !== prior.step)
+      throw new UserError(
+        `${join(dir, MODEL_FILE)}: holds step ${saved.step}, state.json says ${prior.step}`,
+      );
+    if ((saved.method ?? "clip") !== o.method)
+      throw new UserError(
+        `${dir}: juxta.json says method ${saved.method ?? "clip"}, state.json says ${o.method}`,
+      );
+  } else if (o.init) {
+    start = loadInit(o.init, { tokenizer: extras.tokenizer });
+    say(`starting from ${o.init} (${start.model.parameterCount.toLocaleString("en")} parameters)`);
+  } else {
+    const cfg = o.config ?? presetConfig(o.preset as PresetName);
+    const initLogitScale = cfg.initLogitScale ?? method.initLogitScale;
+    const model = new CLIP({
+      ...cfg,
+      ...(initLogitScale !== undefined ? { initLogitScale } : {}),
+    }).initialize(o.seed);
+    start = { model, preprocess: defaultPreprocess(model.cfg) };
+  }
+  const { model, preprocess } = start;
+  for (const line of method.prepare(model, prior ? "resume" : o.init ? "init" : "fresh")) say(line);
+  const cfg = model.cfg;
+  const size = cfg.vision.imageSize;
+
+  // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
+  const { store, samples, log } = await loadTrainingSet(o.data, {
+    dataset: ctx.dataset,
+    strict: ctx.strict,
+    size,
+    stream: ctx.stream,
+  });
+  const captioned = samples.filter((s) => s.text);
+  if (captioned.length < samples.length)
+    throw new UserError(
+      `${o.data}: ${samples.length - captioned.length} samples have no caption; ${method.name} trains on image-text pairs`,
+    );
+
+  // Tokenizer: the start model's, a given one, or one trained on these captions.
+  let tokenizer: Tokenizer;
+  if (start.tokenizer) tokenizer = start.tokenizer;
+  else if (extras.tokenizer) tokenizer = loadTokenizer(extras.tokenizer);
+  else {
+    say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${samples.length} captions`);
+    tokenizer = trainBpe(
+      samples.map((s) => s.text as string),
+      { vocabSize: cfg.text.vocabSize },
+    );
+  }
+  checkTokenizer(tokenizer, cfg, extras.tokenizer ?? join(dir, "tokenizer.json"));
+  const ctxLength = cfg.text.contextLength;
+  const textLength = captionPositions(tokenizer, captioned, ctxLength);
+  if (textLength < ctxLength)
+    say(
+      `captions here need at most ${textLength} of ${ctxLength} token positions: the text tower runs on ${textLength}`,
+    );
+
+  const loader = new Loader(store, samples, {
+    batchSize: o.batch,
+    size,
+    seed: o.seed,
+    augment: "clip",
+    mean: preprocess.mean,
+    std: preprocess.std,
+    workers: ctx.workers,
+  });
+
+  model.train();
+  const trainable = o.lockImage || o.lockText ? lockedParams(model, o) : undefined;
+  ctx.setup.say("compiling the training step (forward, loss and backward as one ONNX model)");
+  const step = await createPairStep(method, model, {
+    batch: o.batch,
+    trainable,
+    textLength,
+    session: ctx.session,
+  });
+
+  let evaluate: Trainee["evaluate"];
+  if (extras.evalData) {
+    ctx.setup.say(`reading the held-out set ${extras.evalData}`);
+    const evalSet = await loadEvalSet(extras.evalData, { dataset: ctx.dataset });
+    evaluate = async () => {
+      const result = await evaluateClip({ model, tokenizer, preprocess }, evalSet, { linearProbe: false });
+      model.train();
+      const values = evalValues(result);
+      const shown = ["image_to_text/R@1", "text_to_image/R@1", "zero_shot/top1"].filter((k) => k in values);
+      // counts and classes let a report draw chance levels (R@k: k/captions or k/images; top-k: k/classes).
+      return { values, shown, details: { counts: result.counts, classes: result.zero_shot?.classes } };
+    };
+  } else if (extras.evalEvery !== undefined)
+    throw new OptionError(`{evalEvery} needs {evalData} (the held-out set to evaluate on)`);
+
+  const buffers = model.buffers();
+  return {
+    loader,
+    step: {
+      params: step.params,
+      run: (batch, index) =>
+        step.run({ images: batch.pixels, tokens: tokenizer.encodeBatch(batch.texts, textLength) }, index),
+      afterUpdate() {},
+      release: () => step.release(),
+    },
+    save: (at) => saveClip(dir, model, tokenizer, { step: at, preset: o.preset, preprocess }),
+    snapshot: () => snapshotBuffers(buffers),
+    progress: { label: "train", unit: "pairs", perTick: o.batch },
+    evaluate,
+    skipped: log.total,
+  };
+}
+
+/**
+ * Token positions the text tower needs for these captions: the longest encoding (start and end tokens
+ * included, at most the context), rounded up to a multiple of 8. Positions after a caption's end-of-text
+ * token never reach CLIP's loss (causal tower, pooled there), so dropping the ones no caption uses is exact.
+ */
+function captionPositions(tokenizer: Tokenizer, samples: readonly { text?: string }[], ctx: number): number {
+  let longest = 1;
+  for (const s of samples)
+    longest = Math.max(longest, Math.min(ctx, tokenizer.encode(s.text as string).length + 2));
+  return Math.min(ctx, Math.ceil(longest / 8) * 8);
+}
