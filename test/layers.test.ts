@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 /** Lowest first. Folders on one line may import each other. */
 export const LAYERS: readonly (readonly string[])[] = [
   ["util"],
+  // Stand-ins for Node built-ins in browser bundles (package.json "browser").
+  ["browser"],
   ["io", "engine"],
   ["nn", "text"],
   ["data", "image"],
