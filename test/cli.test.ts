@@ -44,7 +44,12 @@ test("juxta help CMD is CMD --help, written from the option specs", () => {
   const help = juxta("help", "train").stdout;
   assert.equal(help, juxta("train", "--help").stdout);
   assert.match(help, /^usage: juxta train /);
-  assert.match(help, /^ {2}--batch B {12}pairs .* \(default: per method\)$/m);
+  assert.match(help, /^ {2}--batch B {12}pairs .* \(default: 128\)$/m);
+  // Defaults that differ by method are listed per method, from the same records the library reads.
+  assert.match(
+    help,
+    /^ {2}--lr LR .* \(default: clip\/siglip 0\.0005, simclr\/moco\/supcon\/triplet 0\.001\)$/m,
+  );
   assert.match(help, /^ {2}--out RUN {12}run folder: .* \(required\)$/m);
   assert.match(help, /^clip and siglip:$/m);
   for (const c of ["search", "classify"]) assert.match(juxta("help", c).stdout, /^ {2}-k, --top K /m, c);

@@ -19,10 +19,11 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["models", "losses", "optim", "search"],
   ["pretrained", "hub", "report"],
   ["handle", "export"],
-  ["pipelines"],
+  // moderate is the pipeline behind pipeline("moderation", model), beside the others.
+  ["pipelines", "moderate"],
   ["eval"],
   ["train"],
-  ["apps", "moderate"],
+  ["apps"],
   ["distributed", "serve"],
   ["bench"],
   // The entry points: the CLI, and the public API's subpath barrels (package.json "exports").
