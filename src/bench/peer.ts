@@ -11,10 +11,12 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { sharedDir } from "../util/paths.js";
+import { projectRoot, sharedDir } from "../util/paths.js";
 
 const PYTHON = "/usr/bin/python3";
 export const PEER_SCRIPT = join(sharedDir, "bench", "peer", "clip_torch.py");
+/** PyTorch's dynamic int8 (quantize_dynamic) of the same towers: the project's own addition to the peer. */
+export const PEER_INT8_SCRIPT = join(projectRoot, "src", "bench", "peer_int8.py");
 
 export interface PeerResult {
   [key: string]: unknown;
@@ -42,14 +44,14 @@ function hasAvx512(): boolean {
 }
 
 /** Run clip_torch.py with these arguments; returns its JSON line plus its peak RSS. */
-export function runPeer(args: string[], threads = 2): PeerResult {
+export function runPeer(args: string[], threads = 2, script = PEER_SCRIPT): PeerResult {
   // Wrap the script so that the child reports its own peak RSS (ru_maxrss, kB on Linux).
   const wrapper = [
     "import json, resource, runpy, sys, io, contextlib",
-    `sys.argv = ${JSON.stringify([PEER_SCRIPT, ...args, "--threads", String(threads)])}`,
+    `sys.argv = ${JSON.stringify([script, ...args, "--threads", String(threads)])}`,
     "buf = io.StringIO()",
     "with contextlib.redirect_stdout(buf):",
-    `    runpy.run_path(${JSON.stringify(PEER_SCRIPT)}, run_name='__main__')`,
+    `    runpy.run_path(${JSON.stringify(script)}, run_name='__main__')`,
     "out = json.loads(buf.getvalue().strip().splitlines()[-1])",
     "out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)",
     "print(json.dumps(out))",
