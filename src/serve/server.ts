@@ -30,6 +30,7 @@ import { knnQuery, knnResults, metadataIds } from "./clip-retrieval.js";
 import { HttpError } from "./http-error.js";
 import { Inference } from "./inference.js";
 import { type ServeMetrics, serveMetrics } from "./metrics.js";
+import { PAGE } from "./page.js";
 import { type Query, searchQuery } from "./query.js";
 
 export interface ServeOptions {
@@ -204,6 +205,7 @@ class Service {
       reply.code(404).send({ error: `no route ${req.method} ${req.url}`, status: 404 });
     });
 
+    app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(PAGE));
     app.get("/health", async () => ({
       status: "ok",
       items: await this.store.size(),
