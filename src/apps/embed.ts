@@ -60,11 +60,17 @@ export async function embedInputs(
         embeds: await handle.embedPixels(pixels.data),
         ids: Array.from({ length: pixels.n }, (_, i) => `pixel_values[${i}]`),
       };
-    if (images)
-      out.image = {
-        embeds: await handle.embedImages(images.map((im) => im.ref)),
-        ids: images.map((im) => im.id),
-      };
+    if (images) {
+      // An unreadable image is skipped and counted in the log (fatal under --strict), as README says.
+      const r = await handle.embedImagesSkipping(images.map((im) => im.ref));
+      for (const s of r.skipped) inputs.log?.add({ file: images[s.index]!.id }, s.reason);
+      if ((!inputs.log || r.kept.length === 0) && r.skipped.length > 0)
+        throw new UserError(
+          `cannot embed ${images[r.skipped[0]!.index]!.id}: ${r.skipped[0]!.reason}` +
+            (r.kept.length === 0 ? ` (no image of ${images.length} could be embedded)` : ""),
+        );
+      out.image = { embeds: r.embeds, ids: r.kept.map((i) => images[i]!.id) };
+    }
     if (texts) out.text = { embeds: await handle.embedTexts(texts), texts };
     return out;
   });

@@ -125,14 +125,20 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
               `${opts.out}: index is ${info.dim}-d but ${modelDir} embeds to ${embedder.dim}-d`,
             );
           if (info) checkIndexWeights(opts.out, info, embedder.dir);
-          const embeds = await embedder.embedImages(fresh.map((im) => im.ref));
+          // An unreadable image is skipped and counted (fatal under --strict), never the end of the update.
+          const r = await embedder.embedImagesSkipping(fresh.map((im) => im.ref));
+          for (const s of r.skipped) {
+            if (!opts.log) throw new UserError(`cannot index ${fresh[s.index]!.id}: ${s.reason}`);
+            opts.log.add({ file: fresh[s.index]!.id }, s.reason);
+          }
+          const added = r.kept.map((i) => fresh[i]!);
           target ??= await createIndexStore(opts.out, embedder.dim, opts.backend);
           await target.add(
-            fresh.map((im) => im.id),
-            embeds,
-            fresh.map(metaOf),
+            added.map((im) => im.id),
+            r.embeds,
+            added.map(metaOf),
           );
-          result.added = fresh.length;
+          result.added = added.length;
           info ??= { model: resolve(modelDir), ...(tokenizer ? { tokenizer } : {}), dim: embedder.dim };
           if (!info.weights && embedder.dir) info.weights = weightsFingerprint(embedder.dir);
         } finally {

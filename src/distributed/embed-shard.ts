@@ -1,14 +1,12 @@
 /**
  * Embedding one shard in a worker: the model opened once per worker thread and kept for every shard after,
- * each image decoded on its own so an unreadable file is skipped and named (the shard still finishes),
+ * the handle's skipping mode leaving out an unreadable file and naming it (the shard still finishes),
  * the result written atomically beside the plan.
  */
 
 import { modelFingerprint } from "../handle/fingerprint.js";
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
-import { decodeImage } from "../image/decode.js";
-import { preprocessInto } from "../image/preprocess.js";
 import { UserError } from "../util/errors.js";
 import { type EmbedPlan, readPlan, type Shard, writeShard } from "./plan.js";
 
@@ -49,19 +47,15 @@ export async function embedShard(job: ShardJob, onProgress?: (done: number) => v
   const shard = plan.shards.find((s) => s.id === job.shard);
   if (!shard) throw new UserError(`${job.out}: the plan has no shard ${job.shard}`);
   const embedder = await embedderFor(plan);
-  const { imageSize: size, mean, std } = embedder.preprocess;
   const ids: string[] = [];
   const skipped: string[] = [];
   const parts: Float32Array[] = [];
   for (let start = 0; start < shard.items.length; start += CHUNK) {
     const paths = shard.items.slice(start, start + CHUNK);
-    const decoded = await Promise.all(paths.map((path) => decodeImage({ kind: "file", path })));
-    const good = decoded.flatMap((r, i) => (r.ok ? [{ image: r.image, path: paths[i] as string }] : []));
-    for (const [i, r] of decoded.entries()) if (!r.ok) skipped.push(`${paths[i]}: ${r.reason}`);
-    const pixels = new Float32Array(good.length * 3 * size * size);
-    for (const [slot, g] of good.entries()) preprocessInto(g.image, size, { mean, std }, pixels, slot);
-    if (good.length > 0) parts.push(await embedder.embedPixels(pixels));
-    ids.push(...good.map((g) => g.path));
+    const r = await embedder.embedImagesSkipping(paths);
+    parts.push(r.embeds);
+    ids.push(...r.kept.map((i) => paths[i] as string));
+    skipped.push(...r.skipped.map((s) => `${paths[s.index]}: ${s.reason}`));
     onProgress?.(Math.min(1, (start + CHUNK) / shard.items.length));
   }
   const dim = embedder.dim;

@@ -174,7 +174,7 @@ export class ModelHandle {
     const out = new Float32Array(n * dim);
     const bar = this.bar(label, n, "images");
     const load = (start: number) => {
-      const p = this.pixelsOf(refs, start, Math.min(n, start + this.chunk));
+      const p = this.pixelsOf(refs, start, Math.min(n, start + this.chunk)).then((c) => c.pixels);
       // Marked handled now: it may fail while the previous chunk is still encoding; it is awaited later.
       p.catch(() => undefined);
       return p;
@@ -188,6 +188,40 @@ export class ModelHandle {
     }
     bar?.done();
     return out;
+  }
+
+  /**
+   * Like {@link embedImages}, but an image that cannot be decoded is skipped instead of failing the call:
+   * `embeds` holds a row for each image in `kept` (indices into `images`, in order), and `skipped` says
+   * which were left out and why ("unreadable image: …", the SkipLog convention).
+   */
+  async embedImagesSkipping(
+    images: readonly ImageInput[],
+    label = "embed images",
+  ): Promise<{ embeds: Float32Array; kept: number[]; skipped: { index: number; reason: string }[] }> {
+    const refs = images.map(toImageRef);
+    const n = refs.length;
+    const dim = this.dim;
+    const parts: Float32Array[] = [];
+    const kept: number[] = [];
+    const skipped: { index: number; reason: string }[] = [];
+    const bar = this.bar(label, n, "images");
+    for (let start = 0; start < n; start += this.chunk) {
+      const end = Math.min(n, start + this.chunk);
+      const chunk = await this.pixelsOf(refs, start, end, skipped);
+      if (chunk.kept.length > 0) parts.push(await this.embedPixels(chunk.pixels));
+      kept.push(...chunk.kept);
+      bar?.tick(end - start);
+    }
+    bar?.done();
+    const embeds = new Float32Array(kept.length * dim);
+    let at = 0;
+    for (const p of parts) {
+      embeds.set(p, at);
+      at += p.length;
+    }
+    skipped.sort((a, b) => a.index - b.index);
+    return { embeds, kept, skipped };
   }
 
   /** Embeddings of already preprocessed pixels [n, 3, S, S] (normalized with the model's mean and std). */
@@ -255,23 +289,44 @@ export class ModelHandle {
     return new Progress({ label, total, unit, stream: this.opts.progress });
   }
 
-  /** Decode and preprocess refs[start..end) into one pixel block. */
-  private async pixelsOf(refs: readonly ImageRef[], start: number, end: number): Promise<Float32Array> {
+  /**
+   * Decode and preprocess refs[start..end) into one pixel block. Without `skipped` an unreadable image is
+   * a UserError; with it, the image is recorded there and the block holds only the images in `kept`.
+   */
+  private async pixelsOf(
+    refs: readonly ImageRef[],
+    start: number,
+    end: number,
+    skipped?: { index: number; reason: string }[],
+  ): Promise<{ pixels: Float32Array; kept: number[] }> {
     const { imageSize: size, mean, std } = this.preprocess;
     const norm: Normalization = { mean, std };
-    const out = new Float32Array((end - start) * 3 * size * size);
+    const plane = 3 * size * size;
+    const out = new Float32Array((end - start) * plane);
+    const ok = new Array<boolean>(end - start).fill(false);
     let next = start;
     // Several decodes in flight: sharp decodes off the main thread while the resize runs here.
     const lane = async (): Promise<void> => {
       while (next < end) {
         const i = next++;
         const r = await decodeImage(refs[i] as ImageRef);
-        if (!r.ok) throw new UserError(`cannot embed image ${i + 1} of ${refs.length}: ${r.reason}`);
+        if (!r.ok) {
+          if (!skipped) throw new UserError(`cannot embed image ${i + 1} of ${refs.length}: ${r.reason}`);
+          skipped.push({ index: i, reason: r.reason });
+          continue;
+        }
         preprocessInto(r.image, size, norm, out, i - start);
+        ok[i - start] = true;
       }
     };
     await Promise.all(Array.from({ length: Math.min(4, end - start) }, lane));
-    return out;
+    const kept: number[] = [];
+    for (let j = 0; j < ok.length; j++) if (ok[j]) kept.push(start + j);
+    if (kept.length === end - start) return { pixels: out, kept };
+    // Close the gaps the skipped images left, keeping order.
+    for (const [slot, i] of kept.entries())
+      if (slot !== i - start) out.copyWithin(slot * plane, (i - start) * plane, (i - start + 1) * plane);
+    return { pixels: out.slice(0, kept.length * plane), kept };
   }
 }
 

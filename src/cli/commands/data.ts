@@ -1,4 +1,6 @@
 /** `juxta data emoji|check`: build the emoji quickstart data set, or read a data set and report on it. */
+
+import { decodeCheck } from "../../data/check.js";
 import { buildEmojiDataset } from "../../data/emoji.js";
 import { openDataset } from "../../data/open.js";
 import { FORMATS } from "../../data/options.js";
@@ -66,11 +68,13 @@ export const data = defineCommand({
     if (action === "check") {
       if (rest.length !== 1) throw new UserError("juxta data check needs one PATH");
       const log = new SkipLog(values.strict ?? false);
-      const samples = await openDataset(
+      const listed = await openDataset(
         rest[0]!,
         { ...datasetOptions(values), format: values.format, split: values.split },
         log,
       );
+      // Decoded as training decodes them: the skips reported are exactly the rows training would skip.
+      const samples = await decodeCheck(listed, log);
       const labels = new Map<string, number>();
       for (const s of samples) if (s.label !== undefined) labels.set(s.label, (labels.get(s.label) ?? 0) + 1);
       const captioned = samples.filter((s) => s.text !== undefined).length;
