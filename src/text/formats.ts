@@ -61,7 +61,7 @@ function parseJson(text: string, file: string): unknown {
     const message = (e as Error).message;
     const at = /position (\d+)/.exec(message);
     const line = at ? text.slice(0, Number(at[1])).split("\n").length : undefined;
-    throw inputError({ file, line }, `expected JSON (${message})`);
+    throw inputError({ file, line }, `expected JSON (${message.replace(/\s+/g, " ")})`);
   }
 }
 

@@ -1,0 +1,185 @@
+/**
+ * The fuzz run behind fuzz.test.ts, in its own process: random mutations of a valid file for each parser,
+ * each parsed once; the only allowed outcomes are success and a UserError. Prints one JSON line per
+ * finding and, before each input, its name (so a hang names the input it hangs on).
+ * Usage: node fuzz-run.js SEED COUNT
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { readCifar10 } from "../../src/data/cifar.js";
+import { parseDelimited } from "../../src/data/delimited.js";
+import { readManifest } from "../../src/data/manifest.js";
+import { readMnist } from "../../src/data/mnist.js";
+import { readTar } from "../../src/data/tar.js";
+import { SkipLog } from "../../src/data/types.js";
+import { readNpy, writeNpy } from "../../src/io/npy.js";
+import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
+import { parseTokenizerJson, tokenizerJson } from "../../src/text/formats.js";
+import { trainBpe } from "../../src/text/train.js";
+import { UserError } from "../../src/util/errors.js";
+import { tar } from "../data/fixtures.js";
+
+/** xorshift32: the same seed gives the same inputs, so a finding can be replayed. */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x100000000;
+  };
+}
+
+const INTERESTING = ["-1", "-512", "abc", "0", "1e309", "99999999999", "\0", "\xff", '"', "\n", "NaN"];
+
+export function mutate(input: Uint8Array, rand: () => number): Uint8Array {
+  const bytes = Array.from(input);
+  const n = 1 + Math.floor(rand() * 4);
+  for (let k = 0; k < n; k++) {
+    const at = Math.floor(rand() * (bytes.length + 1));
+    switch (Math.floor(rand() * 6)) {
+      case 0:
+        if (bytes.length) bytes[at % bytes.length] = Math.floor(rand() * 256);
+        break;
+      case 1:
+        bytes.splice(at, Math.floor(rand() * 16));
+        break;
+      case 2:
+        bytes.splice(
+          at,
+          0,
+          ...Array.from({ length: 1 + Math.floor(rand() * 8) }, () => Math.floor(rand() * 256)),
+        );
+        break;
+      case 3:
+        bytes.length = Math.min(bytes.length, at);
+        break;
+      case 4: {
+        const s = INTERESTING[Math.floor(rand() * INTERESTING.length)]!;
+        bytes.splice(at, s.length, ...Buffer.from(s, "latin1"));
+        break;
+      }
+      default: {
+        const from = Math.floor(rand() * bytes.length);
+        bytes.splice(at, 0, ...bytes.slice(from, from + Math.floor(rand() * 64)));
+      }
+    }
+  }
+  return Uint8Array.from(bytes);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "juxta-fuzz-"));
+const file = (name: string, data: Uint8Array) => {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+};
+
+function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head.writeUInt32BE(magic, 0);
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([head, body]);
+}
+
+/** Each parser: a valid seed file and how to parse bytes with it. */
+export function targets(): { name: string; seed: Uint8Array; parse: (b: Uint8Array) => unknown }[] {
+  const st = join(dir, "seed.safetensors");
+  writeSafetensors(
+    st,
+    { w: { dtype: "F32", shape: [2, 3], data: new Float32Array(6).fill(0.5) } },
+    { step: "3" },
+  );
+  const npy = join(dir, "seed.npy");
+  writeNpy(npy, new Float32Array(6).fill(1), [2, 3]);
+  const tok = trainBpe(["a red square", "a blue thing", "two red things"], {
+    vocabSize: 520,
+    minFrequency: 1,
+  });
+  const labels = idx(2049, [2], Uint8Array.from([1, 2]));
+  const csv = 'image,text,label\na.png,"a red, square",x\nb.png,"say ""hi""",y\n';
+  const manifest = (ext: "jsonl" | "csv" | "tsv") => async (b: Uint8Array) =>
+    readManifest(file(`m.${ext}`, b), ext, { checkImages: false }, new SkipLog());
+  return [
+    {
+      name: "tar",
+      seed: tar([
+        ["0001.txt", "a cat"],
+        [`${"d/".repeat(60)}0001.png`, "png"],
+      ]),
+      parse: (b) => readTar(b, "f.tar"),
+    },
+    { name: "csv", seed: Buffer.from(csv), parse: manifest("csv") },
+    { name: "tsv", seed: Buffer.from(csv.replaceAll(",", "\t")), parse: manifest("tsv") },
+    {
+      name: "delimited",
+      seed: Buffer.from(csv),
+      parse: (b) => [...parseDelimited(b, { delimiter: ",", quotes: true })],
+    },
+    {
+      name: "jsonl",
+      seed: Buffer.from('{"image":"a.png","text":"red","label":"x"}\n{"image":"b.png","text":["a","b"]}\n'),
+      parse: manifest("jsonl"),
+    },
+    {
+      name: "safetensors",
+      seed: new Uint8Array(readFileSync(st)),
+      parse: (b) => readSafetensors(file("f.safetensors", b)),
+    },
+    { name: "npy", seed: new Uint8Array(readFileSync(npy)), parse: (b) => readNpy(file("f.npy", b)) },
+    {
+      name: "idx",
+      seed: idx(2051, [2, 2, 2], Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8])),
+      parse: async (b) => {
+        file("train-labels-idx1-ubyte", labels);
+        return readMnist([file("train-images-idx3-ubyte", b)], {}, new SkipLog());
+      },
+    },
+    {
+      name: "idx.gz",
+      seed: gzipSync(idx(2051, [2, 2, 2], Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]))),
+      parse: async (b) => {
+        file("train-labels-idx1-ubyte.gz", gzipSync(labels));
+        return readMnist([file("train-images-idx3-ubyte.gz", b)], {}, new SkipLog());
+      },
+    },
+    {
+      name: "cifar",
+      seed: new Uint8Array(3073 * 2).map((_, i) => (i % 3073 === 0 ? 3 : i & 255)),
+      parse: (b) => readCifar10([file("data_batch_1.bin", b)], {}, new SkipLog()),
+    },
+    {
+      name: "tokenizer.json",
+      seed: Buffer.from(tokenizerJson(tok)),
+      parse: (b) => parseTokenizerJson(Buffer.from(b).toString("utf8"), "tokenizer.json"),
+    },
+  ];
+}
+
+async function main(): Promise<void> {
+  const [seedArg, countArg] = process.argv.slice(2);
+  const rand = rng(Number(seedArg ?? 1));
+  const count = Number(countArg ?? 100);
+  for (const t of targets()) {
+    for (let i = 0; i < count; i++) {
+      const input = mutate(t.seed, rand);
+      process.stdout.write(`${JSON.stringify({ at: `${t.name}#${i}` })}\n`);
+      try {
+        await t.parse(input);
+      } catch (e) {
+        if (e instanceof UserError && !e.message.includes("\n")) continue;
+        const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+        process.stdout.write(
+          `${JSON.stringify({ finding: `${t.name}#${i}`, message, input: Buffer.from(input).toString("base64") })}\n`,
+        );
+      }
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ done: true })}\n`);
+}
+
+await main();
