@@ -82,7 +82,7 @@ const file = (name: string, data: Uint8Array) => {
 function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
   const head = Buffer.alloc(4 + 4 * dims.length);
   head.writeUInt32BE(magic, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  for (const [i, d] of dims.entries()) head.writeUInt32BE(d, 4 + 4 * i);
   return Buffer.concat([head, body]);
 }
 
