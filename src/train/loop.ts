@@ -13,12 +13,12 @@
  * and state.json (the checkpoint, train/checkpoint.ts), metrics.jsonl, evals.jsonl, and the method's own
  * state (moco.safetensors).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MODEL_FILE } from "../models/saved.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
 import { OptionError } from "../util/errors.js";
-import { appendJsonLine } from "../util/fs.js";
+import { appendJsonLine, ensureDir } from "../util/fs.js";
 import { Progress } from "../util/progress.js";
 import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
 import { startImages } from "./images.js";
@@ -90,7 +90,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ...noTiming,
     };
   }
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const base = {
     dir,
     prior,
