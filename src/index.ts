@@ -1,4 +1,7 @@
 /** Juxta's public API: one import for the layers a TypeScript user builds on. */
+
+// Training: the loop, the method records and the compiled step (the same names as `juxta/train`).
+export * from "./api/train.js";
 export * from "./apps/index.js";
 export { measureMethodOverhead, type OverheadOptions, type OverheadResult } from "./bench/overhead.js";
 export { buildEmojiDataset } from "./data/emoji.js";
@@ -64,7 +67,6 @@ export {
 } from "./models/saved.js";
 export * from "./moderate/index.js";
 export * as nn from "./nn/index.js";
-export { TrainStep } from "./nn/train-step.js";
 export * as optim from "./optim/index.js";
 export {
   type EmbeddingTensor,
@@ -104,21 +106,4 @@ export {
   tokenizerJson,
   trainBpe,
 } from "./text/index.js";
-export { createMethodStep, type MethodBatch, type MethodStep } from "./train/images.js";
-export { type TrainResult, train, trainClip, trainImageMethod } from "./train/loop.js";
-export {
-  IMAGE_METHODS,
-  type ImageMethod,
-  type ImageMethodName,
-  METHOD_NAMES,
-  METHODS,
-  type Method,
-  type MethodName,
-  methodRecord,
-  PAIR_METHODS,
-  type PairMethod,
-  type PairMethodName,
-} from "./train/methods/index.js";
-export type { ClipTrainOptions, ImageMethodOptions, TrainOptions } from "./train/options.js";
-export { createPairStep } from "./train/pairs.js";
 export { UserError } from "./util/errors.js";
