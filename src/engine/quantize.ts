@@ -2,7 +2,8 @@
  * Weight precision of a compiled inference graph, applied to its frozen weights after lowering:
  *
  * - `q8`: the weight of every dense product (Gemm, MatMul, FusedMatMul with a weight operand) becomes int8
- *   with one scale per output channel (symmetric: scale = max|w| / 127, zero point 0), and its activations
+ *   with one scale per output channel (symmetric, 7-bit range: scale = max|w| / 63, zero point 0; see
+ *   {@link WEIGHT_LEVELS}), and its activations
  *   are quantized to uint8 at run time, per tensor (DynamicQuantizeLinear's asymmetric range). With contrib
  *   ops that is one DynamicQuantizeMatMul per layer (bias folded in); portable graphs use the standard
  *   DynamicQuantizeLinear → MatMulInteger → Cast → Mul → Add chain, the form ONNX Runtime's own
@@ -132,7 +133,16 @@ function productOf(node: OnnxNode, inits: Map<string, Init>, weights: Set<string
   return undefined;
 }
 
-/** Per-output-channel symmetric int8: W [K, N] → q [K, N] and one scale per column. */
+/**
+ * The largest quantized weight magnitude: 63, not 127 (ONNX Runtime's `reduce_range`). On x86 CPUs without
+ * VNNI (AVX2 only, as the AMD EPYC this was measured on) MLAS multiplies uint8 activations by int8 weights
+ * with `vpmaddubsw`, which adds two products into a saturating int16: 255 × 127 × 2 overflows it, and a
+ * width-64 CLIP's q8 embeddings fell to cosine 0.959 of fp32. 255 × 63 × 2 = 32,130 fits, so the same file
+ * is exact on every CPU, for one bit of weight precision.
+ */
+export const WEIGHT_LEVELS = 63;
+
+/** Per-output-channel symmetric int8 in ±{@link WEIGHT_LEVELS}: W [K, N] → q [K, N] and one scale per column. */
 export function quantizeColumns(
   w: Float32Array,
   k: number,
@@ -145,7 +155,7 @@ export function quantizeColumns(
       if (v > scale[j]!) scale[j] = v;
     }
   }
-  for (let j = 0; j < n; j++) scale[j] = scale[j]! > 0 ? scale[j]! / 127 : 1;
+  for (let j = 0; j < n; j++) scale[j] = scale[j]! > 0 ? scale[j]! / WEIGHT_LEVELS : 1;
   const q = new Int8Array(k * n);
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < n; j++) q[i * n + j] = Math.round(w[i * n + j]! / scale[j]!);
