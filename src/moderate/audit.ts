@@ -4,7 +4,6 @@
  * can be traced and replayed later. Lines are appended with one write each (a crash loses at most the last).
  */
 import { modelFingerprint } from "../handle/fingerprint.js";
-import type { ModelHandle } from "../handle/model.js";
 import { appendJsonLine } from "../util/fs.js";
 import type { ModerationResult, Moderator } from "./moderate.js";
 
@@ -41,6 +40,6 @@ export function appendAudit(file: string, results: readonly ModerationResult[], 
   for (const r of results) appendJsonLine(file, auditLine(r, ctx));
 }
 
-function fingerprintOf(model: ModelHandle): string | null {
+function fingerprintOf(model: { dir?: string }): string | null {
   return model.dir ? modelFingerprint(model.dir) : null;
 }

@@ -13,6 +13,7 @@ export { fitThreshold, operatingPoint, rocAuc, sweep, type Target } from "./curv
 export {
   type CaptionResult,
   type ConceptHit,
+  type EmbeddingModel,
   isDecision,
   type ModerationItem,
   type ModerationResult,

@@ -95,6 +95,15 @@ export interface ModeratorOptions {
   baseDir?: string;
 }
 
+/**
+ * What a Moderator needs of a model: its embedding calls and identity. A ModelHandle is one; a service
+ * whose model lives in a worker thread (juxta serve) passes an object that forwards the calls there.
+ */
+export type EmbeddingModel = Pick<
+  ModelHandle,
+  "dim" | "hasText" | "name" | "dir" | "noTextTower" | "embedTexts" | "embedImages"
+>;
+
 /** Severity order of decisions, for the strictest-wins rule and for exit codes. */
 export const SEVERITY: Record<Decision, number> = { allow: 0, flag: 1, review: 2, block: 3 };
 
@@ -112,7 +121,7 @@ export class Moderator {
   readonly policy: Policy;
   readonly hash: string;
   private constructor(
-    readonly model: ModelHandle,
+    readonly model: EmbeddingModel,
     loaded: LoadedPolicy,
     private readonly concepts: Scorer[],
     private readonly allows: Scorer[],
@@ -123,7 +132,7 @@ export class Moderator {
 
   /** Embed the policy's prompts and examples with `model`; a concept with prompts needs a text tower. */
   static async create(
-    model: ModelHandle,
+    model: EmbeddingModel,
     policy: LoadedPolicy | Policy,
     opts: ModeratorOptions = {},
   ): Promise<Moderator> {
@@ -312,7 +321,7 @@ export function templatesFor(spec: TemplateSpec | undefined): readonly string[] 
 }
 
 async function compileScorer(
-  model: ModelHandle,
+  model: EmbeddingModel,
   policy: Policy,
   c: Concept | AllowConcept,
   baseDir: string,

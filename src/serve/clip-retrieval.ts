@@ -3,6 +3,7 @@
  * for it work against `juxta serve`: GET /indices-list, POST /knn-service, POST /metadata. Ids are this
  * index's ids (strings), which clients pass back to /metadata as they are.
  */
+import { DEFAULT_DEDUP_THRESHOLD } from "../search/dedup.js";
 import type { Json } from "../search/index.js";
 import { HttpError } from "./http-error.js";
 import type { Query } from "./query.js";
@@ -22,7 +23,7 @@ export interface KnnRequest {
 }
 
 /** A knn-service request as a Juxta query (text and image together are averaged, as clip back does). */
-export function knnQuery(body: unknown, indexName: string, maxK: number): Query {
+export function knnQuery(body: unknown, indexName: string, maxK: number, hasPolicy = false): Query {
   if (body === null || typeof body !== "object" || Array.isArray(body))
     throw new HttpError(400, "expected a JSON object {text?, image?, num_images, …}");
   const b = body as KnnRequest;
@@ -46,7 +47,9 @@ export function knnQuery(body: unknown, indexName: string, maxK: number): Query 
     weights: {},
     k: Math.min(n, maxK),
     offset: 0,
-    dedup: b.deduplicate === false ? undefined : 0.94,
+    dedup: b.deduplicate === false ? undefined : DEFAULT_DEDUP_THRESHOLD,
+    // clip back's safety model is an NSFW head; here it is the server's policy, when it has one.
+    safe: b.use_safety_model === true && hasPolicy,
   };
 }
 

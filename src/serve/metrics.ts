@@ -5,6 +5,7 @@ export interface ServeMetrics {
   registry: Registry;
   requests: Counter<"route" | "method" | "status">;
   latency: Histogram<"route" | "method">;
+  safeHidden: Counter;
 }
 
 export function serveMetrics(sample: { queue: () => number; items: () => Promise<number> }): ServeMetrics {
@@ -38,5 +39,10 @@ export function serveMetrics(sample: { queue: () => number; items: () => Promise
       this.set(await sample.items());
     },
   });
-  return { registry, requests, latency };
+  const safeHidden = new Counter({
+    name: "juxta_safe_hidden_total",
+    help: "Hits hidden by safe mode (the moderation policy would not allow them)",
+    registers: [registry],
+  });
+  return { registry, requests, latency, safeHidden };
 }

@@ -1,10 +1,15 @@
 /**
  * The web page `juxta serve` answers at `/`: one self-contained HTML document (no CDN, no fetch beyond
  * this server) over the JSON API: a search box, an image to search by (drop or pick), a grid of results
- * with scores and captions, more on scroll, click a result to search by it, a near-duplicate toggle, the
- * query in the URL (shareable), keyboard-usable, and a one-column layout on a phone-width window.
+ * with scores and captions, more on scroll, click a result to search by it, a near-duplicate toggle, a
+ * safe-mode toggle (only when the server has a moderation policy; on by default), the query in the URL
+ * (shareable), keyboard-usable, and a two-column layout on a phone-width window.
  */
-export const PAGE = `<!doctype html>
+export function page(opts: { safe: boolean }): string {
+  return PAGE.replace("__SAFE__", opts.safe ? "" : " hidden");
+}
+
+const PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -40,6 +45,7 @@ export const PAGE = `<!doctype html>
   <label class="pick" id="drop" tabindex="0">Image…<input id="file" type="file" accept="image/*" hidden></label>
   <img id="preview" alt="query image">
   <label><input id="dedup" type="checkbox"> hide near-duplicates</label>
+  <label id="safe-toggle"__SAFE__><input id="safe" type="checkbox" checked> safe mode</label>
   <div id="status" role="status" aria-live="polite"></div>
 </header>
 <main id="grid" aria-label="results"></main>
@@ -48,10 +54,12 @@ export const PAGE = `<!doctype html>
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 24;
 let query = null, offset = 0, more = false, loading = false;
+const hasSafe = !$("safe-toggle").hidden;
 
 function fromUrl() {
   const p = new URLSearchParams(location.search);
   $("dedup").checked = p.get("dedup") === "1";
+  $("safe").checked = p.get("safe") !== "0";
   if (p.get("q")) { $("q").value = p.get("q"); start({ text: p.get("q") }, false); }
   else if (p.get("id")) start({ id: p.get("id") }, false);
 }
@@ -60,6 +68,7 @@ function toUrl(q) {
   if (q.text) p.set("q", q.text);
   if (q.id) p.set("id", q.id);
   if ($("dedup").checked) p.set("dedup", "1");
+  if (hasSafe && !$("safe").checked) p.set("safe", "0");
   history.pushState(null, "", p.toString() ? "?" + p : location.pathname);
 }
 function start(q, push = true) {
@@ -74,6 +83,7 @@ async function load() {
   $("status").textContent = "searching…";
   try {
     const body = { ...query, k: PAGE_SIZE, offset, dedup: $("dedup").checked };
+    if (hasSafe) body.safe = $("safe").checked;
     const r = await fetch("/search", { method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify(body) });
     const j = await r.json();
@@ -121,6 +131,7 @@ for (const ev of ["dragover", "dragenter"]) document.addEventListener(ev, (e) =>
 document.addEventListener("dragleave", () => $("drop").classList.remove("over"));
 document.addEventListener("drop", (e) => { e.preventDefault(); $("drop").classList.remove("over"); byFile(e.dataTransfer.files[0]); });
 $("dedup").addEventListener("change", () => { if (query) start(query); });
+$("safe").addEventListener("change", () => { if (query) start(query); });
 addEventListener("scroll", () => { if (more && nearEnd()) load(); }, { passive: true });
 new IntersectionObserver((es) => { if (es[0].isIntersecting && more) load(); }, { rootMargin: "400px" }).observe($("more"));
 addEventListener("popstate", fromUrl);

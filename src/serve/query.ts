@@ -1,9 +1,12 @@
 /**
  * A search request of `juxta serve` as one query vector: the weighted sum of the normalized embeddings of
  * its parts (text, image, an indexed item's vector) minus a weighted negative text, then ranked against
- * the index, optionally with near-duplicates dropped (cosine ≥ a threshold, 0.94 as clip-retrieval), and
- * paged with offset and k.
+ * the index and paged with offset and k. Two toggles filter the ranked list before it is paged: `safe`
+ * hides the hits a moderation policy would not allow, and `dedup` groups near-duplicates as `juxta dedup`
+ * does (the same code: cosine ≥ a threshold, 0.94 as clip-retrieval, connected components) and keeps the
+ * best-ranked member of each group.
  */
+import { dedupVectors } from "../search/dedup.js";
 import type { Json } from "../search/index.js";
 import type { IndexStore } from "../search/store.js";
 import { HttpError } from "./http-error.js";
@@ -17,8 +20,10 @@ export interface Query {
   weights: { text?: number; image?: number; id?: number; negative?: number };
   k: number;
   offset: number;
-  /** Drop a hit whose cosine with a better one is at least this. */
+  /** Group near-duplicates at this cosine and keep the best-ranked of each group. */
   dedup?: number;
+  /** Hide the hits the server's moderation policy would flag, review or block. */
+  safe?: boolean;
 }
 
 export interface Hit {
@@ -33,6 +38,8 @@ export interface QueryDeps {
   embedTexts: (texts: string[]) => Promise<Float32Array>;
   embedImage?: () => Promise<Float32Array>;
   imageUrl: (id: string) => string;
+  /** The ids among these items (vectors row-major) that safe mode hides; needed for `safe`. */
+  unsafe?: (ids: string[], vectors: Float32Array) => Set<string>;
 }
 
 export async function searchQuery(
@@ -67,7 +74,7 @@ export async function searchQuery(
   for (;;) {
     const size = await deps.store.size();
     const found = (await deps.store.searchAsync(query, Math.min(fetch, size))).filter((h) => h.id !== q.id);
-    const ranked = q.dedup !== undefined ? await dropDuplicates(found, q.dedup, deps.store) : found;
+    const ranked = await filterHits(found, q, deps);
     const exhausted = fetch >= size;
     if (ranked.length >= want || exhausted) {
       const page = ranked.slice(q.offset, q.offset + q.k);
@@ -87,29 +94,37 @@ export async function searchQuery(
   }
 }
 
-/** Keep hits in rank order, dropping each whose vector is within `threshold` cosine of one kept. */
-async function dropDuplicates<H extends { id: string }>(hits: H[], threshold: number, store: IndexStore) {
-  const items = await store.items(hits.map((h) => h.id));
-  const kept: H[] = [];
-  const keptVecs: Float32Array[] = [];
-  hits.forEach((h, i) => {
-    const v = items[i]?.vector;
-    if (!v) return;
-    const unit = normalized(v);
-    for (const u of keptVecs) {
-      let dot = 0;
-      for (let j = 0; j < u.length; j++) dot += (u[j] as number) * (unit[j] as number);
-      if (dot >= threshold) return;
-    }
-    kept.push(h);
-    keptVecs.push(unit);
-  });
+/** The hits the toggles keep, in rank order: unsafe ones hidden, then one of each near-duplicate group. */
+async function filterHits<H extends { id: string }>(hits: H[], q: Query, deps: QueryDeps): Promise<H[]> {
+  if (!q.safe && q.dedup === undefined) return hits;
+  const dim = deps.store.dim;
+  const items = await deps.store.items(hits.map((h) => h.id));
+  let kept = hits.filter((_, i) => items[i] !== undefined);
+  const vectors = () => {
+    const v = new Float32Array(kept.length * dim);
+    const row = new Map(items.map((it, i) => [hits[i]?.id, it]));
+    for (const [r, h] of kept.entries()) v.set((row.get(h.id) as { vector: Float32Array }).vector, r * dim);
+    return v;
+  };
+  if (q.safe) {
+    if (!deps.unsafe)
+      throw new HttpError(400, "field 'safe': this server has no moderation policy configured");
+    const hidden = deps.unsafe(
+      kept.map((h) => h.id),
+      vectors(),
+    );
+    kept = kept.filter((h) => !hidden.has(h.id));
+  }
+  if (q.dedup !== undefined) {
+    // Keep rule 'first': the list is in rank order, so each group keeps its best-ranked member.
+    const groups = dedupVectors(
+      kept.map((h) => h.id),
+      vectors(),
+      dim,
+      { threshold: q.dedup, keep: "first" },
+    );
+    const keep = new Set(groups.keep);
+    kept = kept.filter((h) => keep.has(h.id));
+  }
   return kept;
-}
-
-function normalized(v: Float32Array): Float32Array {
-  let n = 0;
-  for (const x of v) n += x * x;
-  const s = 1 / Math.sqrt(n || 1);
-  return v.map((x) => x * s);
 }

@@ -20,7 +20,11 @@ import {
   indexModelJson,
   readIndexModel,
 } from "../apps/image-index.js";
+import type { ImageInput } from "../handle/inputs.js";
 import { resolveSource } from "../handle/open.js";
+import { type EmbeddingModel, Moderator } from "../moderate/moderate.js";
+import { type LoadedPolicy, loadPolicy, type Policy } from "../moderate/policy.js";
+import { DEFAULT_DEDUP_THRESHOLD } from "../search/dedup.js";
 import { type IndexLock, lockIndex } from "../search/generations.js";
 import type { Json } from "../search/index.js";
 import { type IndexStore, openIndexStore } from "../search/store.js";
@@ -30,7 +34,7 @@ import { knnQuery, knnResults, metadataIds } from "./clip-retrieval.js";
 import { HttpError } from "./http-error.js";
 import { Inference } from "./inference.js";
 import { type ServeMetrics, serveMetrics } from "./metrics.js";
-import { PAGE } from "./page.js";
+import { page } from "./page.js";
 import { type Query, searchQuery } from "./query.js";
 
 export interface ServeOptions {
@@ -47,6 +51,11 @@ export interface ServeOptions {
   /** Folder under which POST /items may name server-side image paths (none: uploads only). */
   root?: string;
   limits?: Partial<ServeLimits>;
+  /**
+   * A moderation policy (a JSON file, or one already loaded) for safe mode: a search with `safe` hides
+   * the hits the policy would not allow (flag, review or block), judged on their stored image embeddings.
+   */
+  policy?: string | Policy | LoadedPolicy;
   /** Batch waiting text queries into one inference run (default true). */
   batchTexts?: boolean;
   /** Log requests (fastify's logger) to stdout. */
@@ -116,7 +125,14 @@ export async function startServer(opts: ServeOptions): Promise<SearchServer> {
     });
     if (inference.dim !== store.dim)
       throw new UserError(`${dir}: index is ${store.dim}-d but ${modelDir} embeds to ${inference.dim}-d`);
-    const service = new Service(dir, info, store, inference, lock, limits, opts, writable);
+    const moderator =
+      opts.policy !== undefined
+        ? await Moderator.create(
+            workerModel(inference, modelDir),
+            typeof opts.policy === "string" ? loadPolicy(opts.policy) : opts.policy,
+          )
+        : undefined;
+    const service = new Service(dir, info, store, inference, lock, limits, opts, writable, moderator);
     return await service.listen(host, opts.port ?? 8080);
   } catch (e) {
     await inference?.close();
@@ -143,6 +159,7 @@ class Service {
     private readonly limits: ServeLimits,
     private readonly opts: ServeOptions,
     private readonly writable: boolean,
+    private readonly moderator?: Moderator,
   ) {
     this.root = opts.root !== undefined ? realpathSync(resolve(opts.root)) : undefined;
     this.metrics = serveMetrics({ queue: () => inference.depth, items: () => store.size() });
@@ -205,7 +222,8 @@ class Service {
       reply.code(404).send({ error: `no route ${req.method} ${req.url}`, status: 404 });
     });
 
-    app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(PAGE));
+    const html = page({ safe: this.moderator !== undefined });
+    app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(html));
     app.get("/health", async () => ({
       status: "ok",
       items: await this.store.size(),
@@ -214,6 +232,7 @@ class Service {
       text: this.inference.hasText,
       queue: this.inference.depth,
       writable: this.writable,
+      policy: this.moderator ? { name: this.moderator.policy.name, hash: this.moderator.hash } : null,
     }));
     app.get("/metrics", async (_req, reply) => {
       reply.type(this.metrics.registry.contentType);
@@ -224,7 +243,7 @@ class Service {
     const name = basename(this.dir);
     app.get("/indices-list", async () => [name]);
     app.post("/knn-service", async (req) => {
-      const q = knnQuery(req.body, name, this.limits.k);
+      const q = knnQuery(req.body, name, this.limits.k, this.moderator !== undefined);
       const { hits } = await this.search(q);
       return knnResults(hits, `${req.protocol}://${req.host}`);
     });
@@ -273,9 +292,9 @@ class Service {
           fields.image = await part.toBuffer();
         } else fields[part.fieldname] = fieldValue(part.fieldname, String(part.value));
       });
-      return parseQuery(fields, this.limits);
+      return parseQuery(fields, this.limits, this.moderator !== undefined);
     }
-    return parseQuery(req.body, this.limits);
+    return parseQuery(req.body, this.limits, this.moderator !== undefined);
   }
 
   private async search(q: Query) {
@@ -288,7 +307,16 @@ class Service {
       embedTexts: (t) => this.inference.embedTexts(t),
       embedImage: image ? () => this.inference.embedImages([image]) : undefined,
       imageUrl,
+      unsafe: this.moderator ? (ids, vectors) => this.unsafe(ids, vectors) : undefined,
     });
+  }
+
+  /** The ids the policy would not allow, judged on their stored embeddings (captions are not checked). */
+  private unsafe(ids: string[], vectors: Float32Array): Set<string> {
+    const results = (this.moderator as Moderator).moderateEmbeddings(ids, vectors);
+    const hidden = new Set(results.filter((r) => r.decision !== "allow").map((r) => r.id));
+    this.metrics.safeHidden.inc(hidden.size);
+    return hidden;
   }
 
   /** An upload's bytes, if they are an image within the pixel limit. */
@@ -460,6 +488,24 @@ class Service {
   }
 }
 
+/** The worker's model as a Moderator sees it: prompts and example images are embedded in the worker. */
+function workerModel(inference: Inference, dir: string): EmbeddingModel {
+  const bytesOf = (im: ImageInput): Uint8Array => {
+    if (typeof im === "string") return readFileSync(im);
+    if (im instanceof Uint8Array) return im;
+    throw new UserError("juxta serve: a policy's example images must be files");
+  };
+  return {
+    dim: inference.dim,
+    hasText: inference.hasText,
+    name: dir,
+    dir,
+    noTextTower: (why) => new UserError(`${dir} is an image-only encoder (no text tower); ${why}`),
+    embedTexts: (texts) => inference.embedTexts([...texts]),
+    embedImages: (images) => inference.embedImages(images.map(bytesOf)),
+  };
+}
+
 type Part = Awaited<ReturnType<FastifyRequest["file"]>> & {};
 type AnyPart = Part | { type: "field"; fieldname: string; value: unknown };
 
@@ -488,7 +534,7 @@ export function imageUrl(id: string): string {
 }
 
 /** A search request's fields, checked: wrong types and values are 400s naming the field. */
-export function parseQuery(body: unknown, limits: ServeLimits): Query {
+export function parseQuery(body: unknown, limits: ServeLimits, hasPolicy = false): Query {
   if (body === null || typeof body !== "object" || Array.isArray(body))
     throw new HttpError(400, "expected a JSON object {text?, image?, id?, k?, …}");
   const b = body as Record<string, unknown>;
@@ -520,15 +566,15 @@ export function parseQuery(body: unknown, limits: ServeLimits): Query {
     weights = w as Query["weights"];
   }
   let dedup: number | undefined;
-  if (b.dedup === true) dedup = 0.94;
+  if (b.dedup === true) dedup = DEFAULT_DEDUP_THRESHOLD;
   else if (typeof b.dedup === "number" && b.dedup > 0 && b.dedup <= 1) dedup = b.dedup;
   else if (b.dedup !== undefined && b.dedup !== false)
     throw new HttpError(400, "field 'dedup': expected true, false or a cosine threshold in (0, 1]");
   if (b.safe !== undefined && typeof b.safe !== "boolean")
     throw new HttpError(400, "field 'safe': expected true or false");
-  if (b.safe === true)
-    throw new HttpError(400, "field 'safe': this server has no moderation policy configured");
-  return { text, negative, image, id, weights, k, offset, dedup };
+  if (b.safe === true && !hasPolicy)
+    throw new HttpError(400, "field 'safe': this server has no moderation policy configured (--policy)");
+  return { text, negative, image, id, weights, k, offset, dedup, safe: b.safe === true };
 }
 
 function optString(b: Record<string, unknown>, key: string, max: number): string | undefined {

@@ -4,7 +4,7 @@
  * window. Screenshots are saved beside the test's temp files (their paths are printed).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { updateImageIndex } from "../../src/apps/image-index.js";
@@ -20,6 +20,7 @@ if (skip && process.env.CI) throw new Error(`${skip}: CI must run this test (.ci
 describe("the juxta serve page in Chromium", { skip }, () => {
   let dir: string;
   let server: SearchServer;
+  let index: string;
   before(async () => {
     dir = tempDir();
     const img = join(dir, "img");
@@ -31,7 +32,7 @@ describe("the juxta serve page in Chromium", { skip }, () => {
         await png([(i * 37) % 256, (i * 91) % 256, (i * 53) % 256]),
       );
     writeFileSync(join(img, "c00-copy.png"), await png([1, 0, 0]));
-    const index = join(dir, "page.index");
+    index = join(dir, "page.index");
     await updateImageIndex({ out: index, model: tinyModel(), images: img });
     server = await startServer({ index, port: 0 });
   });
@@ -47,6 +48,7 @@ describe("the juxta serve page in Chromium", { skip }, () => {
       const requests: string[] = [];
       page.on("request", (r) => requests.push(r.url()));
       await page.goto(server.url);
+      assert.equal(await page.isVisible("#safe"), false, "no policy, no safe toggle");
       await page.fill("#q", "a red square");
       await page.keyboard.press("Enter");
       await page.waitForFunction(() => document.querySelectorAll(".hit").length === 24);
@@ -126,6 +128,57 @@ describe("the juxta serve page in Chromium", { skip }, () => {
       for (const u of requests) assert.ok(u.startsWith(origin) || u.startsWith("data:"), `fetched ${u}`);
     } finally {
       await browser.close();
+    }
+  });
+
+  it("safe mode: shown with a policy, on by default, hides what the policy blocks", async (t) => {
+    // A second server on a copy of the index, with a policy that blocks one picture.
+    const copy = join(dir, "page-safe.index");
+    cpSync(index, copy, { recursive: true, filter: (f) => !f.endsWith("writer.lock") });
+    const blocked = join(dir, "img", "c10.png");
+    const safeServer = await startServer({
+      index: copy,
+      port: 0,
+      policy: {
+        name: "no c10",
+        concepts: [{ name: "c10", examples: [blocked], threshold: 0.9999, action: "block" }],
+      },
+    });
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({ executablePath: chromiumPath });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      const all = async () => {
+        await page.waitForSelector(".hit >> nth=23");
+        await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+        await page.waitForFunction(() =>
+          /\d+ results$/.test(document.querySelector("#status")?.textContent ?? ""),
+        );
+        return page.$$eval(".hit", (els) => els.map((e) => (e as HTMLElement).dataset.id ?? ""));
+      };
+      await page.goto(`${safeServer.url}/?q=red`);
+      assert.equal(await page.isVisible("#safe"), true);
+      assert.equal(await page.isChecked("#safe"), true);
+      const safe = await all();
+      assert.equal(safe.length, 30);
+      assert.ok(!safe.includes(blocked));
+      const shot = join(dir, "page-safe.png");
+      await page.screenshot({ path: shot });
+      t.diagnostic(`screenshot: ${shot}`);
+      await page.uncheck("#safe");
+      await page.waitForFunction(() => /safe=0/.test(location.search));
+      const unfiltered = await all();
+      assert.equal(unfiltered.length, 31);
+      assert.ok(unfiltered.includes(blocked));
+      // The shared URL keeps safe mode off.
+      await page.goto(page.url());
+      assert.equal(await page.isChecked("#safe"), false);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await safeServer.close();
     }
   });
 });

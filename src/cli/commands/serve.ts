@@ -5,7 +5,7 @@ import { defineCommand } from "../command.js";
 export const serve = defineCommand({
   name: "serve",
   summary: "serve an image index (juxta index) over HTTP: search by text or image, add and remove images",
-  usage: "juxta serve --index INDEX [--host 127.0.0.1] [--port 8080] [--token T] [--root DIR]",
+  usage: "juxta serve --index INDEX [--host 127.0.0.1] [--port 8080] [--token T] [--root DIR] [--policy P]",
   options: {
     index: {
       type: "string",
@@ -31,6 +31,14 @@ export const serve = defineCommand({
       ],
     },
     root: { type: "string", arg: "DIR", help: "POST /items may name image files under DIR" },
+    policy: {
+      type: "string",
+      arg: "P",
+      help: [
+        "a moderation policy (juxta moderate) for safe mode: searches with safe on hide the",
+        "results it would flag, review or block; the page then shows a safe toggle",
+      ],
+    },
     maxBodyMb: { type: "number", arg: "N", min: 0.001, default: 16, help: "largest request body, in MB" },
     log: { type: "boolean", help: "log each request (JSON lines on stdout)" },
   },
@@ -49,6 +57,7 @@ export const serve = defineCommand({
       port: v.port,
       token: v.token ?? process.env.JUXTA_SERVE_TOKEN,
       root: v.root,
+      policy: v.policy,
       log: v.log,
       limits: { bodyBytes: Math.round(v.maxBodyMb * 2 ** 20) },
     });
