@@ -4,7 +4,7 @@
  * embeddings (templates), and probabilities are the model's own scores (CLIP's softmax over the labels of
  * logit_scale · cosine, SigLIP's per-label sigmoid).
  */
-import type { ImageRef } from "../data/types.js";
+import type { ImageRef, SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
 import { ZeroShotClassifier } from "../pipelines/zero-shot.js";
 import { OptionError, UserError } from "../util/errors.js";
@@ -34,24 +34,31 @@ export function parseLabels(list: string): string[] {
 /**
  * Classify `images` against `labels`. Given a handle, its compiled sessions and the label set's prompt
  * embeddings are reused (and stay open); given a model in memory, a handle is made for this call only.
+ * With a `log`, an unreadable image is skipped and counted there with its id and reason (fatal when the
+ * log is strict) and the result leaves it out; without one, it is an error naming it, as `embedInputs` does.
  */
 export async function classifyImages(
   model: ModelHandle | HandleModel,
   images: readonly { id: string; ref: ImageRef }[],
   labels: readonly string[],
-  opts: { templates?: readonly string[] } = {},
+  opts: { templates?: readonly string[]; log?: SkipLog } = {},
 ): Promise<Classification[]> {
   if (labels.length === 0) throw new UserError("classify: the label set is empty");
   if (images.length === 0) throw new UserError("classify: no images given");
-  const ranked = await withHandle(model, {}, (handle) =>
-    ZeroShotClassifier.of(handle).classify(
-      images.map((im) => im.ref),
-      labels,
-      { templates: opts.templates },
-    ),
-  );
-  return images.map((im, i) => ({
-    image: im.id,
-    ranked: (ranked[i] ?? []).map((s) => ({ label: s.label, prob: s.score, score: s.similarity })),
-  }));
+  return withHandle(model, {}, async (handle) => {
+    const r = await handle.embedImagesSkipping(images.map((im) => im.ref));
+    for (const s of r.skipped) opts.log?.add({ file: images[s.index]!.id }, s.reason);
+    if ((!opts.log || r.kept.length === 0) && r.skipped.length > 0)
+      throw new UserError(
+        `cannot classify ${images[r.skipped[0]!.index]!.id}: ${r.skipped[0]!.reason}` +
+          (r.kept.length === 0 ? ` (no image of ${images.length} could be read)` : ""),
+      );
+    const ranked = await ZeroShotClassifier.of(handle).classifyEmbeddings(r.embeds, labels, {
+      templates: opts.templates,
+    });
+    return r.kept.map((k, i) => ({
+      image: images[k]!.id,
+      ranked: (ranked[i] ?? []).map((s) => ({ label: s.label, prob: s.score, score: s.similarity })),
+    }));
+  });
 }

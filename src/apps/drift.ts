@@ -68,7 +68,12 @@ export async function measureDrift(
   }
   const refs = set.images.map((im) => im.ref);
   const d = quantized.dim;
-  const image_cosine = rowCosines(await quantized.embedImages(refs), await fp32.embedImages(refs), d);
+  // Unreadable images are skipped (the evaluations counted them); the same ones fail at every precision.
+  const image_cosine = rowCosines(
+    (await quantized.embedImagesSkipping(refs)).embeds,
+    (await fp32.embedImagesSkipping(refs)).embeds,
+    d,
+  );
   const drift: DtypeDrift = { dtype: quantized.dtype, fp32: fp32Result, delta, image_cosine };
   if (quantized.hasText && set.texts.length > 0)
     drift.text_cosine = rowCosines(

@@ -5,9 +5,10 @@ import type { RecallAtK } from "../eval/retrieval.js";
 /** A readable table of the result (percentages). */
 export function formatEval(result: EvalResult, title?: string): string {
   const pct = (x: number | undefined) => (x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
-  const { samples, images, texts, labelled } = result.counts;
+  const { samples, images, texts, labelled, skipped } = result.counts;
+  const unreadable = skipped > 0 ? ` (${skipped} unreadable image${skipped === 1 ? "" : "s"} skipped)` : "";
   const lines = [
-    `${title ? `${title}: ` : ""}${samples} samples, ${images} images, ${texts} distinct captions, ${labelled} labelled`,
+    `${title ? `${title}: ` : ""}${samples} samples, ${images} images, ${texts} distinct captions, ${labelled} labelled${unreadable}`,
   ];
   const rows: [string, string[]][] = [];
   const recall = (name: string, r: RecallAtK | undefined) => {

@@ -8,14 +8,15 @@
  * their images, so each image and each distinct caption is embedded once and recall counts any true match.
  */
 
+import { decodeCheck } from "../data/check.js";
 import { type ImageItem, imageId } from "../data/image-set.js";
 import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
-import { SkipLog } from "../data/types.js";
+import { type Sample, SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
 import { classEmbeddings, promptName, resolveTemplates } from "../pipelines/templates.js";
 import { normalizedRows } from "../pipelines/vectors.js";
-import { UserError } from "../util/errors.js";
+import { type Location, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
 import { type KnnOptions, knnAccuracy } from "./knn.js";
 import { type LinearProbeOptions, linearProbe } from "./linear-probe.js";
@@ -32,6 +33,12 @@ export interface EvalSet {
   texts: string[];
   /** For each caption, the indices (into `images`) of the images it describes. */
   textToImages: number[][];
+  /** Where each image was first read (file and line), for the skip log. */
+  origins?: Location[];
+  /** How many samples show each image. */
+  rows?: number[];
+  /** Images already left out as unreadable (`checkEvalImages`). */
+  skipped?: number;
 }
 
 export interface EvalOptions {
@@ -64,8 +71,11 @@ export interface EvalResult {
   zero_shot?: ZeroShotResult;
   knn?: ProbeAccuracy;
   linear_probe?: ProbeAccuracy;
-  /** What was evaluated: rows read, distinct images, distinct captions, labelled images. */
-  counts: { samples: number; images: number; texts: number; labelled: number };
+  /**
+   * What was evaluated: samples, distinct images, distinct captions, labelled images; and the images
+   * skipped as unreadable (their samples are not counted in the others).
+   */
+  counts: { samples: number; images: number; texts: number; labelled: number; skipped: number };
 }
 
 /**
@@ -83,6 +93,8 @@ export async function loadEvalSet(
   const textIndex = new Map<string, number>();
   const texts: string[] = [];
   const textToImages: number[][] = [];
+  const origins: Location[] = [];
+  const rows: number[] = [];
   for (const s of samples) {
     const id = imageId(s);
     let i = imageIndex.get(id);
@@ -90,7 +102,10 @@ export async function loadEvalSet(
       i = images.length;
       imageIndex.set(id, i);
       images.push({ id, ref: s.image, text: s.text, label: s.label });
+      origins.push(s.origin);
+      rows.push(0);
     } else (images[i] as ImageItem).label ??= s.label;
+    rows[i]!++;
     if (s.text === undefined) continue;
     let t = textIndex.get(s.text);
     if (t === undefined) {
@@ -102,7 +117,95 @@ export async function loadEvalSet(
     const matches = textToImages[t] as number[];
     if (!matches.includes(i)) matches.push(i);
   }
-  return { path, samples: samples.length, images, texts, textToImages };
+  return { path, samples: samples.length, images, texts, textToImages, origins, rows };
+}
+
+/**
+ * The images of `set` that decode, as a set of their own: every distinct image is decoded once (training's
+ * decoder and pixel limit, as `juxta data check` does) and an unreadable one is added to `log` with the file
+ * and line it was read from (fatal when the log is strict). Training runs this on its held-out set before
+ * the first step, so a bad image is reported then and not at the first evaluation.
+ */
+export async function checkEvalImages(set: EvalSet, log: SkipLog): Promise<EvalSet> {
+  const probes: Sample[] = set.images.map((im, i) => ({ image: im.ref, origin: originOf(set, i) }));
+  const kept = new Set(await decodeCheck(probes, log));
+  const unreadable = new Set<number>();
+  for (const [i, p] of probes.entries()) if (!kept.has(p)) unreadable.add(i);
+  return withoutImages(set, unreadable);
+}
+
+/**
+ * A held-out set for evaluations during training: read and every image decoded up front
+ * (`checkEvalImages`), so a bad image is skipped and counted (or fatal when `strict`) before the first
+ * step; the skips are written to `stream` as the training set's are.
+ */
+export async function loadHeldOutSet(
+  path: string,
+  opts: { dataset?: DatasetOptions; strict?: boolean; stream?: { write(s: string): unknown } },
+): Promise<EvalSet> {
+  const log = new SkipLog(opts.strict ?? false);
+  const set = await checkEvalImages(await loadEvalSet(path, { dataset: opts.dataset, log }), log);
+  if (log.total > 0) opts.stream?.write(`${path}: ${log.summary()}\n`);
+  if (set.images.length === 0) throw new UserError(`${path}: no image of the held-out set could be read`);
+  return set;
+}
+
+function originOf(set: EvalSet, i: number): Location {
+  return set.origins?.[i] ?? { file: (set.images[i] as ImageItem).id };
+}
+
+/**
+ * `set` without the images in `drop` (indices into its images), counted as skipped: their samples go, and
+ * a caption that described only them goes too (it has nothing left to retrieve).
+ */
+export function withoutImages(set: EvalSet, drop: ReadonlySet<number>): EvalSet {
+  if (drop.size === 0) return set;
+  const newIndex = new Map<number, number>();
+  const pick = <T>(xs: readonly T[] | undefined) => xs?.filter((_, i) => !drop.has(i));
+  set.images.forEach((_, i) => {
+    if (!drop.has(i)) newIndex.set(i, newIndex.size);
+  });
+  const texts: string[] = [];
+  const textToImages: number[][] = [];
+  set.texts.forEach((text, t) => {
+    const matches = (set.textToImages[t] ?? []).flatMap((i) => newIndex.get(i) ?? []);
+    if (matches.length === 0) return;
+    texts.push(text);
+    textToImages.push(matches);
+  });
+  const rows = pick(set.rows);
+  return {
+    path: set.path,
+    samples: rows ? rows.reduce((a, b) => a + b, 0) : set.samples - drop.size,
+    images: pick(set.images) as ImageItem[],
+    texts,
+    textToImages,
+    origins: pick(set.origins),
+    rows,
+    skipped: (set.skipped ?? 0) + drop.size,
+  };
+}
+
+/**
+ * Embed the images of `set`, skipping (and logging) the unreadable ones: the embeddings and the set
+ * without them. None readable is an error.
+ */
+async function embedReadable(
+  embedder: ModelHandle,
+  set: EvalSet,
+  log: SkipLog,
+  label: string,
+): Promise<{ set: EvalSet; embeds: Float32Array }> {
+  const r = await embedder.embedImagesSkipping(
+    set.images.map((im) => im.ref),
+    label,
+  );
+  for (const s of r.skipped) log.add(originOf(set, s.index), s.reason);
+  if (r.kept.length === 0)
+    throw new UserError(
+      `${set.path}: no image of ${set.images.length} could be read (first: ${r.skipped[0]?.reason})`,
+    );
+  return { set: withoutImages(set, new Set(r.skipped.map((s) => s.index))), embeds: r.embeds };
 }
 
 /** What evaluation takes: an opened model, or a CLIP in memory (e.g. during training) with its tokenizer. */
@@ -117,25 +220,21 @@ export async function evaluateClip(
   data: string | EvalSet,
   opts: EvalOptions = {},
 ): Promise<EvalResult> {
-  const set = typeof data === "string" ? await loadEvalSet(data, opts) : data;
+  const log = opts.log ?? new SkipLog();
+  const read = typeof data === "string" ? await loadEvalSet(data, { ...opts, log }) : data;
   const train =
     typeof opts.knnTrain === "string"
-      ? await loadEvalSet(opts.knnTrain, { dataset: opts.dataset, log: opts.log, split: "train" })
+      ? await loadEvalSet(opts.knnTrain, { dataset: opts.dataset, log, split: "train" })
       : opts.knnTrain;
   const templates = opts.templates ?? resolveTemplates();
-  const labelled = set.images.filter((im) => im.label !== undefined);
   return withHandle(model, { progress: opts.progress }, async (embedder) => {
     if (!embedder.hasText)
       throw embedder.noTextTower("its evaluation is kNN and a linear probe (evaluateImageEncoder)");
     const dim = embedder.dim;
-    const imageEmb = normalizedRows(
-      await embedder.embedImages(
-        set.images.map((im) => im.ref),
-        "embed images",
-      ),
-      dim,
-      "image",
-    );
+    // An unreadable image is skipped and counted (file, line, reason), fatal with a strict log.
+    const { set, embeds } = await embedReadable(embedder, read, log, "embed images");
+    const imageEmb = normalizedRows(embeds, dim, "image");
+    const labelled = set.images.filter((im) => im.label !== undefined);
     const result: Omit<EvalResult, "counts"> = {};
     if (set.texts.length > 0) {
       const textEmb = normalizedRows(await embedder.embedTexts(set.texts, "embed texts"), dim, "text");
@@ -148,7 +247,7 @@ export async function evaluateClip(
         embedder.embedTexts(t, "embed prompts"),
       );
       result.zero_shot = zeroShotAccuracy(labelledEmb, labels, classes, classEmb);
-      if (train) Object.assign(result, await probes(embedder, train, labelledEmb, labels, opts));
+      if (train) Object.assign(result, await probes(embedder, train, labelledEmb, labels, { ...opts, log }));
     } else if (train)
       throw new UserError(
         `${set.path}: no image has a label, so kNN and linear-probe accuracy cannot be measured`,
@@ -156,7 +255,13 @@ export async function evaluateClip(
     const { samples, images, texts } = set;
     return {
       ...result,
-      counts: { samples, images: images.length, texts: texts.length, labelled: labelled.length },
+      counts: {
+        samples,
+        images: images.length,
+        texts: texts.length,
+        labelled: labelled.length,
+        skipped: set.skipped ?? 0,
+      },
     };
   });
 }
@@ -179,20 +284,23 @@ async function probes(
   train: EvalSet,
   testEmb: Float32Array,
   testLabels: string[],
-  opts: EvalOptions,
+  opts: EvalOptions & { log: SkipLog },
 ): Promise<Pick<EvalResult, "knn" | "linear_probe">> {
   const dim = embedder.dim;
-  const trainImages = train.images.filter((im) => im.label !== undefined);
-  if (trainImages.length === 0)
+  const unlabelled = new Set<number>();
+  train.images.forEach((im, i) => {
+    if (im.label === undefined) unlabelled.add(i);
+  });
+  if (unlabelled.size === train.images.length)
     throw new UserError(`${train.path}: no image has a label; --knn-train needs a labelled set`);
-  const trainEmb = normalizedRows(
-    await embedder.embedImages(
-      trainImages.map((im) => im.ref),
-      "embed kNN set",
-    ),
-    dim,
-    "training image",
+  const readable = await embedReadable(
+    embedder,
+    { ...withoutImages(train, unlabelled), skipped: 0 },
+    opts.log,
+    "embed kNN set",
   );
+  const trainImages = readable.set.images;
+  const trainEmb = normalizedRows(readable.embeds, dim, "training image");
   // Class indices over both sets: a test class absent from training simply can never be predicted.
   const index = new Map<string, number>();
   const classOf = (label: string) => {

@@ -9,8 +9,7 @@ import { openDataset } from "../data/open.js";
 import type { DatasetOptions } from "../data/options.js";
 import { type Sample, SkipLog } from "../data/types.js";
 import type { SessionOptions } from "../engine/index.js";
-import { preprocessImages } from "../image/preprocess.js";
-import { ImageFeatureEncoder } from "../models/image-encoder.js";
+import { ModelHandle } from "../handle/model.js";
 import { loadImageEncoder } from "../models/saved.js";
 import { formatLocation, UserError } from "../util/errors.js";
 import { type KnnOptions, knnAccuracy } from "./knn.js";
@@ -25,6 +24,8 @@ export interface ImageEvalOptions {
   knn?: KnnOptions;
   linearProbe?: LinearProbeOptions;
   session?: SessionOptions;
+  /** Where skipped rows and unreadable images are counted (default: a fresh log; a strict one stops). */
+  log?: SkipLog;
 }
 
 export interface ImageEvalResult {
@@ -36,41 +37,39 @@ export interface ImageEvalResult {
   trainSamples: number;
   testSamples: number;
   featureDim: number;
+  /** Images skipped as unreadable (training and test sets together; not counted in the samples). */
+  skipped: number;
 }
 
 export async function evaluateImageEncoder(dir: string, opts: ImageEvalOptions): Promise<ImageEvalResult> {
   const { model, preprocess } = loadImageEncoder(dir);
   const base = opts.dataset ?? {};
-  const trainRows = await readLabelled(
+  const log = opts.log ?? new SkipLog();
+  let trainRows = await readLabelled(
     opts.knnTrain ?? opts.data,
     opts.knnTrain ? base : { ...base, split: "train" },
+    log,
   );
-  const testRows = await readLabelled(opts.data, opts.knnTrain ? base : { ...base, split: "test" });
+  let testRows = await readLabelled(opts.data, opts.knnTrain ? base : { ...base, split: "test" }, log);
   const classes = [...new Set([...trainRows, ...testRows].map((s) => s.label as string))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
   const labelsOf = (rows: Sample[]) => Int32Array.from(rows, (s) => index.get(s.label as string) as number);
 
-  const encoder = await ImageFeatureEncoder.create(model, { session: opts.session });
-  const pre = { size: preprocess.imageSize, mean: preprocess.mean, std: preprocess.std };
-  let trainX: Float32Array;
-  let testX: Float32Array;
+  // An unreadable image is skipped and counted (file, line, reason), fatal with a strict log.
+  const handle = new ModelHandle({ model, preprocess }, { session: opts.session });
+  let train: Readable;
+  let test: Readable;
   try {
-    trainX = await encoder.encode(
-      await preprocessImages(
-        trainRows.map((s) => s.image),
-        pre,
-      ),
-    );
-    testX = await encoder.encode(
-      await preprocessImages(
-        testRows.map((s) => s.image),
-        pre,
-      ),
-    );
+    train = await embedReadable(handle, trainRows, log, "embed kNN set");
+    test = await embedReadable(handle, testRows, log, "embed images");
   } finally {
-    await encoder.release();
+    await handle.dispose();
   }
-  const dim = encoder.featureDim;
+  trainRows = train.rows;
+  testRows = test.rows;
+  const trainX = train.embeds;
+  const testX = test.embeds;
+  const dim = handle.dim;
   const trainY = labelsOf(trainRows);
   const testY = labelsOf(testRows);
   const knn = knnAccuracy(
@@ -92,11 +91,34 @@ export async function evaluateImageEncoder(dir: string, opts: ImageEvalOptions):
     trainSamples: trainRows.length,
     testSamples: testRows.length,
     featureDim: dim,
+    skipped: train.skipped + test.skipped,
   };
 }
 
-async function readLabelled(path: string, options: DatasetOptions): Promise<Sample[]> {
-  const log = new SkipLog(true);
+interface Readable {
+  rows: Sample[];
+  embeds: Float32Array;
+  skipped: number;
+}
+
+/** Backbone features of the rows whose image decodes; the others go to `log`. None readable is an error. */
+async function embedReadable(
+  handle: ModelHandle,
+  rows: Sample[],
+  log: SkipLog,
+  label: string,
+): Promise<Readable> {
+  const r = await handle.embedImagesSkipping(
+    rows.map((s) => s.image),
+    label,
+  );
+  for (const s of r.skipped) log.add(rows[s.index]!.origin, s.reason);
+  if (r.kept.length === 0)
+    throw new UserError(`no image of ${rows.length} could be read (first: ${r.skipped[0]?.reason})`);
+  return { rows: r.kept.map((i) => rows[i]!), embeds: r.embeds, skipped: r.skipped.length };
+}
+
+async function readLabelled(path: string, options: DatasetOptions, log: SkipLog): Promise<Sample[]> {
   const rows = await openDataset(path, options, log);
   if (rows.length === 0) throw new UserError(`${path}: no images to evaluate on`);
   const missing = rows.find((s) => s.label === undefined || s.label === "");

@@ -62,13 +62,23 @@ export class ZeroShotClassifier {
     opts: ZeroShotOptions = {},
   ): Promise<LabelScore[][]> {
     if (labels.length === 0) throw new UserError("zero-shot classification: the label set is empty");
+    return this.classifyEmbeddings(await this.model.embedImages(images), labels, opts);
+  }
+
+  /** Labels scored for each image embedding (rows of `embeds`, [n, dim], from this model), best first. */
+  async classifyEmbeddings(
+    embeds: Float32Array,
+    labels: readonly string[],
+    opts: ZeroShotOptions = {},
+  ): Promise<LabelScore[][]> {
+    if (labels.length === 0) throw new UserError("zero-shot classification: the label set is empty");
     const classes = await this.classEmbeddings(labels, templatesOf(opts));
     const dim = this.model.dim;
-    const imageEmb = normalizedRows(await this.model.embedImages(images), dim, "image");
+    const imageEmb = normalizedRows(embeds, dim, "image");
     const scale = this.model.logitScale as number;
     const bias = this.model.logitBias;
     const topk = opts.topk ?? labels.length;
-    return images.map((_, i) => {
+    return Array.from({ length: embeds.length / dim }, (_, i) => {
       const sims = labels.map((_, c) => dot(imageEmb, i * dim, classes, c * dim, dim));
       const probs = bias === undefined ? softmax(sims, scale) : sims.map((s) => sigmoid(scale * s + bias));
       return labels

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { Loader } from "../data/loader.js";
 import type { SessionOptions, Tensor } from "../engine/index.js";
-import { evaluateClip, evalValues, loadEvalSet } from "../eval/clip.js";
+import { evaluateClip, evalValues, loadHeldOutSet } from "../eval/clip.js";
 import { CLIP } from "../models/clip.js";
 import { type PresetName, presetConfig } from "../models/presets.js";
 import {
@@ -101,6 +101,12 @@ export async function startPairs(
   const cfg = model.cfg;
   const size = cfg.vision.imageSize;
 
+  // The held-out set first, its images decoded: a bad one is reported now, not at the first evaluation.
+  if (extras.evalData) ctx.setup.say(`reading the held-out set ${extras.evalData}`);
+  const evalSet = extras.evalData
+    ? await loadHeldOutSet(extras.evalData, { dataset: ctx.dataset, strict: ctx.strict, stream: ctx.stream })
+    : undefined;
+
   // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
   const { store, samples, log } = await loadTrainingSet(o.data, {
     dataset: ctx.dataset,
@@ -154,9 +160,7 @@ export async function startPairs(
   });
 
   let evaluate: Trainee["evaluate"];
-  if (extras.evalData) {
-    ctx.setup.say(`reading the held-out set ${extras.evalData}`);
-    const evalSet = await loadEvalSet(extras.evalData, { dataset: ctx.dataset });
+  if (evalSet) {
     evaluate = async () => {
       const result = await evaluateClip({ model, tokenizer, preprocess }, evalSet, { linearProbe: false });
       model.train();

@@ -69,7 +69,7 @@ describe("evaluation", () => {
     assert.deepEqual(set.textToImages, [[0], [1, 2]]);
     const r = await evaluateClip(loadClipModel(model), set, { ks: [1] });
     assert.equal(r.zero_shot?.classes, 2);
-    assert.deepEqual(r.counts, { samples: 3, images: 3, texts: 2, labelled: 3 });
+    assert.deepEqual(r.counts, { samples: 3, images: 3, texts: 2, labelled: 3, skipped: 0 });
   });
 
   it("recall and zero-shot equal the eval functions applied to the grouped embeddings", async () => {
@@ -88,7 +88,7 @@ describe("evaluation", () => {
     assert.deepEqual(r.text_to_image, expected.text_to_image);
     const labels = ["warm", "warm", "cold", "cold"];
     assert.deepEqual(r.zero_shot, zeroShotAccuracy(images, labels, ["warm", "cold"], classEmb));
-    assert.deepEqual(r.counts, { samples: 5, images: 4, texts: 4, labelled: 4 });
+    assert.deepEqual(r.counts, { samples: 5, images: 4, texts: 4, labelled: 4, skipped: 0 });
     assert.deepEqual(Object.keys(evalValues(r)), [
       "image_to_text/R@1",
       "image_to_text/R@2",

@@ -1,5 +1,6 @@
 /** juxta eval and juxta embed on an image-only encoder (a tiny ResNet trained two SimCLR steps). */
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { classify } from "../../src/cli/commands/classify.js";
@@ -58,6 +59,7 @@ describe("image-only encoders in eval and embed", () => {
       "featureDim",
       "knn",
       "linear_probe",
+      "skipped",
       "testSamples",
       "trainSamples",
     ]);
@@ -78,6 +80,32 @@ describe("image-only encoders in eval and embed", () => {
     assert.match(text, /kNN +top1 [\d.]+%/);
     assert.match(text, /linear probe +top1 [\d.]+%/);
     assert.match(text, /chance +33\.3%/);
+  });
+
+  it("eval skips and counts an unreadable test image (issue 11 case 8); --strict stops at it", async () => {
+    const broken = join(root, "broken.png");
+    writeFileSync(broken, "not a png");
+    const bad = join(root, "bad-test.jsonl");
+    writeFileSync(
+      bad,
+      `${readFileSync(test, "utf8")}${JSON.stringify({ image: broken, text: "a circle", label: "circle" })}\n`,
+    );
+    const [line] = await runCommand(evaluate, [
+      "--model",
+      model,
+      "--data",
+      bad,
+      "--knn-train",
+      train,
+      "--json",
+    ]);
+    const r = JSON.parse(line!) as ImageEvalResult;
+    assert.equal(r.testSamples, 9);
+    assert.equal(r.skipped, 1);
+    await assert.rejects(
+      runCommand(evaluate, ["--model", model, "--data", bad, "--knn-train", train, "--strict"]),
+      /bad-test\.jsonl:10: unreadable image: .*--strict makes bad input fatal/,
+    );
   });
 
   it("eval refuses what an image encoder cannot do", async () => {

@@ -1,12 +1,14 @@
 /**
- * Issue 11, cases 8 and 9: an unreadable image is skipped and counted (file and reason) by embed and
- * index, `--strict` makes it fatal, and `data check` decodes every image, reporting what training skips.
+ * Issue 11, cases 8 and 9: an unreadable image is skipped and counted (file and reason) by embed, index,
+ * eval and classify, `--strict` makes it fatal, a training run's held-out set is decoded before the first
+ * step, and `data check` decodes every image, reporting what training skips.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { colourImages, tempDir, tinyModel } from "../apps/fixtures.js";
+import { trainClip } from "../../src/train/loop.js";
+import { colourImages, tempDir, tinyConfig, tinyModel, writeJsonl } from "../apps/fixtures.js";
 import { assertOneLineError, juxta } from "./cli.js";
 
 let work: string;
@@ -40,6 +42,107 @@ describe("case 8: bad images are skipped and counted", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).added, 4);
     assert.match(r.stderr, /skipped 1 input \(unreadable image: 1\)/);
+  });
+});
+
+/** A labelled, captioned set: the four colours (twice each) and the broken image in row 3. */
+function evalSet(): string {
+  const rows = ["red", "green", "broken", "blue", "yellow"].flatMap((c) => [
+    { image: `mixed/${c}.png`, text: `a ${c} square`, label: c },
+  ]);
+  return writeJsonl(join(work, "eval.jsonl"), [...rows, ...rows.map((r) => ({ ...r, text: `${r.text}!` }))]);
+}
+
+describe("case 8: eval and classify skip bad images too", () => {
+  test("eval reports the skip with file and line, and counts it; --strict stops", () => {
+    const data = evalSet();
+    const r = juxta(["eval", "--model", model, "--data", data], { cwd: work });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /skipped 1 input \(unreadable image: 1\)\n {2}.*eval\.jsonl:3: unreadable image/);
+    assert.match(
+      r.stdout,
+      /8 samples, 4 images, 8 distinct captions, 4 labelled \(1 unreadable image skipped\)/,
+    );
+    const json = juxta(["eval", "--model", model, "--data", data, "--json"], { cwd: work });
+    assert.equal(json.status, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).counts, {
+      samples: 8,
+      images: 4,
+      texts: 8,
+      labelled: 4,
+      skipped: 1,
+    });
+    assertOneLineError(
+      juxta(["eval", "--model", model, "--data", data, "--strict"], { cwd: work }),
+      /eval\.jsonl:3: unreadable image: .*--strict makes bad input fatal/,
+    );
+  });
+
+  test("classify ranks the good images and names the bad one; --strict stops", () => {
+    const r = juxta(["classify", "--model", model, "--labels", "red,blue", "--json", "mixed"], { cwd: work });
+    assert.equal(r.status, 0, r.stderr);
+    const results = JSON.parse(r.stdout) as { image: string }[];
+    assert.equal(results.length, 4);
+    assert.ok(results.every((x) => !x.image.endsWith("broken.png")));
+    assert.match(r.stderr, /skipped 1 input \(unreadable image: 1\)\n.*broken\.png: unreadable image/);
+    assertOneLineError(
+      juxta(["classify", "--model", model, "--labels", "red,blue", "--strict", "mixed"], { cwd: work }),
+      /broken\.png: unreadable image: .*--strict makes bad input fatal/,
+    );
+  });
+});
+
+describe("case 8: a training run's held-out set is checked before the first step", () => {
+  const train = () =>
+    writeJsonl(
+      join(work, "train.jsonl"),
+      ["red", "green", "blue", "yellow"].flatMap((c) => [
+        { image: `mixed/${c}.png`, text: `a ${c} square` },
+        { image: `mixed/${c}.png`, text: `the ${c} one` },
+      ]),
+    );
+
+  test("juxta train --eval-data with a bad image and --strict stops before training", () => {
+    const out = join(work, "strict-run");
+    const r = juxta(
+      ["train", "--data", train(), "--eval-data", evalSet(), "--out", out, "--preset", "tiny", "--strict"],
+      { cwd: work },
+    );
+    // Training's set-up lines come first; the failure is one line at the end.
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr.trimEnd().split("\n").at(-1)!,
+      /^juxta: .*eval\.jsonl:3: unreadable image: .*--strict makes bad input fatal\)$/,
+    );
+    assert.doesNotMatch(r.stderr, /compiling|decode/, "stopped before the training data and the step");
+    assert.equal(existsSync(join(out, "metrics.jsonl")), false, "no step was taken");
+  });
+
+  test("train() skips and counts it up front; every evaluation says so", async () => {
+    const out = join(work, "run");
+    const said: string[] = [];
+    const r = await trainClip({
+      data: train(),
+      out,
+      config: tinyConfig(600),
+      batch: 4,
+      epochs: 1,
+      evalData: evalSet(),
+      stream: { write: (t: string) => said.push(t) },
+    });
+    assert.equal(r.steps, 2);
+    const text = said.join("");
+    assert.match(
+      text,
+      /eval\.jsonl: skipped 1 input \(unreadable image: 1\)\n.*eval\.jsonl:3: unreadable image/,
+    );
+    assert.ok(
+      text.indexOf("unreadable image") < text.indexOf("compiling the training step"),
+      "reported before the step is compiled",
+    );
+    const evals = readFileSync(join(out, "evals.jsonl"), "utf8").trim().split("\n");
+    assert.ok(evals.length >= 2);
+    for (const line of evals) assert.equal(JSON.parse(line).counts.skipped, 1);
   });
 });
 

@@ -1,10 +1,11 @@
 /** `juxta classify`: zero-shot labels for images, ranked with probabilities. */
 import { type Classification, classifyImages, parseLabels } from "../../apps/classify.js";
 import { listImages } from "../../data/image-set.js";
+import { SkipLog } from "../../data/types.js";
 import { resolveTemplates } from "../../pipelines/templates.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
-import { MODEL_OPTIONS, modelFlag, TEMPLATES_OPTION } from "../options.js";
+import { MODEL_OPTIONS, modelFlag, reportSkips, TEMPLATES_OPTION } from "../options.js";
 
 export const classify = defineCommand({
   name: "classify",
@@ -24,9 +25,11 @@ export const classify = defineCommand({
       help: "labels shown per image",
     },
     json: { type: "boolean", help: "print one JSON line: [{image, ranked: [{label, prob, score}]}]" },
+    strict: { type: "boolean", help: "stop at the first unreadable image instead of skipping it" },
   },
   notes: [
-    "IMAGE may also be a folder (searched recursively) or a .txt list of paths.",
+    "IMAGE may also be a folder (searched recursively) or a .txt list of paths. An image that cannot be",
+    "decoded is skipped and counted on stderr (with its file and reason); --strict stops at it.",
     "Probabilities are the softmax of logit_scale × cosine similarity over the given labels (CLIP), or each",
     "label's sigmoid of logit_scale × cosine + logit_bias (SigLIP). Image-only encoders have no text tower",
     "to embed labels with, so they cannot classify zero-shot.",
@@ -37,6 +40,7 @@ export const classify = defineCommand({
     const top = v.top ?? labels.length;
     const templates = resolveTemplates(v.templates);
     const images = (await Promise.all(positionals.map((p) => listImages(p)))).flat();
+    const log = new SkipLog(v.strict ?? false);
     const model = await modelFlag(v);
     let results: Classification[];
     try {
@@ -44,13 +48,14 @@ export const classify = defineCommand({
         throw model.noTextTower(
           "zero-shot classification scores images against label texts, so it needs one; find similar images with juxta index and juxta search --image, or measure it with juxta eval (kNN, linear probe)",
         );
-      results = (await classifyImages(model, images, labels, { templates })).map((r) => ({
+      results = (await classifyImages(model, images, labels, { templates, log })).map((r) => ({
         ...r,
         ranked: r.ranked.slice(0, top),
       }));
     } finally {
       await model.dispose();
     }
+    reportSkips(log);
     if (v.json) {
       console.log(JSON.stringify(results));
       return;

@@ -47,6 +47,8 @@ export const evaluate = defineCommand({
   notes: [
     "Samples showing the same image count as one image with several captions; equal captions as one",
     "caption matching several images. Zero-shot classifies over the labels the data set carries.",
+    "A bad row or an image that cannot be decoded is skipped and counted (file, line, reason; the report",
+    "says how many images); --strict stops at the first.",
     "An image-only encoder (juxta train --method simclr|moco|supcon|triplet) gets kNN and the linear probe on",
     "its backbone features: --knn-train FILE, or a --data folder holding train and test splits.",
     "example:",
@@ -61,10 +63,13 @@ export const evaluate = defineCommand({
         throw new UserError(
           `--dtype ${v.dtype}: eval measures it for CLIP and SigLIP models; ${v.model} is an image encoder`,
         );
+      const log = new SkipLog(v.strict ?? false);
       const result = await evaluateImageModel(v.model, v.data, {
         knnTrain: v["knn-train"],
         dataset: datasetOptions(v),
+        log,
       });
+      reportSkips(log);
       console.log(v.json ? JSON.stringify(result) : formatImageEval(result, v.data));
       return;
     }
