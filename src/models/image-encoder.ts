@@ -14,7 +14,7 @@ import {
 } from "../engine/index.js";
 import { bind, MLP, Module, stateDict } from "../nn/index.js";
 import { UserError } from "../util/errors.js";
-import { PRESETS as CLIP_PRESETS } from "./presets.js";
+import { PRESETS as CLIP_PRESETS, RESNET_64PX } from "./presets.js";
 import { ResNet, type ResNetConfig } from "./resnet.js";
 import { type VisionConfig, VisionTransformer } from "./vit.js";
 
@@ -43,13 +43,7 @@ export const IMAGE_ENCODER_PRESETS = {
   },
   /** 1.3 M parameters; 64 px with a stride-2 stem, so its feature maps have resnet-tiny's sizes. */
   "resnet-small": {
-    backbone: {
-      type: "resnet",
-      imageSize: 64,
-      stemStride: 2,
-      widths: [32, 64, 128, 256],
-      blocks: [1, 1, 1, 1],
-    },
+    backbone: RESNET_64PX,
     head: { hidden: 256, out: 128 },
   },
   /** The vision tower of CLIP's `tiny` preset (64 px, patch 8, width 256, 6 layers) with its projection. */

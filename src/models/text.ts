@@ -4,18 +4,12 @@
  * shared space.
  */
 import { arange, fmt, ShapeError, type Tensor } from "../engine/index.js";
-import { type Activation, Embedding, LayerNorm, Module, Parameter } from "../nn/index.js";
-import { Transformer } from "./transformer.js";
+import { Embedding, LayerNorm, Module, Parameter } from "../nn/index.js";
+import { Transformer, type TransformerConfig } from "./transformer.js";
 
-export interface TextConfig {
+export interface TextConfig extends TransformerConfig {
   vocabSize: number;
   contextLength: number;
-  width: number;
-  layers: number;
-  heads: number;
-  mlpRatio: number;
-  act: Activation;
-  lnEps: number;
 }
 
 export class TextTransformer extends Module {

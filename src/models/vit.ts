@@ -4,19 +4,13 @@
  * positions, `ln_pre`, pre-LN blocks, `ln_post` on the class token, projection to the shared space.
  */
 import { concat, type Dim, type Tensor } from "../engine/index.js";
-import { type Activation, Conv2d, LayerNorm, Module, Parameter } from "../nn/index.js";
-import { Transformer } from "./transformer.js";
+import { Conv2d, LayerNorm, Module, Parameter } from "../nn/index.js";
+import { Transformer, type TransformerConfig } from "./transformer.js";
 
-export interface VisionConfig {
+export interface VisionConfig extends TransformerConfig {
   type: "vit";
   imageSize: number;
   patchSize: number;
-  width: number;
-  layers: number;
-  heads: number;
-  mlpRatio: number;
-  act: Activation;
-  lnEps: number;
 }
 
 export class VisionTransformer extends Module {

@@ -20,4 +20,4 @@ export {
   type TokenizerSpec,
   WORD_END,
 } from "./tokenizer.js";
-export { type TrainOptions, trainBpe } from "./train.js";
+export { type BpeTrainOptions, trainBpe } from "./train.js";

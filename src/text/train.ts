@@ -11,7 +11,7 @@ import { clipVocab } from "./formats.js";
 import { Heap } from "./heap.js";
 import { END_TOKEN, PAIR_STRIDE, START_TOKEN, Tokenizer } from "./tokenizer.js";
 
-export interface TrainOptions {
+export interface BpeTrainOptions {
   /** Tokens wanted, the 512 byte symbols and 2 specials included. */
   vocabSize: number;
   /** Pairs seen fewer times than this are not merged, so the vocabulary may end smaller. Default 2. */
@@ -56,7 +56,7 @@ function countWords(texts: Iterable<string>): { words: number[][]; freq: number[
  * vocabulary is laid out as OpenAI's: bytes, bytes with `</w>`, one token per merge, start and end tokens;
  * a merge that spells an existing token again reuses that token's id.
  */
-export function trainBpe(texts: Iterable<string>, options: TrainOptions): Tokenizer {
+export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Tokenizer {
   const base = clipVocab([]).slice(0, 512);
   const { vocabSize, minFrequency = 2, onProgress } = options;
   if (!Number.isInteger(vocabSize) || vocabSize < base.length + 2 || vocabSize > PAIR_STRIDE)

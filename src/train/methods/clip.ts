@@ -12,15 +12,14 @@
 import type { Tensor } from "../../engine/index.js";
 import { clipLoss } from "../../losses/clip.js";
 import { inBatchAccuracy } from "./accuracy.js";
-import type { PairMethod } from "./method.js";
+import { PAIR_METHOD_DEFAULTS, type PairMethod, VIT_ADAM } from "./method.js";
 
 export const clip: PairMethod = {
   name: "clip",
   family: "pairs",
   summary: "softmax contrastive loss on image-text pairs",
-  defaults: { preset: "tiny", epochs: 10, batch: 128, lr: 5e-4, fineTuneLr: 1e-5, weightDecay: 0.2 },
-  // open_clip's betas and epsilon for ViT training.
-  adam: { beta1: 0.9, beta2: 0.98, eps: 1e-6 },
+  defaults: PAIR_METHOD_DEFAULTS,
+  adam: VIT_ADAM,
   prepare(model) {
     // A model trained on with the softmax loss has no use for SigLIP's bias.
     model.removeLogitBias();

@@ -29,6 +29,28 @@ export interface MethodDefaults {
   weightDecay: number;
 }
 
+/** What the image-only methods share by default (each record adds its own loss settings). */
+export const IMAGE_METHOD_DEFAULTS = {
+  preset: "resnet-tiny",
+  epochs: 10,
+  batch: 128,
+  lr: 1e-3,
+  weightDecay: 1e-4,
+} as const satisfies MethodDefaults;
+
+/** What CLIP and SigLIP share by default: the tiny preset and open_clip's ViT optimizer settings. */
+export const PAIR_METHOD_DEFAULTS = {
+  preset: "tiny",
+  epochs: 10,
+  batch: 128,
+  lr: 5e-4,
+  fineTuneLr: 1e-5,
+  weightDecay: 0.2,
+} as const satisfies MethodDefaults & { fineTuneLr: number };
+
+/** open_clip's AdamW betas and epsilon for ViT training. */
+export const VIT_ADAM = { beta1: 0.9, beta2: 0.98, eps: 1e-6 } as const;
+
 /** What a loss returns while the step is traced: the scalar loss and scalar metrics to log. */
 export interface TracedLoss {
   loss: Tensor;

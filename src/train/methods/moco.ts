@@ -21,7 +21,12 @@ import { loadWeights, weightsOf } from "../../models/weights.js";
 import { emaUpdate } from "../../optim/index.js";
 import { OptionError, UserError } from "../../util/errors.js";
 import { inBatchAccuracy } from "./accuracy.js";
-import type { ImageMethod, ImageMethodContext, MethodExtras } from "./method.js";
+import {
+  IMAGE_METHOD_DEFAULTS,
+  type ImageMethod,
+  type ImageMethodContext,
+  type MethodExtras,
+} from "./method.js";
 
 export const MOCO_FILE = "moco.safetensors";
 
@@ -30,11 +35,7 @@ export const moco: ImageMethod = {
   family: "images",
   summary: "self-supervised image encoder: a momentum key encoder and a queue of negatives (MoCo v2)",
   defaults: {
-    preset: "resnet-tiny",
-    epochs: 10,
-    batch: 128,
-    lr: 1e-3,
-    weightDecay: 1e-4,
+    ...IMAGE_METHOD_DEFAULTS,
     temperature: 0.2,
     augment: "mocov2",
     // 0.999 (the paper's) barely moves the keys in the short runs this targets.

@@ -13,14 +13,14 @@
 import type { Tensor } from "../../engine/index.js";
 import { SIGLIP_INIT, siglipLoss } from "../../losses/siglip.js";
 import { inBatchAccuracy } from "./accuracy.js";
-import type { PairMethod } from "./method.js";
+import { PAIR_METHOD_DEFAULTS, type PairMethod, VIT_ADAM } from "./method.js";
 
 export const siglip: PairMethod = {
   name: "siglip",
   family: "pairs",
   summary: "pairwise sigmoid loss with a learned bias (t starts at 10, b at -10)",
-  defaults: { preset: "tiny", epochs: 10, batch: 128, lr: 5e-4, fineTuneLr: 1e-5, weightDecay: 0.2 },
-  adam: { beta1: 0.9, beta2: 0.98, eps: 1e-6 },
+  defaults: PAIR_METHOD_DEFAULTS,
+  adam: VIT_ADAM,
   initLogitScale: SIGLIP_INIT.logTemperature,
   prepare(model, start) {
     const said: string[] = [];

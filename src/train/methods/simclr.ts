@@ -11,18 +11,14 @@
  */
 import { ntxentLoss } from "../../losses/index.js";
 import { inBatchAccuracy } from "./accuracy.js";
-import type { ImageMethod } from "./method.js";
+import { IMAGE_METHOD_DEFAULTS, type ImageMethod } from "./method.js";
 
 export const simclr: ImageMethod = {
   name: "simclr",
   family: "images",
   summary: "self-supervised image encoder: NT-Xent between two augmented views of each image",
   defaults: {
-    preset: "resnet-tiny",
-    epochs: 10,
-    batch: 128,
-    lr: 1e-3,
-    weightDecay: 1e-4,
+    ...IMAGE_METHOD_DEFAULTS,
     temperature: 0.5,
     augment: "simclr",
   },

@@ -9,18 +9,14 @@
  *   await train({ method: "supcon", data: "labelled.jsonl", out: "runs/supcon", minutes: 3 })
  */
 import { supConLoss } from "../../losses/index.js";
-import type { ImageMethod } from "./method.js";
+import { IMAGE_METHOD_DEFAULTS, type ImageMethod } from "./method.js";
 
 export const supcon: ImageMethod = {
   name: "supcon",
   family: "images",
   summary: "image encoder trained on class labels: positives are all views with the same label",
   defaults: {
-    preset: "resnet-tiny",
-    epochs: 10,
-    batch: 128,
-    lr: 1e-3,
-    weightDecay: 1e-4,
+    ...IMAGE_METHOD_DEFAULTS,
     temperature: 0.1,
     augment: "simclr",
   },

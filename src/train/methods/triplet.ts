@@ -10,18 +10,14 @@
  *   await train({ method: "triplet", data: "labelled.jsonl", out: "runs/triplet", margin: 0.2 })
  */
 import { tripletMarginLoss } from "../../losses/index.js";
-import type { ImageMethod } from "./method.js";
+import { IMAGE_METHOD_DEFAULTS, type ImageMethod } from "./method.js";
 
 export const triplet: ImageMethod = {
   name: "triplet",
   family: "images",
   summary: "image encoder trained on class labels with a triplet margin loss and a miner",
   defaults: {
-    preset: "resnet-tiny",
-    epochs: 10,
-    batch: 128,
-    lr: 1e-3,
-    weightDecay: 1e-4,
+    ...IMAGE_METHOD_DEFAULTS,
     margin: 0.2,
     miner: "batch_hard",
     augment: "simclr",
