@@ -2,18 +2,40 @@
  * MNIST-style IDX files (MNIST, Fashion-MNIST): an images file (magic 2051, count × rows × cols bytes) and
  * its labels file (magic 2049, one byte each), plain or gzipped, turned into grayscale raw images. Sizes in
  * the headers are checked against the file lengths, so a truncated download is reported, not misread.
+ *
+ * Class names, first found: `classes`; a classes.txt beside the images file (one name a line, as
+ * `juxta data fashion-mnist` writes it); Fashion-MNIST's ten names when the folder's name says
+ * "fashion" (Debian's /usr/share/datasets/fashion-mnist); else the digits 0–9. Named classes get the
+ * caption template "a photo of a {label}.", digits "a photo of the number {label}.".
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { UserError } from "../util/errors.js";
-import { applyTemplate, checkTemplate, type DatasetOptions } from "./options.js";
+import { applyTemplate, checkTemplate, type DatasetOptions, DEFAULT_TEMPLATE } from "./options.js";
 import type { Sample, SkipLog } from "./types.js";
 
 export const MNIST_TEMPLATE = "a photo of the number {label}.";
-const IMAGES_MAGIC = 2051;
-const LABELS_MAGIC = 2049;
+export const IDX_IMAGES_MAGIC = 2051;
+export const IDX_LABELS_MAGIC = 2049;
+
+/** Zalando's class names by label index (github.com/zalandoresearch/fashion-mnist, "Labels"). */
+export const FASHION_MNIST_CLASSES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+];
+
+/** The file beside IDX files that names their classes, one a line in label order. */
+export const CLASSES_FILE = "classes.txt";
 
 export function isIdxImagesName(name: string): boolean {
   return /idx3-ubyte(\.gz)?$/.test(name);
@@ -117,28 +139,77 @@ function header(bytes: Uint8Array, file: string, magic: number, dims: number): n
   return shape;
 }
 
+/** An IDX file's shape and bytes (header included), checked: magic, dimensions and length. */
+export async function readIdx(
+  file: string,
+  kind: "images" | "labels",
+): Promise<{ shape: number[]; bytes: Uint8Array }> {
+  const dims = kind === "images" ? 3 : 1;
+  const bytes = await readMaybeGzip(file, dims);
+  return { shape: header(bytes, file, kind === "images" ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC, dims), bytes };
+}
+
+/** An images file's pixels and its labels file's labels, checked to pair up. */
+export async function readIdxPair(imagesFile: string): Promise<{
+  count: number;
+  rows: number;
+  cols: number;
+  /** count × rows × cols bytes. */
+  pixels: Uint8Array;
+  labels: Uint8Array;
+  labelsFile: string;
+}> {
+  const labelsFile = labelsFileFor(imagesFile);
+  const images = await readIdx(imagesFile, "images");
+  const labels = await readIdx(labelsFile, "labels");
+  const [count, rows, cols] = images.shape as [number, number, number];
+  const [labelCount] = labels.shape as [number];
+  if (labelCount !== count)
+    throw new UserError(`${labelsFile}: has ${labelCount} labels but ${imagesFile} has ${count} images`);
+  return {
+    count,
+    rows,
+    cols,
+    pixels: images.bytes.subarray(16),
+    labels: labels.bytes.subarray(8),
+    labelsFile,
+  };
+}
+
+/** The class names of an IDX images file (see the file comment for the order they are looked for in). */
+export async function mnistClasses(imagesFile: string, opts: DatasetOptions): Promise<string[]> {
+  if (opts.classes) return opts.classes;
+  const dir = dirname(imagesFile);
+  const listed = join(dir, CLASSES_FILE);
+  if (existsSync(listed)) {
+    const names = (await readFile(listed, "utf8"))
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+    if (names.length === 0) throw new UserError(`${listed}: no class names in it`);
+    return names;
+  }
+  if (/fashion/i.test(basename(dir))) return FASHION_MNIST_CLASSES;
+  return Array.from({ length: 10 }, (_, i) => String(i));
+}
+
 export async function readMnist(imageFiles: string[], opts: DatasetOptions, log: SkipLog): Promise<Sample[]> {
-  const template = checkTemplate(opts.template ?? MNIST_TEMPLATE);
-  const classes = opts.classes ?? Array.from({ length: 10 }, (_, i) => String(i));
   const samples: Sample[] = [];
   for (const file of imageFiles) {
-    const labelsFile = labelsFileFor(file);
-    const images = await readMaybeGzip(file, 3);
-    const labels = await readMaybeGzip(labelsFile, 1);
-    const [count, rows, cols] = header(images, file, IMAGES_MAGIC, 3) as [number, number, number];
-    const [labelCount] = header(labels, labelsFile, LABELS_MAGIC, 1) as [number];
-    if (labelCount !== count)
-      throw new UserError(`${labelsFile}: has ${labelCount} labels but ${file} has ${count} images`);
+    const classes = await mnistClasses(file, opts);
+    const digits = classes.every((c, i) => c === String(i));
+    const template = checkTemplate(opts.template ?? (digits ? MNIST_TEMPLATE : DEFAULT_TEMPLATE));
+    const { count, rows, cols, pixels: images, labels } = await readIdxPair(file);
     const size = rows * cols;
     for (let i = 0; i < count; i++) {
       const origin = { file, line: i + 1 };
-      const index = labels[8 + i]!;
+      const index = labels[i]!;
       const label = classes[index];
       if (label === undefined) {
         log.add(origin, `label out of range: ${index}, there are ${classes.length} classes`);
         continue;
       }
-      const pixels = images.subarray(16 + i * size, 16 + (i + 1) * size);
+      const pixels = images.subarray(i * size, (i + 1) * size);
       samples.push({
         image: { kind: "raw", width: cols, height: rows, channels: 1, pixels },
         text: applyTemplate(template, label),

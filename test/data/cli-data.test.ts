@@ -45,5 +45,5 @@ test("juxta data check reports skips; --strict and bad flags are UserErrors", as
     /--format expects one of jsonl, csv, .*, got 'xml'/,
   );
   await assert.rejects(run(["emoji"]), /needs --out DIR/);
-  await assert.rejects(run(["frobnicate"]), /expected 'emoji' or 'check'/);
+  await assert.rejects(run(["frobnicate"]), /expected 'emoji', 'fashion-mnist' or 'check'/);
 });

@@ -1,7 +1,11 @@
-/** `juxta data emoji|check`: build the emoji quickstart data set, or read a data set and report on it. */
+/**
+ * `juxta data emoji|fashion-mnist|check`: build the emoji quickstart data set, write Fashion-MNIST (or a
+ * balanced slice of it) with class names, or read a data set and report on it.
+ */
 
 import { decodeCheck } from "../../data/check.js";
 import { buildEmojiDataset } from "../../data/emoji.js";
+import { FASHION_MNIST_DIR, writeFashionMnist } from "../../data/fashion-mnist.js";
 import { openDataset } from "../../data/open.js";
 import { FORMATS } from "../../data/options.js";
 import { SkipLog } from "../../data/types.js";
@@ -11,9 +15,10 @@ import { DATASET_OPTIONS, datasetOptions } from "../options.js";
 
 export const data = defineCommand({
   name: "data",
-  summary: "build the emoji quickstart data set, or check that a data set reads cleanly",
+  summary: "build the emoji or Fashion-MNIST data set, or check that a data set reads cleanly",
   usage:
     "juxta data emoji --out DIR [--holdout 0.1] [--absolute]\n" +
+    "       juxta data fashion-mnist --out DIR [--train N] [--test N] [--from DIR]\n" +
     "       juxta data check PATH [--format F] [--image-field P] [--text-field P] [--label-field P] " +
     "[--caption-template T] [--split train|test] [--strict] [--json]",
   options: {
@@ -32,6 +37,15 @@ export const data = defineCommand({
       help: "the share of emoji held out for the test set",
     },
     absolute: { type: "boolean", help: "write absolute image paths (default: relative to the manifest)" },
+    train: {
+      type: "integer",
+      arg: "N",
+      group: "fashion-mnist:",
+      min: 10,
+      help: "keep the first N/10 training images of each class (default all 60,000)",
+    },
+    test: { type: "integer", arg: "N", min: 10, help: "the same for the test split (default 10,000)" },
+    from: { type: "string", arg: "DIR", help: `the IDX files' folder (default ${FASHION_MNIST_DIR})` },
     format: {
       type: "choice",
       choices: FORMATS,
@@ -47,6 +61,8 @@ export const data = defineCommand({
     "examples:",
     "  juxta data emoji --out data/emoji        # train.jsonl, test.jsonl, README.md",
     "  juxta data check data/emoji              # reads data/emoji/train.jsonl",
+    "  juxta data fashion-mnist --out data/fmnist --train 6000 --test 2000",
+    "  juxta data check /usr/share/datasets/fashion-mnist --split test   # class words, not digits",
     "  juxta data check captions.jsonl --text-field 'captions[*].text'",
   ],
   async run(values, positionals) {
@@ -62,6 +78,20 @@ export const data = defineCommand({
         console.log(
           `wrote ${stats.trainFile} (${stats.trainRows} rows, ${stats.trainConcepts} emoji) and ` +
             `${stats.testFile} (${stats.testRows} rows, ${stats.testConcepts} emoji)`,
+        );
+      return;
+    }
+    if (action === "fashion-mnist") {
+      if (!values.out) throw new UserError("juxta data fashion-mnist needs --out DIR");
+      const stats = await writeFashionMnist(values.out, {
+        from: values.from,
+        train: values.train,
+        test: values.test,
+      });
+      if (values.json) console.log(JSON.stringify(stats));
+      else
+        console.log(
+          `wrote ${stats.dir}: ${stats.trainImages} training and ${stats.testImages} test images, classes.txt, README.md`,
         );
       return;
     }
@@ -93,7 +123,7 @@ export const data = defineCommand({
       return;
     }
     throw new UserError(
-      `juxta data: expected 'emoji' or 'check', got '${action ?? ""}'\nusage: ${data.usage}`,
+      `juxta data: expected 'emoji', 'fashion-mnist' or 'check', got '${action ?? ""}'\nusage: ${data.usage}`,
     );
   },
 });
