@@ -1,7 +1,7 @@
 /**
  * Training augmentations in plain JavaScript on 8-bit RGB images: random resized crop, horizontal flip,
  * colour jitter, random grayscale, Gaussian blur, then normalization to float32 CHW written into a slot of a
- * batch buffer. Randomness comes from a key per (seed, epoch, sample index, view) with one sub-stream per
+ * batch buffer, and random erasing on the normalized view. Randomness comes from a key per (seed, epoch, sample index, view) with one sub-stream per
  * transform, so an augmentation is reproducible anywhere (main thread or worker, after a resume) and forcing
  * one transform does not shift the random numbers of the others. Semantics follow torchvision's.
  */
@@ -28,7 +28,16 @@ export interface AugmentConfig {
   grayscaleP: number;
   /** Gaussian blur with sigma drawn from a range, probability p; the kernel reaches 3 sigma. */
   blur: { p: number; sigma: readonly [number, number] } | null;
+  /**
+   * Random erasing (Zhong et al. 2020; torchvision RandomErasing): with probability p, a rectangle of an
+   * area fraction in `scale` and aspect ratio in `ratio` (log-uniform) is set to 0 after normalization,
+   * i.e. to the normalization mean. Absent or null: none.
+   */
+  erase?: { p: number; scale: readonly [number, number]; ratio: readonly [number, number] } | null;
 }
+
+/** torchvision RandomErasing's defaults. */
+export const RANDOM_ERASING = { p: 0.5, scale: [0.02, 0.33], ratio: [0.3, 3.3] } as const;
 
 export type AugmentPreset = "clip" | "simclr" | "mocov2" | "none";
 
@@ -366,7 +375,7 @@ function colourJitter(
 }
 
 // Sub-stream per transform: changing one transform's probability leaves the others' draws unchanged.
-const Stream = { Crop: 1, Flip: 2, Jitter: 3, Gray: 4, Blur: 5 } as const;
+const Stream = { Crop: 1, Flip: 2, Jitter: 3, Gray: 4, Blur: 5, Erase: 6 } as const;
 const sub = (key: number, s: number): Rng => new Rng(mix32(key ^ Math.imul(s, 0x27d4eb2d)));
 
 /**
@@ -403,6 +412,48 @@ export function augmentInto(
     }
   }
   normalizeInto(img, plane, norm, out, slot * 3 * plane);
+  if (cfg.erase) {
+    const rng = sub(key, Stream.Erase);
+    if (rng.next() < cfg.erase.p) {
+      const box = erasingBox(size, cfg.erase.scale, cfg.erase.ratio, rng);
+      if (box) eraseBox(out, slot * 3 * plane, size, box);
+    }
+  }
+}
+
+/**
+ * torchvision RandomErasing.get_params on a size × size image: up to 10 tries of (area, log-uniform
+ * aspect) that fit; none fitting erases nothing.
+ */
+export function erasingBox(
+  size: number,
+  scale: readonly [number, number],
+  ratio: readonly [number, number],
+  rng: Rng,
+): Box | undefined {
+  const area = size * size;
+  const logLo = Math.log(ratio[0]);
+  const logHi = Math.log(ratio[1]);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * (scale[0] + (scale[1] - scale[0]) * rng.next());
+    const aspect = Math.exp(logLo + (logHi - logLo) * rng.next());
+    const h = Math.round(Math.sqrt(target * aspect));
+    const w = Math.round(Math.sqrt(target / aspect));
+    if (h > 0 && w > 0 && h < size && w < size) {
+      const y = rng.int(size - h + 1);
+      const x = rng.int(size - w + 1);
+      return { x, y, width: w, height: h };
+    }
+  }
+  return undefined;
+}
+
+function eraseBox(out: Float32Array, offset: number, size: number, box: Box): void {
+  for (let c = 0; c < 3; c++)
+    for (let y = box.y; y < box.y + box.height; y++) {
+      const row = offset + c * size * size + y * size;
+      out.fill(0, row + box.x, row + box.x + box.width);
+    }
 }
 
 /** (v − mean) / std per channel, planar [0, 1] floats into `out` at `offset`. */

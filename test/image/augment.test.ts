@@ -1,4 +1,4 @@
-/** Augmentations: determinism per key, crop boxes, flip, grayscale, jitter/blur sanity, normalization. */
+/** Augmentations: determinism per key, crop boxes, flip, grayscale, jitter/blur sanity, erasing, normalization. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Rng } from "../../src/engine/random.js";
@@ -11,6 +11,7 @@ import {
   CLIP_STD,
   centerSquareBox,
   type Normalization,
+  RANDOM_ERASING,
   randomResizedCropBox,
   resampleBox,
   roundHalfEven,
@@ -186,4 +187,33 @@ test("jitter and blur change pixels but keep them in range; brightness 0 and blu
   assert.ok(Math.abs(Math.max(...px) - 1) < 1e-6 && Math.abs(Math.min(...px)) < 1e-6, `${px}`);
   assert.ok((px[1] as number) > 0.01 || (px[2] as number) > 0.01, `${px}`);
   assert.ok(augment(flat, hueOnly, 3, 4, IDENTITY).every((v) => Math.abs(v - 100 / 255) < 1e-6));
+});
+
+test("random erasing sets one rectangle to the mean (0 after normalization), the same for the same key", () => {
+  const src = randomImage(20, 20, 7);
+  const erase: AugmentConfig = {
+    ...AUGMENT_PRESETS.none,
+    erase: { p: 1, scale: [0.1, 0.2], ratio: [0.5, 2] },
+  };
+  const plain = augment(src, AUGMENT_PRESETS.none, 0, 20);
+  for (let key = 0; key < 5; key++) {
+    const out = augment(src, erase, key, 20);
+    assert.deepEqual(out, augment(src, erase, key, 20));
+    const zeroed = [...out.keys()].filter((i) => out[i] !== plain[i]);
+    // Every changed value is 0, and the changed pixels form one rectangle of 10–20 % of the area per channel.
+    assert.ok(zeroed.every((i) => out[i] === 0));
+    const ys = new Set(zeroed.map((i) => Math.floor((i % 400) / 20)));
+    const xs = new Set(zeroed.map((i) => i % 20));
+    assert.equal(zeroed.length, 3 * ys.size * xs.size);
+    assert.ok(
+      ys.size * xs.size >= 0.1 * 400 * 0.8 && ys.size * xs.size <= 0.2 * 400 * 1.2,
+      `${ys.size}×${xs.size}`,
+    );
+  }
+  // p 0 erases nothing, and adding erasing leaves the other transforms' random draws unchanged.
+  assert.deepEqual(augment(src, { ...erase, erase: { ...erase.erase!, p: 0 } }, 3, 20), plain);
+  const simclr = AUGMENT_PRESETS.simclr;
+  const a = augment(src, simclr, 9, 20);
+  const b = augment(src, { ...simclr, erase: { ...RANDOM_ERASING, p: 1 } }, 9, 20);
+  assert.ok([...a.keys()].every((i) => b[i] === 0 || b[i] === a[i]));
 });
