@@ -8,6 +8,12 @@
  * order fixed by a hash of codepoint and tag; the second style starts one tag later. So the two styles of an
  * emoji with two or more such tags get different captions that share the name (text-side variety without
  * invented words); emoji with fewer tags get the same caption in both styles.
+ *
+ * Training rows (captions "several") carry a list of captions in `text`, that one first, then
+ * captions made of the category, subcategory, name and tags ("a Smileys & Emotion emoji: grinning face"):
+ * training samples one per step, and the category words the zero-shot prompts use ("a {} emoji.") occur in
+ * training text. Test rows keep the one caption, so retrieval on test.jsonl scores one fixed text per image
+ * (the same texts whichever captions training had). Captions "one" writes the single caption in train too.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -27,11 +33,19 @@ export interface EmojiDatasetOptions {
    * project holding node_modules, else absolute.
    */
   absolutePaths?: boolean;
+  /** Training rows' captions: "several" (a list, one sampled per step) or "one" (a string); default DEFAULT_EMOJI_CAPTIONS. */
+  captions?: EmojiCaptions;
 }
+
+export const EMOJI_CAPTIONS = ["several", "one"] as const;
+export type EmojiCaptions = (typeof EMOJI_CAPTIONS)[number];
+/** The training captions `juxta data emoji` writes unless told (docs/experiments/emoji-captions.md). */
+export const DEFAULT_EMOJI_CAPTIONS: EmojiCaptions = "one";
 
 export interface EmojiRow {
   image: string;
-  text: string;
+  /** The caption, or (training rows with captions "several") the captions, the one above first. */
+  text: string | string[];
   label: string;
   /** Unified codepoint(s) as in emoji-datasource, e.g. "1F600" or "0023-FE0F-20E3". */
   emoji: string;
@@ -145,14 +159,51 @@ export function isHeldOut(unified: string, holdout: number): boolean {
   return fnv1a(`split:${normalizeCodepoint(unified)}`) % 10_000 < holdout * 10_000;
 }
 
-function caption(name: string, tags: string[], style: EmojiStyle, unified: string): string {
+/** The tags not already words of the name, in an order fixed by a hash; each style starts one further. */
+function styleTags(name: string, tags: string[], style: EmojiStyle, unified: string): string[] {
   const words = new Set(name.toLowerCase().split(/[^\p{L}\p{N}]+/u));
   const ordered = [...new Set(tags.map((t) => t.trim()))]
     .filter((t) => t !== "" && !words.has(t.toLowerCase()))
     .sort((a, b) => fnv1a(`${unified}:${a}`) - fnv1a(`${unified}:${b}`));
   // Each style starts one tag further along, so two or more tags always give the styles different captions.
   const shift = EMOJI_STYLES.indexOf(style) % Math.max(ordered.length, 1);
-  return [name, ...[...ordered.slice(shift), ...ordered.slice(0, shift)].slice(0, 3)].join(", ");
+  return [...ordered.slice(shift), ...ordered.slice(0, shift)];
+}
+
+function caption(name: string, tags: string[], style: EmojiStyle, unified: string): string {
+  return [name, ...styleTags(name, tags, style, unified).slice(0, 3)].join(", ");
+}
+
+/** What an emoji's captions are made of. */
+export interface EmojiFacts {
+  name: string;
+  tags: string[];
+  /** emoji-datasource's category, the label ("Smileys & Emotion"). */
+  category: string;
+  /** Its subcategory ("face-smiling"). */
+  subcategory: string;
+  unified: string;
+}
+
+/**
+ * An emoji's training captions, distinct, the single caption first: with the category (as the zero-shot
+ * prompts name it), the subcategory's words, the name and the tags in varied combinations.
+ */
+export function emojiCaptions(e: EmojiFacts, style: EmojiStyle): string[] {
+  const tags = styleTags(e.name, e.tags, style, e.unified);
+  const sub = e.subcategory.replaceAll("-", " ");
+  const withTags = (head: string, n: number) => [head, ...tags.slice(0, n)].join(", ");
+  const all = [
+    caption(e.name, e.tags, style, e.unified),
+    `a ${e.category} emoji: ${e.name}`,
+    withTags(`a ${e.category} emoji: ${e.name}`, 2),
+    `${e.name}, a ${sub} emoji`,
+    `an emoji of ${e.name}`,
+    tags.length > 0
+      ? `${e.category}, ${sub}: ${tags.slice(0, 3).join(", ")}`
+      : `${e.category}, ${sub}: ${e.name}`,
+  ];
+  return [...new Set(all)];
 }
 
 /** The line of emoji-datasource's README that states the licence of a style's images. */
@@ -166,7 +217,12 @@ function imageLicence(pkg: PackageInfo, word: string): string {
   return line ? line.replace(/^\*\s*/, "") : `see ${pkg.name}'s README`;
 }
 
-function readme(stats: EmojiDatasetStats, pkgs: PackageInfo[], licences: string[]): string {
+function readme(
+  stats: EmojiDatasetStats,
+  pkgs: PackageInfo[],
+  licences: string[],
+  captions: EmojiCaptions,
+): string {
   const labels = Object.entries(stats.labels)
     .map(([k, n]) => `| ${k} | ${n} |`)
     .join("\n");
@@ -182,6 +238,13 @@ Written by \`juxta data emoji\`.
 
 Each row: \`image\` (path to the PNG inside node_modules), \`text\`, \`label\`, \`emoji\` (unified
 codepoint), \`style\` (google or twitter). Skin-tone variants are left out.
+${
+  captions === "several"
+    ? `In train.jsonl \`text\` is a list of captions (that caption first, then ones with the category and
+subcategory words, e.g. "a Smileys & Emotion emoji: grinning face"); training samples one per step. Test rows
+keep one caption each.`
+    : "Every row has one caption (written with --captions one)."
+}
 
 | label | emoji |
 | --- | --- |
@@ -202,6 +265,9 @@ export async function buildEmojiDataset(
 ): Promise<EmojiDatasetStats> {
   const holdout = opts.holdout ?? 0.1;
   if (!(holdout > 0 && holdout < 1)) throw new UserError(`holdout must be between 0 and 1, got ${holdout}`);
+  const captions = opts.captions ?? DEFAULT_EMOJI_CAPTIONS;
+  if (!EMOJI_CAPTIONS.includes(captions))
+    throw new UserError(`captions must be one of ${EMOJI_CAPTIONS.join(", ")}, got ${captions}`);
   const sources = {
     google: packageInfo("emoji-datasource-google"),
     twitter: packageInfo("emoji-datasource-twitter"),
@@ -278,9 +344,11 @@ export async function buildEmojiDataset(
     if (held) stats.testConcepts++;
     else stats.trainConcepts++;
     for (const style of EMOJI_STYLES) {
+      const facts = { name, tags, category: g.category, subcategory: g.subcategory, unified: g.unified };
       const row: EmojiRow = {
         image: imagePath(style, images[style]!),
-        text: caption(name, tags, style, g.unified),
+        text:
+          held || captions === "one" ? caption(name, tags, style, g.unified) : emojiCaptions(facts, style),
         label: g.category,
         emoji: g.unified,
         style,
@@ -301,7 +369,7 @@ export async function buildEmojiDataset(
   writeFileAtomic(stats.testFile, `${test.join("\n")}\n`);
   writeFileAtomic(
     join(out, "README.md"),
-    readme(stats, [sources.google, sources.twitter, emojibase], licences),
+    readme(stats, [sources.google, sources.twitter, emojibase], licences, captions),
   );
   return stats;
 }

@@ -70,6 +70,16 @@ function spawnWorker(init: WorkerInit): Worker {
   return new Worker(boot, { eval: true, workerData: init });
 }
 
+/**
+ * A sample's caption in an epoch: its text, or, when it has several captions, one drawn by (seed, epoch,
+ * sample index), so a batch's texts, like its pixels, depend only on where it is in the run (exact resumes).
+ */
+export function sampleCaption(s: Sample | undefined, seed: number, epoch: number, index: number): string {
+  const captions = s?.captions;
+  if (!captions || captions.length < 2) return s?.text ?? "";
+  return captions[new Rng(streamKey(seed, "caption", epoch, index)).int(captions.length)] as string;
+}
+
 export class Loader {
   readonly stepsPerEpoch: number;
   readonly batchSize: number;
@@ -202,7 +212,7 @@ export class Loader {
           step: b.step,
           indices: b.indices,
           pixels,
-          texts: b.indices.map((i) => this.samples[i]?.text ?? ""),
+          texts: b.indices.map((i) => sampleCaption(this.samples[i], this.spec.seed, b.epoch, i)),
           labels: b.indices.map((i) => this.samples[i]?.label),
         };
       }

@@ -100,6 +100,8 @@ interface Pending {
   line: number;
   image: string;
   texts: string[];
+  /** The texts are one image's alternative captions (a list value), not one pair each (a [*] path). */
+  alternatives: boolean;
   label?: string;
 }
 
@@ -126,6 +128,29 @@ function strings(
     else if (r.value.trim() === "") log.add(loc, blank);
     else out.push(r.value.trim());
   }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * A list of captions at a path without [*]: the strings among them (other entries logged), undefined if
+ * none is usable.
+ */
+function captionList(
+  list: unknown[],
+  row: Row,
+  path: FieldPath,
+  file: string,
+  log: SkipLog,
+): string[] | undefined {
+  const loc = { file, line: row.line, field: path.source };
+  const out: string[] = [];
+  for (const v of list) {
+    if (typeof v !== "string")
+      log.add(loc, `wrong type: a caption in the list is ${typeName(v)}, expected a string`);
+    else if (v.trim() === "") log.add(loc, "empty caption");
+    else out.push(v.trim());
+  }
+  if (list.length === 0) log.add(loc, "empty caption: the list of captions is empty");
   return out.length > 0 ? out : undefined;
 }
 
@@ -191,8 +216,11 @@ export async function readManifest(
     if (!images) continue;
     let texts: string[] | undefined;
     const reached = followPath(row.value, textPath);
+    const list =
+      !textPath.fansOut && reached[0]?.ok && Array.isArray(reached[0].value) ? reached[0].value : undefined;
     if (template !== undefined && label !== undefined && reached.every((r) => !r.ok))
       texts = [applyTemplate(template, label)];
+    else if (list) texts = captionList(list, row, textPath, file, log);
     else texts = strings(row, textPath, "caption", file, log, "empty caption");
     if (!texts) continue;
     for (const image of images) {
@@ -203,7 +231,13 @@ export async function readManifest(
         );
         continue;
       }
-      pending.push({ line: row.line, image: resolve(base, image), texts, label });
+      pending.push({
+        line: row.line,
+        image: resolve(base, image),
+        texts,
+        alternatives: list !== undefined,
+        label,
+      });
     }
   }
 
@@ -214,8 +248,9 @@ export async function readManifest(
       log.add({ file, line: p.line, field: imagePath.source }, `missing image: ${p.image}`);
       continue;
     }
-    for (const text of p.texts) {
+    for (const text of p.alternatives ? p.texts.slice(0, 1) : p.texts) {
       const sample: Sample = { image: { kind: "file", path: p.image }, text, origin: { file, line: p.line } };
+      if (p.alternatives && p.texts.length > 1) sample.captions = p.texts;
       if (p.label !== undefined) sample.label = p.label;
       samples.push(sample);
     }

@@ -12,7 +12,13 @@ export type ImageRef =
 
 export interface Sample {
   image: ImageRef;
+  /** The caption (the first of `captions` when there are several). */
   text?: string;
+  /**
+   * Several captions of this one image (a manifest row whose text field holds a list): training draws one
+   * per epoch by (seed, epoch, index), see sampleCaption; everything else uses `text`.
+   */
+  captions?: string[];
   label?: string;
   /** Where the sample was read from (file and line), for error messages. */
   origin: Location;

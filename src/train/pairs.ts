@@ -125,11 +125,9 @@ export async function startPairs(
   if (start.tokenizer) tokenizer = start.tokenizer;
   else if (extras.tokenizer) tokenizer = loadTokenizer(extras.tokenizer);
   else {
-    say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${samples.length} captions`);
-    tokenizer = trainBpe(
-      samples.map((s) => s.text as string),
-      { vocabSize: cfg.text.vocabSize },
-    );
+    const texts = samples.flatMap((s) => s.captions ?? [s.text as string]);
+    say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${texts.length} captions`);
+    tokenizer = trainBpe(texts, { vocabSize: cfg.text.vocabSize });
   }
   checkTokenizer(tokenizer, cfg, extras.tokenizer ?? join(dir, "tokenizer.json"));
   const ctxLength = cfg.text.contextLength;
@@ -195,9 +193,14 @@ export async function startPairs(
  * included, at most the context), rounded up to a multiple of 8. Positions after a caption's end-of-text
  * token never reach CLIP's loss (causal tower, pooled there), so dropping the ones no caption uses is exact.
  */
-function captionPositions(tokenizer: Tokenizer, samples: readonly { text?: string }[], ctx: number): number {
+function captionPositions(
+  tokenizer: Tokenizer,
+  samples: readonly { text?: string; captions?: string[] }[],
+  ctx: number,
+): number {
   let longest = 1;
   for (const s of samples)
-    longest = Math.max(longest, Math.min(ctx, tokenizer.encode(s.text as string).length + 2));
+    for (const text of s.captions ?? [s.text as string])
+      longest = Math.max(longest, Math.min(ctx, tokenizer.encode(text).length + 2));
   return Math.min(ctx, Math.ceil(longest / 8) * 8);
 }

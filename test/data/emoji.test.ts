@@ -28,7 +28,7 @@ describe("emoji quickstart data set", () => {
   let test_: EmojiRow[];
   before(async () => {
     dir = tempDir();
-    stats = await buildEmojiDataset(dir);
+    stats = await buildEmojiDataset(dir, { captions: "several" });
     train = rows(join(dir, "train.jsonl"));
     test_ = rows(join(dir, "test.jsonl"));
   });
@@ -50,13 +50,20 @@ describe("emoji quickstart data set", () => {
     assert.equal(grinning.length, 2);
     for (const r of grinning) {
       assert.equal(r.label, "Smileys & Emotion");
-      assert.match(r.text, /^grinning face(, [^,]+){3}$/);
+      // Several training captions: the name-and-tags one first, the category and subcategory words among them.
+      assert.ok(Array.isArray(r.text) && r.text.length >= 5, JSON.stringify(r.text));
+      assert.match(r.text[0]!, /^grinning face(, [^,]+){3}$/);
+      assert.ok(r.text.includes("a Smileys & Emotion emoji: grinning face"), JSON.stringify(r.text));
+      assert.ok(r.text.includes("grinning face, a face smiling emoji"), JSON.stringify(r.text));
+      assert.equal(new Set(r.text).size, r.text.length);
     }
     assert.notEqual(
-      grinning[0]!.text,
-      grinning[1]!.text,
+      grinning[0]!.text[0],
+      grinning[1]!.text[0],
       "styles of an emoji with many tags differ in caption",
     );
+    // Test rows keep one caption each, so retrieval scores a fixed text per image.
+    assert.ok(test_.every((r) => typeof r.text === "string"));
     assert.ok(train.some((r) => r.label === "Food & Drink"));
   });
 
@@ -83,13 +90,28 @@ describe("emoji quickstart data set", () => {
 
   test("deterministic: a second build writes the same files", async () => {
     const again = tempDir();
-    const s2 = await buildEmojiDataset(again, { absolutePaths: true });
+    const s2 = await buildEmojiDataset(again, { absolutePaths: true, captions: "several" });
     assert.deepEqual({ ...s2, trainFile: "", testFile: "" }, { ...stats, trainFile: "", testFile: "" });
     const abs = rows(join(again, "train.jsonl"));
     assert.deepEqual(
       abs.map((r) => ({ ...r, image: resolve(r.image) })),
       train.map((r) => ({ ...r, image: resolve(dir, r.image) })),
     );
+  });
+
+  test("captions one writes the single caption in training rows too; train.jsonl reads with its captions", async () => {
+    const one = tempDir();
+    await buildEmojiDataset(one, { captions: "one" });
+    const single = rows(join(one, "train.jsonl"));
+    assert.deepEqual(
+      single.map((r) => r.text),
+      train.map((r) => (r.text as string[])[0]),
+    );
+    assert.deepEqual(rows(join(one, "test.jsonl")), test_);
+    const samples = await openDataset(dir, {}, new SkipLog(true));
+    assert.equal(samples.length, train.length);
+    assert.deepEqual(samples[0]!.captions, train[0]!.text);
+    assert.equal(samples[0]!.text, (train[0]!.text as string[])[0]);
   });
 
   test("the folder opens as a data set (train.jsonl by default, test.jsonl with split)", async () => {

@@ -1,7 +1,13 @@
 /** The Loader: epoch coverage, drop_last, exact resume, views, and worker vs synchronous parity. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Batch, Loader, type LoaderOptions, measureLoaderThroughput } from "../../src/data/loader.js";
+import {
+  type Batch,
+  Loader,
+  type LoaderOptions,
+  measureLoaderThroughput,
+  sampleCaption,
+} from "../../src/data/loader.js";
 import type { Sample } from "../../src/data/types.js";
 import { Rng } from "../../src/engine/random.js";
 import type { RgbImage } from "../../src/image/decode.js";
@@ -91,6 +97,36 @@ test("resume from (epoch, step) yields what an uninterrupted run yields; workers
   const plain = await take(new Loader(store, samples, { ...base, views: 2, augment: "none" }), 1);
   const p = (plain[0] as Batch).pixels;
   assert.deepEqual(p.subarray(0, half), p.subarray(half));
+});
+
+test("several captions: one drawn per epoch by (seed, epoch, index), the same after a resume", async () => {
+  const { store, samples } = dataset(10);
+  const several = samples.map((s, i) => ({ ...s, text: `a${i}`, captions: [`a${i}`, `b${i}`, `c${i}`] }));
+  const loader = new Loader(store, several, base);
+  const full = await take(loader, 9); // three epochs
+  const drawn = new Map<number, Set<string>>();
+  for (const b of full)
+    b.indices.forEach((i, k) => {
+      const text = b.texts[k] as string;
+      assert.ok(several[i]!.captions.includes(text), `${text} is not a caption of sample ${i}`);
+      assert.equal(text, sampleCaption(several[i], 5, b.epoch, i));
+      if (!drawn.has(i)) drawn.set(i, new Set());
+      drawn.get(i)!.add(text);
+    });
+  // Over three epochs most samples show more than one of their captions.
+  assert.ok([...drawn.values()].filter((d) => d.size > 1).length >= 4, JSON.stringify([...drawn]));
+  const resumed = await take(new Loader(store, several, base), 4, 1, 2);
+  assert.deepEqual(
+    resumed.map((b) => b.texts),
+    full.slice(5).map((b) => b.texts),
+  );
+  // Another seed draws other captions; a sample with one caption always gives its text.
+  const other = await take(new Loader(store, several, { ...base, seed: 6 }), 9);
+  assert.notDeepEqual(
+    other.flatMap((b) => b.indices.map((i, k) => [i, b.texts[k]])).sort(),
+    full.flatMap((b) => b.indices.map((i, k) => [i, b.texts[k]])).sort(),
+  );
+  assert.equal(sampleCaption({ ...samples[1]!, captions: ["only"] }, 0, 0, 1), samples[1]!.text);
 });
 
 test("bad configurations are user errors; a closed loader refuses work", async () => {

@@ -178,6 +178,44 @@ describe("JSONL manifests", () => {
     );
   });
 
+  test("a list of captions without [*] is one sample with several captions, the first as its text", async () => {
+    const dir = await withImages();
+    const file = join(dir, "several.jsonl");
+    const rows = [
+      { image: "a.png", text: ["one", "  two ", 3, ""], label: "x" },
+      { image: "b.png", text: ["alone"] },
+      { image: "b.png", text: [] },
+    ];
+    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n"));
+    const log = new SkipLog();
+    const samples = await openDataset(file, {}, log);
+    assert.deepEqual(
+      samples.map((s) => [s.text, s.captions, s.label]),
+      [
+        ["one", ["one", "two"], "x"],
+        ["alone", undefined, undefined],
+      ],
+    );
+    assert.deepEqual(
+      log.examples.map((s) => [s.origin.line, s.reason]),
+      [
+        [1, "wrong type: a caption in the list is a number, expected a string"],
+        [1, "empty caption"],
+        [3, "empty caption: the list of captions is empty"],
+      ],
+    );
+    // With [*] the same list fans out into one pair per caption, as before.
+    const pairs = await openDataset(file, { textField: "text[*]" }, new SkipLog());
+    assert.deepEqual(
+      pairs.map((s) => [s.text, s.captions]),
+      [
+        ["one", undefined],
+        ["two", undefined],
+        ["alone", undefined],
+      ],
+    );
+  });
+
   test("rows with a label but no text use the template only when one is given", async () => {
     const dir = await withImages();
     const file = join(dir, "labels.jsonl");

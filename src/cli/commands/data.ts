@@ -4,7 +4,7 @@
  */
 
 import { decodeCheck } from "../../data/check.js";
-import { buildEmojiDataset } from "../../data/emoji.js";
+import { buildEmojiDataset, DEFAULT_EMOJI_CAPTIONS, EMOJI_CAPTIONS } from "../../data/emoji.js";
 import { FASHION_MNIST_DIR, writeFashionMnist } from "../../data/fashion-mnist.js";
 import { openDataset } from "../../data/open.js";
 import { FORMATS } from "../../data/options.js";
@@ -17,7 +17,7 @@ export const data = defineCommand({
   name: "data",
   summary: "build the emoji or Fashion-MNIST data set, or check that a data set reads cleanly",
   usage:
-    "juxta data emoji --out DIR [--holdout 0.1] [--absolute]\n" +
+    "juxta data emoji --out DIR [--holdout 0.1] [--absolute] [--captions several|one]\n" +
     "       juxta data fashion-mnist --out DIR [--train N] [--test N] [--from DIR]\n" +
     "       juxta data check PATH [--format F] [--image-field P] [--text-field P] [--label-field P] " +
     "[--caption-template T] [--split train|test] [--strict] [--json]",
@@ -37,6 +37,12 @@ export const data = defineCommand({
       help: "the share of emoji held out for the test set",
     },
     absolute: { type: "boolean", help: "write absolute image paths (default: relative to the manifest)" },
+    captions: {
+      type: "choice",
+      choices: EMOJI_CAPTIONS,
+      default: DEFAULT_EMOJI_CAPTIONS,
+      help: "training captions: several per image (one sampled per step), or the one caption",
+    },
     train: {
       type: "integer",
       arg: "N",
@@ -72,6 +78,7 @@ export const data = defineCommand({
       const stats = await buildEmojiDataset(values.out, {
         holdout: values.holdout,
         absolutePaths: values.absolute ?? false,
+        captions: values.captions,
       });
       if (values.json) console.log(JSON.stringify(stats));
       else
