@@ -70,6 +70,11 @@ export interface ClipTrainOptions extends CommonTrainOptions {
   evalEvery?: number;
   /** Use this tokenizer.json instead of training one on the captions. */
   tokenizer?: string;
+  /**
+   * Micro-batches per step (open_clip's accum-freq, default 1): the contrastive batch is accumFreq × batch
+   * pairs, in the memory of `batch` (features cached, gradients recomputed per micro-batch; exact).
+   */
+  accumFreq?: number;
 }
 
 /** An image-only encoder (methods simclr, moco, supcon, triplet). */
@@ -103,6 +108,7 @@ export interface PairSettings extends CommonSettings {
   init: string | undefined;
   lockImage: boolean;
   lockText: boolean;
+  accumFreq: number;
 }
 
 export interface ImageSettings extends CommonSettings, ImageMethodSettings {
@@ -123,7 +129,7 @@ const COMMON_KEYS = [
   "seed",
   "maxGradNorm",
 ] as const;
-const PAIR_KEYS = ["config", "init", "lockImage", "lockText"] as const;
+const PAIR_KEYS = ["config", "init", "lockImage", "lockText", "accumFreq"] as const;
 /** Options only image-text training reads (beyond its settings). */
 const PAIR_ONLY = [...PAIR_KEYS, "evalData", "evalEvery", "tokenizer"] as const;
 const IMAGE_SETTINGS: readonly ImageMethodSetting[] = [
@@ -179,8 +185,12 @@ export function resolveSettings(
   const given = opts as unknown as Record<string, unknown>;
   checkApplicable(method, given);
   if (prior) {
-    // Runs from before SigLIP existed recorded no method.
-    const saved = { method: "clip", ...prior.options } as Record<string, unknown>;
+    // Runs from before SigLIP existed recorded no method, and runs from before accumulation no accumFreq.
+    const saved = {
+      method: "clip",
+      ...(method.family === "pairs" ? { accumFreq: 1 } : {}),
+      ...prior.options,
+    } as Record<string, unknown>;
     for (const k of runKeys(method)) {
       const value = given[k];
       if (value !== undefined && k !== "minutes" && JSON.stringify(value) !== JSON.stringify(saved[k]))
@@ -211,6 +221,11 @@ export function resolveSettings(
     const o = opts as ClipTrainOptions;
     if (o.init && (o.preset || o.config))
       throw new OptionError(`{init} takes its shapes from the pretrained model; drop {preset}`);
+    const accumFreq = o.accumFreq ?? 1;
+    if (!Number.isInteger(accumFreq) || accumFreq < 1)
+      throw new OptionError(
+        `{accumFreq} must be a whole number of micro-batches (1 or more), got ${accumFreq}`,
+      );
     return {
       ...common,
       method: method.name,
@@ -219,6 +234,7 @@ export function resolveSettings(
       init: o.init,
       lockImage: o.lockImage ?? false,
       lockText: o.lockText ?? false,
+      accumFreq,
       // Fine-tuning moves pretrained weights gently (OpenCLIP's fine-tuning recipes use 1e-5 to 5e-5).
       lr: opts.lr ?? (o.init ? method.defaults.fineTuneLr : common.lr),
     };

@@ -19,6 +19,7 @@ import {
   type Preprocess,
   saveClip,
 } from "../models/saved.js";
+import { AccumStep } from "../nn/accum-step.js";
 import type { Parameter } from "../nn/module.js";
 import { TrainStep } from "../nn/train-step.js";
 import { loadInit, lockedParams } from "../pretrained/init.js";
@@ -42,18 +43,47 @@ export interface PairStepOptions {
   session?: SessionOptions;
 }
 
+/** The step's data inputs for `b` pairs. */
+function pairInputs(model: CLIP, b: number, textLength: number) {
+  const { imageSize } = model.cfg.vision;
+  return {
+    images: { shape: [b, 3, imageSize, imageSize] },
+    tokens: { shape: [b, textLength], dtype: "int32" as const },
+  };
+}
+
 /** A pair method's compiled step for `model`: both towers, the loss, its gradients and metrics. */
 export function createPairStep(method: PairMethod, model: CLIP, opts: PairStepOptions): Promise<TrainStep> {
-  const { imageSize } = model.cfg.vision;
-  const textLength = opts.textLength ?? model.cfg.text.contextLength;
-  const b = opts.batch;
   return TrainStep.create({
     model,
-    inputs: {
-      images: { shape: [b, 3, imageSize, imageSize] },
-      tokens: { shape: [b, textLength], dtype: "int32" },
-    },
-    loss: ({ images, tokens }) => method.loss(model, images as Tensor, tokens as Tensor),
+    inputs: pairInputs(model, opts.batch, opts.textLength ?? model.cfg.text.contextLength),
+    loss: ({ images, tokens }) =>
+      method.loss(model, model.encodeImage(images as Tensor), model.encodeText(tokens as Tensor)),
+    trainable: opts.trainable,
+    session: opts.session,
+  });
+}
+
+/**
+ * A pair method's step over `accum` micro-batches of `batch` pairs (a contrastive batch of accum × batch):
+ * each micro-batch is embedded without gradients, the loss is taken over all of them, and gradients are
+ * recomputed micro-batch by micro-batch (nn/accum-step.ts). Equals createPairStep at accum × batch pairs,
+ * to float rounding, in the memory of `batch`.
+ */
+export function createPairAccumStep(
+  method: PairMethod,
+  model: CLIP,
+  opts: PairStepOptions & { accum: number },
+): Promise<AccumStep> {
+  return AccumStep.create({
+    model,
+    accum: opts.accum,
+    inputs: pairInputs(model, opts.batch, opts.textLength ?? model.cfg.text.contextLength),
+    features: ({ images, tokens }) => ({
+      image: model.encodeImage(images as Tensor),
+      text: model.encodeText(tokens as Tensor),
+    }),
+    loss: ({ image, text }) => method.loss(model, image as Tensor, text as Tensor),
     trainable: opts.trainable,
     session: opts.session,
   });
@@ -137,8 +167,10 @@ export async function startPairs(
       `captions here need at most ${textLength} of ${ctxLength} token positions: the text tower runs on ${textLength}`,
     );
 
+  // With accumulation a step takes accumFreq micro-batches of `batch` pairs; runs from before it had none.
+  const accum = o.accumFreq ?? 1;
   const loader = new Loader(store, samples, {
-    batchSize: o.batch,
+    batchSize: o.batch * accum,
     size,
     seed: o.seed,
     augment: "clip",
@@ -149,13 +181,31 @@ export async function startPairs(
 
   model.train();
   const trainable = o.lockImage || o.lockText ? lockedParams(model, o) : undefined;
-  ctx.setup.say("compiling the training step (forward, loss and backward as one ONNX model)");
-  const step = await createPairStep(method, model, {
-    batch: o.batch,
-    trainable,
-    textLength,
-    session: ctx.session,
-  });
+  const stepOptions = { batch: o.batch, trainable, textLength, session: ctx.session };
+  let run: Trainee["step"]["run"];
+  let compiled: AccumStep | TrainStep;
+  if (accum > 1) {
+    ctx.setup.say(
+      `compiling the training step: ${accum} micro-batches of ${o.batch} pairs, features cached, gradients per micro-batch`,
+    );
+    const step = await createPairAccumStep(method, model, { ...stepOptions, accum });
+    compiled = step;
+    const perImage = 3 * size * size;
+    run = (batch, index) =>
+      step.run(
+        Array.from({ length: accum }, (_, j) => ({
+          images: batch.pixels.subarray(j * o.batch * perImage, (j + 1) * o.batch * perImage),
+          tokens: tokenizer.encodeBatch(batch.texts.slice(j * o.batch, (j + 1) * o.batch), textLength),
+        })),
+        index,
+      );
+  } else {
+    ctx.setup.say("compiling the training step (forward, loss and backward as one ONNX model)");
+    const step = await createPairStep(method, model, stepOptions);
+    compiled = step;
+    run = (batch, index) =>
+      step.run({ images: batch.pixels, tokens: tokenizer.encodeBatch(batch.texts, textLength) }, index);
+  }
 
   let evaluate: Trainee["evaluate"];
   if (evalSet) {
@@ -173,16 +223,10 @@ export async function startPairs(
   const buffers = model.buffers();
   return {
     loader,
-    step: {
-      params: step.params,
-      run: (batch, index) =>
-        step.run({ images: batch.pixels, tokens: tokenizer.encodeBatch(batch.texts, textLength) }, index),
-      afterUpdate() {},
-      release: () => step.release(),
-    },
+    step: { params: compiled.params, run, afterUpdate() {}, release: () => compiled.release() },
     save: (at) => saveClip(dir, model, tokenizer, { step: at, preset: o.preset, preprocess }),
     snapshot: () => snapshotBuffers(buffers),
-    progress: { label: "train", unit: "pairs", perTick: o.batch },
+    progress: { label: "train", unit: "pairs", perTick: o.batch * accum },
     evaluate,
     skipped: log.total,
   };

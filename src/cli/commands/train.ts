@@ -161,6 +161,17 @@ export const train = defineCommand({
     },
     "lock-image": { type: "boolean", help: "keep the image tower frozen (LiT)" },
     "lock-text": { type: "boolean", help: "keep the text tower frozen" },
+    "accum-freq": {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      defaultHelp: "1",
+      help: [
+        "micro-batches per step (open_clip's --accum-freq): a contrastive batch of",
+        "N × --batch pairs in the memory of --batch (features cached, gradients",
+        "recomputed per micro-batch; exact)",
+      ],
+    },
     "eval-data": {
       type: "string",
       arg: "FILE",
@@ -263,6 +274,7 @@ export const train = defineCommand({
       init: v.init,
       lockImage: v["lock-image"],
       lockText: v["lock-text"],
+      accumFreq: v["accum-freq"],
       evalData: v["eval-data"],
       evalEvery: v["eval-every"],
       temperature: v.temperature,

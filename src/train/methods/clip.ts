@@ -25,9 +25,9 @@ export const clip: PairMethod = {
     model.removeLogitBias();
     return [];
   },
-  loss(model, images: Tensor, tokens: Tensor) {
+  loss(model, image: Tensor, text: Tensor) {
     const scale = model.scale();
-    const { loss, logits } = clipLoss(model.encodeImage(images), model.encodeText(tokens), scale);
+    const { loss, logits } = clipLoss(image, text, scale);
     return { loss, metrics: { temperature: scale, accuracy: inBatchAccuracy(logits) } };
   },
 };

@@ -79,8 +79,12 @@ export interface PairMethod extends MethodBase {
    * temperature when fine-tuning); the softmax loss drops a bias. Returns lines to tell the user.
    */
   prepare(model: CLIP, start: "fresh" | "init" | "resume"): string[];
-  /** The loss on one batch (images [B, 3, S, S], tokens [B, T]) and its metrics, traced once. */
-  loss(model: CLIP, images: Tensor, tokens: Tensor): TracedLoss;
+  /**
+   * The loss on a batch's embeddings (image and text [B, D], from the model's towers; the loss reads only
+   * its own parameters of the model, such as the temperature) and its metrics, traced once. Taking
+   * embeddings, not pixels and tokens, lets accumulation (train/pairs.ts) embed the batch in parts.
+   */
+  loss(model: CLIP, image: Tensor, text: Tensor): TracedLoss;
 }
 
 /** The options an image method may read beside the common ones. */

@@ -34,10 +34,10 @@ export const siglip: PairMethod = {
     model.addLogitBias(SIGLIP_INIT.bias);
     return said;
   },
-  loss(model, images: Tensor, tokens: Tensor) {
+  loss(model, image: Tensor, text: Tensor) {
     const logT = model.logit_scale.value;
     const bias = (model.logit_bias as NonNullable<typeof model.logit_bias>).value;
-    const { loss, logits } = siglipLoss(model.encodeImage(images), model.encodeText(tokens), logT, bias);
+    const { loss, logits } = siglipLoss(image, text, logT, bias);
     return { loss, metrics: { temperature: logT.exp(), bias, accuracy: inBatchAccuracy(logits) } };
   },
 };
