@@ -1,4 +1,5 @@
 /** `juxta/train`: the one training loop, the method records (clip, siglip, simclr, moco, supcon, triplet) and the compiled training step. */
+export { type AccumSpec, AccumStep } from "../nn/accum-step.js";
 export { TrainStep } from "../nn/train-step.js";
 export { createMethodStep, type MethodBatch, type MethodStep } from "../train/images.js";
 export { type TrainResult, train, trainClip, trainImageMethod } from "../train/loop.js";
@@ -16,4 +17,4 @@ export {
   type PairMethodName,
 } from "../train/methods/index.js";
 export type { ClipTrainOptions, ImageMethodOptions, TrainOptions } from "../train/options.js";
-export { createPairStep } from "../train/pairs.js";
+export { createPairAccumStep, createPairStep } from "../train/pairs.js";
