@@ -57,6 +57,8 @@ export interface CalibrationResult {
   split: { fit: number; heldOut: number };
   /** Concepts whose target the fit part could not meet. */
   unmet: string[];
+  /** Of those, the concepts whose action was "block" and is now "review" (see {@link calibrate}). */
+  downgraded: string[];
 }
 
 /** Read labeled examples; a bad line is an error naming file, line and field. */
@@ -111,7 +113,12 @@ export function readLabeled(file: string, concepts: readonly string[]): LabeledE
   return out;
 }
 
-/** Fit and measure every concept's threshold (and the caption check's, where captions are given). */
+/**
+ * Fit and measure every concept's threshold (and the caption check's, where captions are given). Where the
+ * fit part cannot meet the target, the closest point is kept, and a concept whose action was "block" is
+ * set to "review" (recorded as `calibration.actionBefore`): an uncalibrated threshold flags for a person
+ * rather than blocking on its own. Set the action back by hand to accept the measured risk.
+ */
 export async function calibratePolicy(
   model: ModelHandle,
   loaded: LoadedPolicy,
@@ -143,6 +150,7 @@ export async function calibratePolicy(
   const policy: Policy = structuredClone(loaded.policy);
   const curves: ConceptCurves[] = [];
   const unmet: string[] = [];
+  const downgraded: string[] = [];
   const fitIdx = examples.flatMap((_, i) => (heldOut[i] ? [] : [i]));
   const heldIdx = examples.flatMap((_, i) => (heldOut[i] ? [i] : []));
   const meta = { data: opts.data, model: model.dir ?? model.name, time: new Date().toISOString() };
@@ -150,7 +158,6 @@ export async function calibratePolicy(
     const s = (idx: number[]) => idx.map((i) => scores[i * k + c] as number);
     const y = (idx: number[]) => idx.map((i) => (examples[i] as LabeledExample).labels.includes(name));
     const fit = fitThreshold(s(fitIdx), y(fitIdx), opts.target);
-    if (!fit.met) unmet.push(name);
     const threshold = fit.point.threshold;
     const held = operatingPoint(s(heldIdx), y(heldIdx), threshold);
     const auc = rocAuc(s(heldIdx), y(heldIdx));
@@ -179,7 +186,17 @@ export async function calibratePolicy(
       concept.threshold = headFit.point.threshold;
       calibration.heldOut = headHeld;
       calibration.auc = headAuc;
+      calibration.met = headFit.met;
     } else concept.threshold = threshold;
+    if (!calibration.met) {
+      unmet.push(name);
+      // A threshold that misses its target must not block on its own: a person reviews what it flags.
+      if (concept.action === "block") {
+        concept.action = "review";
+        calibration.actionBefore = "block";
+        downgraded.push(name);
+      }
+    }
     concept.calibration = calibration;
     curves.push({
       name,
@@ -202,7 +219,7 @@ export async function calibratePolicy(
       });
     }
   }
-  return { policy, curves, split: { fit: fitIdx.length, heldOut: heldIdx.length }, unmet };
+  return { policy, curves, split: { fit: fitIdx.length, heldOut: heldIdx.length }, unmet, downgraded };
 }
 
 /**

@@ -148,6 +148,38 @@ describe("juxta moderate calibrate", () => {
     assert.equal(loadPolicy(policyFile).policy.concepts[0]?.threshold, 0.5);
   });
 
+  it("a target no threshold meets keeps the closest point and turns block into review", async () => {
+    // Each red image twice, once labelled red and once not: at any threshold both fire, so precision ≤ 0.5.
+    const contradictory = join(dir, "contradictory.jsonl");
+    const lines = readFileSync(labeled, "utf8").split("\n");
+    const copies = lines
+      .filter((l) => l.includes('"labels":["red"]'))
+      .map((l) => l.replace('"labels":["red"]', '"labels":[]'));
+    writeFileSync(contradictory, [...lines, ...copies].join("\n"));
+    const out = join(dir, "contradictory-policy.json");
+    await runCommand(moderate, [
+      "calibrate",
+      "--model",
+      run,
+      "--policy",
+      policyFile,
+      "--data",
+      contradictory,
+      "--target-precision",
+      "0.95",
+      "--out",
+      out,
+    ]);
+    const [red, blue] = loadPolicy(out).policy.concepts;
+    assert.equal(red?.calibration?.met, false);
+    assert.ok((red?.calibration?.heldOut.precision ?? 1) <= 0.5);
+    assert.equal(red?.action, "review");
+    assert.equal(red?.calibration?.actionBefore, "block");
+    // A concept that meets its target keeps its action.
+    assert.equal(blue?.calibration?.met, true);
+    assert.equal(blue?.calibration?.actionBefore, undefined);
+  });
+
   it("moderates with the calibrated policy; --use-head writes heads that moderate alike", async () => {
     const out = join(dir, "head.json");
     await runCommand(moderate, [

@@ -168,5 +168,9 @@ async function calibrateCommand(v: ParsedValues<typeof OPTIONS>, rest: string[])
   }
   if (r.unmet.length > 0)
     console.error(`target not met on the fit part for ${r.unmet.join(", ")}: the closest point was kept`);
+  if (r.downgraded.length > 0)
+    console.error(
+      `${r.downgraded.join(", ")}: action set from block to review, so an uncalibrated threshold blocks nothing on its own (edit the policy to accept the risk)`,
+    );
   console.log(`wrote ${out}${v.report !== undefined ? ` and ${v.report}` : ""}`);
 }
