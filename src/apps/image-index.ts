@@ -16,6 +16,7 @@ import { sameWeights, type WeightsFingerprint, weightsFingerprint } from "../han
 import type { ModelHandle } from "../handle/model.js";
 import { openModel } from "../handle/open.js";
 import { currentFiles, lockIndex } from "../search/generations.js";
+import type { HnswStatus } from "../search/hnsw.js";
 import type { Json, SearchHit } from "../search/index.js";
 import {
   createIndexStore,
@@ -26,7 +27,7 @@ import {
   openIndexStore,
 } from "../search/store.js";
 import { inputError, OptionError, UserError } from "../util/errors.js";
-import type { ProgressStream } from "../util/progress.js";
+import { Progress, type ProgressStream } from "../util/progress.js";
 
 export const INDEX_MODEL_FILE = "model.json";
 const FORMAT = "juxta-image-index";
@@ -56,6 +57,11 @@ export interface IndexUpdateOptions {
   backend?: IndexBackend;
   /** Update the existing index at `out` instead of creating one. */
   add?: boolean;
+  /**
+   * Build (or rebuild) the approximate HNSW index (usearch) over the index after the update, measure its
+   * recall@10 against the exact scan, and save it with the index (exact backend).
+   */
+  approximate?: boolean;
   /** Image ids or paths to remove from the existing index. */
   remove?: readonly string[];
   dataset?: DatasetOptions;
@@ -72,6 +78,8 @@ export interface IndexUpdate {
   notFound: string[];
   /** Images in the index after the update. */
   size: number;
+  /** The approximate index, when the index has one (or `approximate` built it). */
+  approximate?: HnswStatus;
 }
 
 /** Create an index of images, or add to / remove from an existing one, and save it. */
@@ -85,6 +93,8 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
   if (!exists && updating)
     throw new OptionError(`${opts.out}: no index to update (build one without {add} first)`);
   if (!updating && opts.images === undefined) throw new OptionError("{images} is required to build an index");
+  if (opts.approximate && opts.backend === "lance")
+    throw new OptionError("{approximate} builds an HNSW graph for the exact backend, not for lance");
   if (opts.backend !== undefined && !(INDEX_BACKENDS as readonly string[]).includes(opts.backend))
     throw new OptionError(`{backend}: expected ${INDEX_BACKENDS.join(" or ")}, got '${opts.backend}'`);
   if (exists && opts.backend !== undefined)
@@ -147,8 +157,28 @@ export async function updateImageIndex(opts: IndexUpdateOptions): Promise<IndexU
       }
     }
     if (!target || !info) throw new Error("index update with neither an index nor images");
+    if (opts.approximate) {
+      const bar = opts.progress
+        ? new Progress({
+            label: "approximate index",
+            total: await target.size(),
+            stream: opts.progress,
+            unit: "vectors",
+          })
+        : undefined;
+      let shown = 0;
+      await target.buildApproximate({
+        onProgress: (done) => {
+          bar?.tick(done - shown);
+          shown = done;
+        },
+      });
+      bar?.done();
+    }
     await target.commit({ [INDEX_MODEL_FILE]: indexModelJson(info) });
     result.size = await target.size();
+    const ann = target.approximate();
+    if (ann.state !== "none") result.approximate = ann;
     return result;
   } finally {
     target?.close();

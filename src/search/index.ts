@@ -20,7 +20,7 @@ import { inputError, UserError } from "../util/errors.js";
 import { ensureDir } from "../util/fs.js";
 import { engineTopK } from "./engine-scan.js";
 import { currentFiles, writeNewFile } from "./generations.js";
-import { normalizeRow, rowCount, TopK } from "./kernels.js";
+import { dot, normalizeRow, rowCount, TopK } from "./kernels.js";
 
 /** Stored values (rows × dim) from which a scan runs on ONNX Runtime rather than in JavaScript. */
 const ENGINE_SCAN_MIN = 2 ** 20;
@@ -108,6 +108,38 @@ export class VectorIndex {
       metas.push(this.metas[r]);
     }
     return { ids, vectors, metas };
+  }
+
+  /** The live ids in row order: the order `save` writes them (and `entries` lists them). */
+  liveIds(): string[] {
+    const ids: string[] = [];
+    for (let r = 0; r < this.rows; r++) if (this.alive[r]) ids.push(this.ids[r] as string);
+    return ids;
+  }
+
+  /**
+   * The exact scores of these items (ids not stored are ignored) against `query`, the best k, best first:
+   * the re-ranking step of an approximate search. Ties go to the earlier row, as in `search`.
+   */
+  rank(query: Float32Array, ids: Iterable<string>, k: number): SearchHit[] {
+    if (query.length !== this.dim)
+      throw new UserError(`vector index: query has ${query.length} values, index is ${this.dim}-d`);
+    const q = query.slice();
+    this.checkRow(q, 0, "query");
+    const heap = new TopK(Math.max(0, Math.min(k, this.size)));
+    const seen = new Set<number>();
+    for (const id of ids) {
+      const slot = this.slots.get(id);
+      if (slot === undefined || seen.has(slot)) continue;
+      seen.add(slot);
+      heap.push(dot(q, 0, this.data, slot * this.dim, this.dim), slot);
+    }
+    return heap.sorted().map(({ index, score }) => {
+      const hit: SearchHit = { id: this.ids[index] as string, score };
+      const meta = this.metas[index];
+      if (meta !== undefined) hit.meta = meta;
+      return hit;
+    });
   }
 
   /** Add vectors (row per id); an id already in the index, or repeated, is a UserError. */

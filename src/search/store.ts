@@ -1,13 +1,15 @@
 /**
  * An index folder of either backend behind one set of async calls: the exact in-memory `VectorIndex`
- * (saved whole by `commit`) or `LanceIndex` on LanceDB (each write committed as it happens). The image
- * index commands and the search service open folders through here, so both backends work everywhere.
+ * (saved whole by `commit`), with its approximate HNSW graph when one was built (hnsw.ts), or
+ * `LanceIndex` on LanceDB (each write committed as it happens). The image index commands and the search
+ * service open folders through here, so both backends work everywhere.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
-import { commitGeneration, hasGenerations, writeNewFile } from "./generations.js";
+import { commitGeneration, currentFiles, hasGenerations, writeNewFile } from "./generations.js";
+import { type HnswBuildOptions, HnswIndex, type HnswStats, type HnswStatus } from "./hnsw.js";
 import { type Json, type SearchHit, type StoredItem, VectorIndex } from "./index.js";
 import { isLanceIndex, LanceIndex } from "./lance.js";
 
@@ -33,6 +35,13 @@ export interface IndexStore {
    * are replaced atomically one by one.
    */
   commit(files?: Readonly<Record<string, unknown>>): Promise<void>;
+  /** The approximate (HNSW) index's state: exact backend only. */
+  approximate(): HnswStatus;
+  /**
+   * Build (or rebuild) the approximate index in the background; searches stay exact until it is ready.
+   * `commit` then saves it with the index. Exact backend only.
+   */
+  buildApproximate(opts?: HnswBuildOptions): Promise<HnswStats>;
   close(): void;
 }
 
@@ -41,9 +50,20 @@ export function isIndexDir(dir: string): boolean {
   return existsSync(join(dir, "header.json")) || hasGenerations(dir) || isLanceIndex(dir);
 }
 
-export async function openIndexStore(dir: string): Promise<IndexStore> {
+export interface OpenStoreOptions {
+  /** Leave a saved approximate index unused: every search is the exact scan. */
+  exact?: boolean;
+}
+
+export async function openIndexStore(dir: string, opts: OpenStoreOptions = {}): Promise<IndexStore> {
   if (isLanceIndex(dir)) return lanceStore(await LanceIndex.open(dir));
-  return exactStore(VectorIndex.load(dir), dir);
+  const files = currentFiles(dir);
+  const index = VectorIndex.load(dir);
+  // The graph belongs to the generation the vectors came from (a writer may have moved on meanwhile).
+  const graphFolder = currentFiles(dir) === files ? files : undefined;
+  const hnsw =
+    opts.exact || graphFolder === undefined ? new HnswIndex(index) : await HnswIndex.open(index, graphFolder);
+  return exactStore(index, dir, hnsw);
 }
 
 export async function createIndexStore(
@@ -58,7 +78,10 @@ export async function createIndexStore(
     : exactStore(VectorIndex.create(dim), dir);
 }
 
-function exactStore(index: VectorIndex, dir: string): IndexStore {
+const NOT_EXACT =
+  "the approximate HNSW index is for the exact backend (a lance index has buildApproximate: IVF-PQ)";
+
+function exactStore(index: VectorIndex, dir: string, hnsw = new HnswIndex(index)): IndexStore {
   return {
     backend: "exact",
     dim: index.dim,
@@ -66,17 +89,31 @@ function exactStore(index: VectorIndex, dir: string): IndexStore {
     has: async (id) => index.has(id),
     items: async (ids) => ids.map((id) => index.item(id)),
     existing: async (ids) => new Set(ids.filter((id) => index.has(id))),
-    add: async (ids, vectors, meta) => index.add(ids, vectors, meta),
-    remove: async (ids) => index.remove(ids),
-    searchAsync: (q, k) => index.searchAsync(q, k),
+    add: async (ids, vectors, meta) => {
+      index.add(ids, vectors, meta);
+      hnsw.added(ids);
+    },
+    remove: async (ids) => {
+      const n = index.remove(ids);
+      hnsw.removed(ids);
+      return n;
+    },
+    searchAsync: (q, k) => hnsw.search(q, k),
     commit: async (files = {}) => {
-      commitGeneration(dir, (folder) => {
+      const ids = index.liveIds();
+      const folder = commitGeneration(dir, (folder) => {
         index.save(folder, { fresh: true });
+        hnsw.save(folder, ids);
         for (const [name, value] of Object.entries(files))
           writeNewFile(join(folder, name), `${JSON.stringify(value, null, 2)}\n`);
       });
+      hnsw.committed(folder);
     },
-    close: () => {},
+    approximate: () => hnsw.status,
+    buildApproximate: (opts) => hnsw.build(opts),
+    close: () => {
+      void hnsw.close();
+    },
   };
 }
 
@@ -93,6 +130,10 @@ function lanceStore(index: LanceIndex): IndexStore {
     searchAsync: (q, k) => index.searchAsync(q, k),
     commit: async (files = {}) => {
       for (const [name, value] of Object.entries(files)) writeJsonAtomic(join(index.dir, name), value);
+    },
+    approximate: () => ({ state: "none", pending: 0 }),
+    buildApproximate: async () => {
+      throw new UserError(NOT_EXACT);
     },
     close: () => index.close(),
   };

@@ -1,5 +1,6 @@
 /** `/metrics` of `juxta serve`, in Prometheus's text format (prom-client, one registry per server). */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { HnswStatus } from "../search/hnsw.js";
 
 export interface ServeMetrics {
   registry: Registry;
@@ -8,7 +9,11 @@ export interface ServeMetrics {
   safeHidden: Counter;
 }
 
-export function serveMetrics(sample: { queue: () => number; items: () => Promise<number> }): ServeMetrics {
+export function serveMetrics(sample: {
+  queue: () => number;
+  items: () => Promise<number>;
+  approximate: () => HnswStatus;
+}): ServeMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: "juxta_http_requests_total",
@@ -39,6 +44,32 @@ export function serveMetrics(sample: { queue: () => number; items: () => Promise
       this.set(await sample.items());
     },
   });
+  const ann = (name: string, help: string, value: (a: HnswStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value(sample.approximate()));
+      },
+    });
+  ann("juxta_ann_ready", "1 when searches use the approximate (HNSW) index, else 0 (exact scan)", (a) =>
+    a.state === "ready" ? 1 : 0,
+  );
+  ann(
+    "juxta_ann_recall_at_10",
+    "Recall@10 of the approximate index against the exact scan, measured when it was built (0: none)",
+    (a) => a.stats?.recallAt10 ?? 0,
+  );
+  ann("juxta_ann_graph_items", "Items in the approximate index's graph", (a) => a.stats?.items ?? 0);
+  ann(
+    "juxta_ann_pending_items",
+    "Items added since the graph was built (searched exactly)",
+    (a) => a.pending,
+  );
+  ann("juxta_ann_build_progress", "Fraction of the graph built, while a build runs (else 0)", (a) =>
+    a.progress ? a.progress.done / a.progress.total : 0,
+  );
   const safeHidden = new Counter({
     name: "juxta_safe_hidden_total",
     help: "Hits hidden by safe mode (the moderation policy would not allow them)",

@@ -56,6 +56,12 @@ export interface ServeOptions {
    * the hits the policy would not allow (flag, review or block), judged on their stored image embeddings.
    */
   policy?: string | Policy | LoadedPolicy;
+  /**
+   * Keep an approximate (HNSW) index: build one in the background when the index has none, and rebuild
+   * it once the items added since exceed a tenth of it; searches are exact until it is ready, and each
+   * build is committed as a generation. An index that already has one uses it either way.
+   */
+  approximate?: boolean;
   /** Batch waiting text queries into one inference run (default true). */
   batchTexts?: boolean;
   /** Log requests (fastify's logger) to stdout. */
@@ -162,7 +168,11 @@ class Service {
     private readonly moderator?: Moderator,
   ) {
     this.root = opts.root !== undefined ? realpathSync(resolve(opts.root)) : undefined;
-    this.metrics = serveMetrics({ queue: () => inference.depth, items: () => store.size() });
+    this.metrics = serveMetrics({
+      queue: () => inference.depth,
+      items: () => store.size(),
+      approximate: () => store.approximate(),
+    });
     this.app = Fastify({
       logger: opts.log ?? false,
       bodyLimit: limits.bodyBytes,
@@ -176,6 +186,7 @@ class Service {
 
   async listen(host: string, port: number): Promise<SearchServer> {
     const url = await this.app.listen({ host, port });
+    this.maybeBuildApproximate();
     return { app: this.app, url, close: () => this.close() };
   }
 
@@ -233,6 +244,7 @@ class Service {
       queue: this.inference.depth,
       writable: this.writable,
       policy: this.moderator ? { name: this.moderator.policy.name, hash: this.moderator.hash } : null,
+      approximate: this.store.approximate(),
     }));
     app.get("/metrics", async (_req, reply) => {
       reply.type(this.metrics.registry.contentType);
@@ -476,8 +488,25 @@ class Service {
     };
   }
 
-  private commit(): Promise<void> {
-    return this.store.commit({ [INDEX_MODEL_FILE]: indexModelJson(this.info) });
+  private async commit(): Promise<void> {
+    await this.store.commit({ [INDEX_MODEL_FILE]: indexModelJson(this.info) });
+    this.maybeBuildApproximate();
+  }
+
+  /** With `approximate`: start a background build when there is no graph or it lags the writes. */
+  private maybeBuildApproximate(): void {
+    if (!this.opts.approximate || this.draining) return;
+    const a = this.store.approximate();
+    const graph = a.stats?.items ?? 0;
+    const stale = a.state === "none" || (a.state === "ready" && a.pending > Math.max(1000, graph / 10));
+    if (!stale) return;
+    this.store.buildApproximate().then(
+      // Saved as a generation of its own, in turn with the writes.
+      () => this.write(() => this.store.commit({ [INDEX_MODEL_FILE]: indexModelJson(this.info) })),
+      (e: Error) => {
+        if (!this.draining) this.app.log.error(`approximate index: ${e.message}`);
+      },
+    );
   }
 
   /** Run a write after the ones before it (answers in order, each durable when it answers). */

@@ -1,6 +1,7 @@
 /** `juxta index`: build or update a searchable index of image embeddings. */
 import { updateImageIndex } from "../../apps/image-index.js";
 import { SkipLog } from "../../data/types.js";
+import type { HnswStatus } from "../../search/hnsw.js";
 import { INDEX_BACKENDS } from "../../search/store.js";
 import { UserError } from "../../util/errors.js";
 import { defineCommand } from "../command.js";
@@ -38,6 +39,13 @@ export const index = defineCommand({
       ],
     },
     add: { type: "boolean", help: "add the images not yet in the index (those already there are kept)" },
+    approximate: {
+      type: "boolean",
+      help: [
+        "build (or rebuild) the approximate HNSW index (needs usearch), measure its recall@10",
+        "against the exact scan, and save it with the index: for indexes past ~250k images",
+      ],
+    },
     remove: { type: "boolean", help: "remove the images given as PATH… from the index" },
     json: { type: "boolean", help: "print one JSON line {added, skipped, removed, notFound, size}" },
     ...DATASET_OPTIONS,
@@ -61,6 +69,7 @@ export const index = defineCommand({
       dtype: v.dtype,
       images: v.images,
       add: v.add,
+      approximate: v.approximate,
       backend: v.backend,
       remove: v.remove ? positionals : undefined,
       dataset: datasetOptions(v),
@@ -70,10 +79,26 @@ export const index = defineCommand({
     reportSkips(log);
     if (r.notFound.length > 0) console.error(`not in the index, so not removed: ${r.notFound.join(", ")}`);
     if (v.json) console.log(JSON.stringify(r));
-    else
+    else {
       console.log(
         `${v.index}: ${r.size} images (added ${r.added}` +
           `${r.skipped ? `, ${r.skipped} already there` : ""}${r.removed ? `, removed ${r.removed}` : ""})`,
       );
+      if (r.approximate) console.log(approximateLine(r.approximate));
+    }
   },
 });
+
+/** "approximate index (HNSW): 100000 vectors, recall@10 0.981 against the exact scan (200 of its own vectors as queries), built in 21.4 s" */
+export function approximateLine(a: HnswStatus): string {
+  if (a.state === "unavailable") return `approximate index: not used (${a.reason})`;
+  const s = a.stats;
+  if (!s) return `approximate index: ${a.state}`;
+  const pending =
+    a.pending > 0 ? `; ${a.pending} added since are searched exactly (rebuild with --approximate)` : "";
+  return (
+    `approximate index (HNSW, ${s.params.quantization}, M ${s.params.connectivity}, ef ${s.params.expansionSearch}): ` +
+    `${s.items} vectors, recall@10 ${s.recallAt10.toFixed(3)} against the exact scan ` +
+    `(${s.recallQueries} of its own vectors as queries), built in ${s.buildSeconds.toFixed(1)} s${pending}`
+  );
+}

@@ -39,6 +39,13 @@ export const serve = defineCommand({
         "results it would flag, review or block; the page then shows a safe toggle",
       ],
     },
+    approximate: {
+      type: "boolean",
+      help: [
+        "keep an approximate HNSW index (needs usearch): built in the background, exact answers",
+        "until it is ready, rebuilt when a tenth of the items are newer than it",
+      ],
+    },
     maxBodyMb: { type: "number", arg: "N", min: 0.001, default: 16, help: "largest request body, in MB" },
     log: { type: "boolean", help: "log each request (JSON lines on stdout)" },
   },
@@ -58,6 +65,7 @@ export const serve = defineCommand({
       token: v.token ?? process.env.JUXTA_SERVE_TOKEN,
       root: v.root,
       policy: v.policy,
+      approximate: v.approximate,
       log: v.log,
       limits: { bodyBytes: Math.round(v.maxBodyMb * 2 ** 20) },
     });
