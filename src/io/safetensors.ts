@@ -3,7 +3,7 @@
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {key: value}}`, then one byte buffer.
  * Everything the header claims is checked against the file before any data is used.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { endianness } from "node:os";
 import { inputError, UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -190,26 +190,69 @@ export function readSafetensors(path: string): SafetensorsFile {
   } catch (e) {
     throw new UserError(`${path}: cannot read safetensors file (${(e as Error).message})`);
   }
+  const n = headerLength(path, buf, buf.byteLength);
+  const dataStart = 8 + n;
+  const { entries, metadata } = parseHeader(path, buf.subarray(8, dataStart), buf.byteLength - dataStart);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) tensors.set(e.name, decode(path, buf, dataStart, e));
+  return { tensors, metadata };
+}
+
+/** Name → dtype (as stored) and shape of each tensor, from a safetensors header. */
+export type SafetensorsHeader = Map<string, { dtype: SafetensorsDtype; shape: number[] }>;
+
+/**
+ * The header of a safetensors file, read without its tensor data (the first 8 bytes and the JSON after
+ * them), with every check `readSafetensors` makes on it against the file's size: what a model's config
+ * can be compared with before anything is allocated for it.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new UserError(`${path}: cannot read safetensors file (${(e as Error).message})`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(8);
+    readSync(fd, head, 0, Math.min(8, size), 0);
+    const n = headerLength(path, head, size);
+    const json = Buffer.alloc(n);
+    if (readSync(fd, json, 0, n, 8) !== n) throw inputError({ file: path }, "header is cut short");
+    const { entries } = parseHeader(path, json, size - 8 - n);
+    return new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }]));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The header length from the first 8 bytes of a file of `size` bytes, checked against the file. */
+function headerLength(path: string, first8: Buffer, size: number): number {
   const fail = (msg: string) => inputError({ file: path }, msg);
-  if (buf.byteLength < 8)
-    throw fail(`file has ${buf.byteLength} bytes, too short for the 8-byte header length`);
-  const headerLen = buf.readBigUInt64LE(0);
-  if (headerLen > BigInt(buf.byteLength - 8))
-    throw fail(
-      `header length ${headerLen} exceeds the ${buf.byteLength - 8} bytes after it (truncated file?)`,
-    );
+  if (size < 8) throw fail(`file has ${size} bytes, too short for the 8-byte header length`);
+  const headerLen = first8.readBigUInt64LE(0);
+  if (headerLen > BigInt(size - 8))
+    throw fail(`header length ${headerLen} exceeds the ${size - 8} bytes after it (truncated file?)`);
   if (headerLen > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${headerLen} is over the 100 MB limit`);
-  const n = Number(headerLen);
+  return Number(headerLen);
+}
+
+/** The JSON header parsed, each entry checked, and the entries tiling the `dataLen`-byte data buffer. */
+function parseHeader(
+  path: string,
+  bytes: Uint8Array,
+  dataLen: number,
+): { entries: Entry[]; metadata: Record<string, string> } {
+  const fail = (msg: string) => inputError({ file: path }, msg);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
     throw fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header))
     throw fail("header must be a JSON object");
-  const dataStart = 8 + n;
-  const dataLen = buf.byteLength - dataStart;
   const metadata = parseMetadata(path, (header as Record<string, unknown>)[METADATA_KEY]);
   const entries: Entry[] = [];
   for (const [name, info] of Object.entries(header)) {
@@ -233,9 +276,7 @@ export function readSafetensors(path: string): SafetensorsFile {
     prev = e;
   }
   if (pos !== dataLen) throw fail(`tensors cover ${pos} bytes but the data buffer has ${dataLen}`);
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) tensors.set(e.name, decode(path, buf, dataStart, e));
-  return { tensors, metadata };
+  return { entries, metadata };
 }
 
 function parseMetadata(path: string, meta: unknown): Record<string, string> {

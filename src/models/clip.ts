@@ -7,6 +7,7 @@
  */
 import type { Tensor } from "../engine/index.js";
 import { l2Normalize, Module, Parameter } from "../nn/index.js";
+import { checkClipConfig } from "./config-check.js";
 import type { ResNetConfig } from "./resnet.js";
 import { ResNetTower } from "./resnet-tower.js";
 import { type TextConfig, TextTransformer } from "./text.js";
@@ -34,6 +35,7 @@ export class CLIP extends Module {
 
   constructor(readonly cfg: ClipConfig) {
     super();
+    checkClipConfig(cfg, "CLIP config");
     this.visual =
       cfg.vision.type === "resnet"
         ? new ResNetTower(cfg.vision, cfg.embedDim)

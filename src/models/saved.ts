@@ -13,11 +13,13 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD } from "../image/augment.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
+import type { Module } from "../nn/module.js";
 import { loadTokenizer, saveTokenizerJson } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import { CLIP, type ClipConfig } from "./clip.js";
+import { buildForWeights, checkClipConfig, checkImageEncoderConfig } from "./config-check.js";
 import { ImageEncoder, type ImageEncoderConfig } from "./image-encoder.js";
 import { loadWeights, weightsOf } from "./weights.js";
 
@@ -180,15 +182,27 @@ export function loadRun(dir: string): LoadedRun {
     if (!existsSync(weightsPath)) throw new UserError(`${dir}: ${MODEL_FILE} is missing`);
     return new Map(readSafetensors(weightsPath).tensors);
   };
+  // Sizes checked, then the config against the weights' header, before anything is allocated.
+  const field = (p: string) => (p ? `model.${p}` : "model");
+  const build = <M extends Module>(make: () => M, siglip = false): M => {
+    if (!existsSync(weightsPath)) throw new UserError(`${dir}: ${MODEL_FILE} is missing`);
+    return buildForWeights<M>(
+      make,
+      weightsPath,
+      (header) => {
+        if (siglip && header.get(LOGIT_BIAS)?.shape.length !== 0)
+          throw new UserError(
+            `${weightsPath}: tensor '${LOGIT_BIAS}' (one value) is missing; ${configPath} says the run is SigLIP`,
+          );
+        return header;
+      },
+      configPath,
+    );
+  };
   if (config.architecture === "image-encoder") {
-    let model: ImageEncoder;
-    try {
-      model = new ImageEncoder(config.model);
-    } catch (e) {
-      throw new UserError(
-        `${configPath}: field 'model' is not a valid image encoder config (${(e as Error).message})`,
-      );
-    }
+    checkImageEncoderConfig(config.model, configPath, field);
+    const cfg = config.model;
+    const model = build(() => new ImageEncoder(cfg));
     loadWeights(model, readWeights(), weightsPath);
     return { model, preprocess: config.preprocess ?? defaultPreprocess(config.model), config, dir };
   }
@@ -197,22 +211,16 @@ export function loadRun(dir: string): LoadedRun {
     throw new UserError(
       `${configPath}: field 'method' must be "clip" or "siglip", got ${JSON.stringify(config.method)}`,
     );
-  let model: CLIP;
-  try {
-    model = new CLIP(config.model);
-  } catch (e) {
-    throw new UserError(`${configPath}: field 'model' is not a valid CLIP config (${(e as Error).message})`);
-  }
-  const tensors = readWeights();
-  if (method === "siglip") {
+  checkClipConfig(config.model, configPath, field);
+  const cfg = config.model;
+  const model = build(() => {
+    const m = new CLIP(cfg);
     // Folders written before the bias was a model parameter say so only through the method; its
     // initial value is SigLIP's (the loaded weights replace it).
-    model.addLogitBias(-10);
-    if (tensors.get(LOGIT_BIAS)?.data.length !== 1)
-      throw new UserError(
-        `${weightsPath}: tensor '${LOGIT_BIAS}' (one value) is missing; ${configPath} says the run is SigLIP`,
-      );
-  }
+    if (method === "siglip") m.addLogitBias(-10);
+    return m;
+  }, method === "siglip");
+  const tensors = readWeights();
   loadWeights(model, tensors, weightsPath);
   const tokenizerPath = join(dir, TOKENIZER_FILE);
   if (!existsSync(tokenizerPath)) throw new UserError(`${dir}: ${TOKENIZER_FILE} is missing`);

@@ -14,6 +14,26 @@ export type Init =
   | { kind: "truncNormal"; std: number }
   | { kind: "uniform"; bound: number };
 
+/** Above 0 while `shapesOnly` builds: parameters and buffers then get no storage. */
+let shapesOnlyDepth = 0;
+
+/**
+ * Run `build` with parameters and buffers that have names and shapes but no storage (empty data), to
+ * learn what a model would allocate without allocating it (a config checked against a weights file).
+ */
+export function shapesOnly<T>(build: () => T): T {
+  shapesOnlyDepth++;
+  try {
+    return build();
+  } finally {
+    shapesOnlyDepth--;
+  }
+}
+
+function storage(shape: readonly number[]): Float32Array {
+  return new Float32Array(shapesOnlyDepth > 0 ? 0 : shape.reduce((a, b) => a * b, 1));
+}
+
 export class Parameter {
   /** Dotted path, assigned when the owning model is walked. */
   name = "";
@@ -27,7 +47,7 @@ export class Parameter {
     /** Whether AdamW's decoupled weight decay applies (off for gains, biases, embeddings, temperature). */
     readonly decay = shape.length >= 2,
   ) {
-    this.data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    this.data = storage(shape);
   }
 
   get value(): Tensor {
@@ -68,7 +88,7 @@ export class Buffer {
     readonly shape: readonly number[],
     fill: number,
   ) {
-    this.data = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill);
+    this.data = storage(shape).fill(fill);
   }
   get value(): Tensor {
     if (!this.traced) throw new Error(`buffer '${this.name}' is not bound to a graph`);

@@ -3,8 +3,14 @@
  * mapped to Juxta's ClipConfig and every tensor renamed to Juxta's (OpenCLIP) names — q/k/v projections packed
  * into `in_proj_*`, the two projections transposed — and back again for export.
  */
-import type { SafetensorsInput, SafetensorsTensor } from "../io/safetensors.js";
+import type {
+  SafetensorsDtype,
+  SafetensorsHeader,
+  SafetensorsInput,
+  SafetensorsTensor,
+} from "../io/safetensors.js";
 import type { ClipConfig } from "../models/clip.js";
+import { checkClipConfig, LIMITS } from "../models/config-check.js";
 import type { VisionConfig } from "../models/vit.js";
 import type { Activation } from "../nn/index.js";
 import { UserError } from "../util/errors.js";
@@ -37,9 +43,18 @@ export function hfToConfig(json: Json, source: string): ClipConfig {
       );
     return a;
   };
+  // The MLP's width is given, not its ratio: check it as given (checkClipConfig sees the ratio).
+  const mlp = (obj: Json, fallback: number, where: string): number => {
+    const v = num(obj, "intermediate_size", fallback, where);
+    if (!Number.isInteger(v) || v < 1 || v > LIMITS.mlpWidth)
+      throw new UserError(
+        `${source}: field '${where}intermediate_size' is ${v}; expected a whole number from 1 to ${LIMITS.mlpWidth}`,
+      );
+    return v;
+  };
   const vWidth = num(vision, "hidden_size", 768, "vision_config.");
   const tWidth = num(text, "hidden_size", 512, "text_config.");
-  return {
+  const cfg: ClipConfig = {
     embedDim: num(json, "projection_dim", 512, ""),
     vision: {
       type: "vit",
@@ -48,7 +63,7 @@ export function hfToConfig(json: Json, source: string): ClipConfig {
       width: vWidth,
       layers: num(vision, "num_hidden_layers", 12, "vision_config."),
       heads: num(vision, "num_attention_heads", 12, "vision_config."),
-      mlpRatio: num(vision, "intermediate_size", 3072, "vision_config.") / vWidth,
+      mlpRatio: mlp(vision, 3072, "vision_config.") / vWidth,
       act: act(vision, "vision_config."),
       lnEps: num(vision, "layer_norm_eps", 1e-5, "vision_config."),
     },
@@ -58,12 +73,39 @@ export function hfToConfig(json: Json, source: string): ClipConfig {
       width: tWidth,
       layers: num(text, "num_hidden_layers", 12, "text_config."),
       heads: num(text, "num_attention_heads", 8, "text_config."),
-      mlpRatio: num(text, "intermediate_size", 2048, "text_config.") / tWidth,
+      mlpRatio: mlp(text, 2048, "text_config.") / tWidth,
       act: act(text, "text_config."),
       lnEps: num(text, "layer_norm_eps", 1e-5, "text_config."),
     },
     initLogitScale: num(json, "logit_scale_init_value", Math.log(1 / 0.07), ""),
   };
+  checkClipConfig(cfg, source, hfField);
+  return cfg;
+}
+
+const HF_TOWER_KEYS: Record<string, string> = {
+  imageSize: "image_size",
+  patchSize: "patch_size",
+  width: "hidden_size",
+  layers: "num_hidden_layers",
+  heads: "num_attention_heads",
+  mlpRatio: "intermediate_size",
+  act: "hidden_act",
+  lnEps: "layer_norm_eps",
+  vocabSize: "vocab_size",
+  contextLength: "max_position_embeddings",
+};
+
+/** A ClipConfig field's name in a Hugging Face config.json. */
+function hfField(path: string): string {
+  const [tower, key] = path.split(".") as [string, string | undefined];
+  if (key === undefined)
+    return (
+      ({ embedDim: "projection_dim", initLogitScale: "logit_scale_init_value" } as Record<string, string>)[
+        tower
+      ] ?? tower
+    );
+  return `${tower === "vision" ? "vision_config" : "text_config"}.${HF_TOWER_KEYS[key] ?? key}`;
 }
 
 /** Token ids a Hugging Face config names; by default CLIP's layout (specials are the last two ids). */
@@ -179,14 +221,17 @@ function concatRows(parts: SafetensorsTensor[]): SafetensorsTensor {
   };
 }
 
-/** HF tensors → Juxta names. Unknown tensors are a UserError naming them. */
-export function hfToJuxta(
-  tensors: ReadonlyMap<string, SafetensorsTensor>,
-  source: string,
-): Map<string, SafetensorsTensor> {
-  const out = new Map<string, SafetensorsTensor>();
+/** How the HF → Juxta renaming reshapes what it moves: whole tensors, or header entries (shapes only). */
+interface RenameOps<T> {
+  transpose(t: T, name: string): T;
+  concatRows(parts: T[], name: string): T;
+}
+
+/** HF tensors (or header entries) → Juxta names. Unknown tensors are a UserError naming them. */
+function renameHf<T>(tensors: ReadonlyMap<string, T>, source: string, ops: RenameOps<T>): Map<string, T> {
+  const out = new Map<string, T>();
   const used = new Set<string>();
-  const take = (name: string): SafetensorsTensor => {
+  const take = (name: string): T => {
     const t = tensors.get(name);
     if (!t) throw new UserError(`${source}: tensor '${name}' is missing`);
     used.add(name);
@@ -194,12 +239,9 @@ export function hfToJuxta(
   };
   for (const [hf, ours] of Object.entries(FIXED_RENAMES)) if (tensors.has(hf)) out.set(ours, take(hf));
   if (tensors.has("visual_projection.weight"))
-    out.set("visual.proj", transpose(take("visual_projection.weight"), "visual_projection.weight", source));
+    out.set("visual.proj", ops.transpose(take("visual_projection.weight"), "visual_projection.weight"));
   if (tensors.has("text_projection.weight"))
-    out.set(
-      "text.text_projection",
-      transpose(take("text_projection.weight"), "text_projection.weight", source),
-    );
+    out.set("text.text_projection", ops.transpose(take("text_projection.weight"), "text_projection.weight"));
   for (const { hf, ours } of TOWERS) {
     for (let layer = 0; ; layer++) {
       const from = `${hf}.encoder.layers.${layer}.`;
@@ -207,7 +249,7 @@ export function hfToJuxta(
       const to = `${ours}.transformer.resblocks.${layer}.`;
       for (const kind of ["weight", "bias"] as const) {
         const qkv = (["q", "k", "v"] as const).map((p) => take(`${from}self_attn.${p}_proj.${kind}`));
-        out.set(`${to}attn.in_proj_${kind}`, concatRows(qkv));
+        out.set(`${to}attn.in_proj_${kind}`, ops.concatRows(qkv, `${from}self_attn.q_proj.${kind}`));
       }
       for (const [a, b] of LAYER_RENAMES)
         for (const kind of ["weight", "bias"]) out.set(`${to}${b}${kind}`, take(`${from}${a}${kind}`));
@@ -219,6 +261,41 @@ export function hfToJuxta(
       `${source}: tensors Juxta's CLIP does not have: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""}`,
     );
   return out;
+}
+
+/** HF tensors → Juxta names (q/k/v packed, projections transposed). */
+export function hfToJuxta(
+  tensors: ReadonlyMap<string, SafetensorsTensor>,
+  source: string,
+): Map<string, SafetensorsTensor> {
+  return renameHf(tensors, source, {
+    transpose: (t, name) => transpose(t, name, source),
+    concatRows: (parts) => concatRows(parts),
+  });
+}
+
+/** An HF weights file's header → the shapes `hfToJuxta` would give its tensors, under Juxta's names. */
+export function hfHeaderToJuxta(header: SafetensorsHeader, source: string): SafetensorsHeader {
+  type E = { dtype: SafetensorsDtype; shape: number[] };
+  return renameHf<E>(header, source, {
+    transpose: (t, name) => {
+      if (t.shape.length !== 2)
+        throw new UserError(`${source}: tensor '${name}' should be 2-D, has shape [${t.shape}]`);
+      return { dtype: t.dtype, shape: [t.shape[1] as number, t.shape[0] as number] };
+    },
+    concatRows: (parts, name) => {
+      const [first, ...others] = parts as [E, ...E[]];
+      const rest = first.shape.slice(1).join(",");
+      if (others.some((p) => p.shape.slice(1).join(",") !== rest || p.shape.length !== first.shape.length))
+        throw new UserError(
+          `${source}: tensors q_proj, k_proj and v_proj beside '${name}' have different shapes (${parts.map((p) => `[${p.shape}]`).join(", ")})`,
+        );
+      return {
+        dtype: first.dtype,
+        shape: [parts.reduce((n, p) => n + (p.shape[0] ?? 1), 0), ...first.shape.slice(1)],
+      };
+    },
+  });
 }
 
 /** Juxta tensors (name → F32 data with shape) → HF names, for `export --format hf`. */

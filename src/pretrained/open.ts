@@ -10,8 +10,9 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD, type Triple } from "../image/augment.js";
-import { readSafetensors } from "../io/safetensors.js";
+import { readSafetensors, type SafetensorsHeader } from "../io/safetensors.js";
 import { CLIP, type ClipConfig } from "../models/clip.js";
+import { buildForWeights } from "../models/config-check.js";
 import {
   CONFIG_FILE,
   checkTokenizer,
@@ -25,7 +26,7 @@ import { loadWeights } from "../models/weights.js";
 import { loadTokenizer } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
 import { UserError } from "../util/errors.js";
-import { hfToConfig, hfToJuxta } from "./hf.js";
+import { hfHeaderToJuxta, hfToConfig, hfToJuxta } from "./hf.js";
 import { openClipToConfig, openClipToJuxta } from "./openclip.js";
 
 export type ModelFormat = "juxta" | "hf" | "openclip";
@@ -112,7 +113,10 @@ function loadPretrained(dir: string, format: "hf" | "openclip", opts: OpenOption
   }
   if (!existsSync(weightsFile))
     throw new UserError(`${dir}: ${weightsFile} is missing (safetensors weights expected)`);
-  const model = new CLIP(cfg);
+  // The config against the file's header first (shapes only): a mismatch is one line, nothing allocated.
+  const renameHeader =
+    format === "hf" ? (h: SafetensorsHeader) => hfHeaderToJuxta(h, weightsFile) : openClipToJuxta;
+  const model = buildForWeights(() => new CLIP(cfg), weightsFile, renameHeader);
   loadWeights(model, rename(readSafetensors(weightsFile).tensors, weightsFile), weightsFile);
   const logitBias = model.logit_bias?.data[0];
   const tokenizerSource = opts.tokenizer ?? dir;

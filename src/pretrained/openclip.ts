@@ -5,6 +5,7 @@
  */
 import type { SafetensorsTensor } from "../io/safetensors.js";
 import type { ClipConfig } from "../models/clip.js";
+import { checkClipConfig } from "../models/config-check.js";
 import { UserError } from "../util/errors.js";
 
 type Json = Record<string, unknown>;
@@ -59,7 +60,13 @@ export function openClipToConfig(
     throw new UserError(
       `${source}: field 'model_cfg.init_logit_bias' must be a number, got ${JSON.stringify(bias)}`,
     );
-  return {
+  // Heads are given as a head width: it must divide the width (checkClipConfig sees the head count).
+  const headWidth = num(vision, "head_width", 64, "vision_cfg");
+  if (!(Number.isInteger(headWidth) && headWidth >= 1 && Number.isInteger(vWidth / headWidth)))
+    throw new UserError(
+      `${source}: field 'model_cfg.vision_cfg.head_width' is ${headWidth}; expected a whole number dividing the width ${vWidth}`,
+    );
+  const parsed: { config: ClipConfig; mean?: number[]; std?: number[] } = {
     config: {
       embedDim: num(model, "embed_dim", 512, "model_cfg"),
       vision: {
@@ -68,7 +75,7 @@ export function openClipToConfig(
         patchSize: num(vision, "patch_size", 16, "vision_cfg"),
         width: vWidth,
         layers: num(vision, "layers", 12, "vision_cfg"),
-        heads: vWidth / num(vision, "head_width", 64, "vision_cfg"),
+        heads: vWidth / headWidth,
         mlpRatio: num(vision, "mlp_ratio", 4, "vision_cfg"),
         act,
         lnEps: 1e-5,
@@ -88,6 +95,27 @@ export function openClipToConfig(
     mean: preprocess.mean as number[] | undefined,
     std: preprocess.std as number[] | undefined,
   };
+  checkClipConfig(parsed.config, source, openClipField);
+  return parsed;
+}
+
+const OPENCLIP_TOWER_KEYS: Record<string, string> = {
+  imageSize: "image_size",
+  patchSize: "patch_size",
+  heads: "heads",
+  mlpRatio: "mlp_ratio",
+  vocabSize: "vocab_size",
+  contextLength: "context_length",
+};
+
+/** A ClipConfig field's name in an open_clip_config.json. */
+function openClipField(path: string): string {
+  const [tower, key] = path.split(".") as [string, string | undefined];
+  if (key === undefined)
+    return `model_cfg.${({ embedDim: "embed_dim", initLogitBias: "init_logit_bias" } as Record<string, string>)[tower] ?? tower}`;
+  if (key === "act") return "model_cfg.quick_gelu";
+  const where = tower === "vision" ? "vision_cfg" : "text_cfg";
+  return `model_cfg.${where}.${key === "heads" && tower === "vision" ? "head_width" : (OPENCLIP_TOWER_KEYS[key] ?? key)}`;
 }
 
 const TEXT_TOP_LEVEL = [
@@ -98,10 +126,9 @@ const TEXT_TOP_LEVEL = [
   "text_projection",
 ];
 
-export function openClipToJuxta(
-  tensors: ReadonlyMap<string, SafetensorsTensor>,
-): Map<string, SafetensorsTensor> {
-  const out = new Map<string, SafetensorsTensor>();
+/** OpenCLIP tensors (or header entries) → Juxta names. */
+export function openClipToJuxta<T = SafetensorsTensor>(tensors: ReadonlyMap<string, T>): Map<string, T> {
+  const out = new Map<string, T>();
   for (const [name, t] of tensors) {
     if (name === "attn_mask") continue; // a constant OpenCLIP stores; Juxta builds the causal mask itself
     out.set(TEXT_TOP_LEVEL.some((p) => name.startsWith(p)) ? `text.${name}` : name, t);
