@@ -13,7 +13,7 @@ import type { SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
 import { writeNpy } from "../io/npy.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
-import { inputError, OptionError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, OptionError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
 
@@ -143,7 +143,7 @@ export function readTexts(file: string): string[] {
     try {
       texts = JSON.parse(raw);
     } catch (e) {
-      throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+      throw new UserError(`${file}: not valid JSON (${jsonErrorMessage(e)})`);
     }
     if (texts !== null && typeof texts === "object" && !Array.isArray(texts))
       texts = (texts as { texts?: unknown }).texts;

@@ -81,14 +81,14 @@ function parseHeader(header: string, fail: (msg: string) => UserError): number[]
   let rest = body[1]!;
   const take = (re: RegExp, key: string): RegExpExecArray => {
     const m = re.exec(rest);
-    if (!m) throw fail(`header has no valid '${key}' entry: ${header.trim()}`);
+    if (!m) throw fail(`header has no valid '${key}' entry: ${JSON.stringify(header.trim())}`);
     rest = rest.replace(m[0], "");
     return m;
   };
   const descr = take(/['"]descr['"]\s*:\s*['"]([^'"]*)['"]/, "descr")[1];
   const fortran = take(/['"]fortran_order['"]\s*:\s*(True|False)/, "fortran_order")[1];
   const dims = take(/['"]shape['"]\s*:\s*\(([^)]*)\)/, "shape")[1]!;
-  if (!/^[\s,]*$/.test(rest)) throw fail(`header has unexpected entries: ${header.trim()}`);
+  if (!/^[\s,]*$/.test(rest)) throw fail(`header has unexpected entries: ${JSON.stringify(header.trim())}`);
   if (descr !== "<f4") throw fail(`dtype '${descr}' is not supported (only '<f4', little-endian float32)`);
   if (fortran !== "False") throw fail("Fortran-order arrays are not supported (expected C order)");
   const parts = dims.split(",").map((s) => s.trim());

@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { endianness } from "node:os";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half.js";
 
@@ -249,7 +249,7 @@ function parseHeader(
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
-    throw fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw fail(`header is not valid UTF-8 JSON (${jsonErrorMessage(e)})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header))
     throw fail("header must be a JSON object");

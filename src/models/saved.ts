@@ -16,7 +16,7 @@ import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import type { Module } from "../nn/module.js";
 import { loadTokenizer, saveTokenizerJson } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
-import { UserError } from "../util/errors.js";
+import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import { CLIP, type ClipConfig } from "./clip.js";
 import { buildForWeights, checkClipConfig, checkImageEncoderConfig } from "./config-check.js";
@@ -166,7 +166,7 @@ export function loadRun(dir: string): LoadedRun {
   try {
     config = JSON.parse(readFileSync(configPath, "utf8")) as SavedConfig | SavedImageEncoderConfig;
   } catch (e) {
-    throw new UserError(`${configPath}: not valid JSON (${(e as Error).message})`);
+    throw new UserError(`${configPath}: not valid JSON (${jsonErrorMessage(e)})`);
   }
   if (
     config === null ||

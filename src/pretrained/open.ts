@@ -25,7 +25,7 @@ import {
 import { loadWeights } from "../models/weights.js";
 import { loadTokenizer } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
-import { UserError } from "../util/errors.js";
+import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { hfHeaderToJuxta, hfToConfig, hfToJuxta } from "./hf.js";
 import { openClipToConfig, openClipToJuxta } from "./openclip.js";
 
@@ -153,6 +153,6 @@ function readJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new UserError(`${path}: not valid JSON (${jsonErrorMessage(e)})`);
   }
 }

@@ -46,6 +46,8 @@ export interface StoredItem {
 
 const FORMAT = "juxta-vector-index";
 const VERSION = 1;
+/** Vector sizes an index accepts (embedding sizes are in the hundreds or thousands). */
+export const MAX_DIM = 1 << 16;
 const HEADER = "header.json";
 const VECTORS = "vectors.f32";
 const ITEMS = "items.jsonl";
@@ -70,8 +72,8 @@ export class VectorIndex {
 
   /** An empty index; with metric 'cosine' (the default) vectors and queries are L2-normalized. */
   static create(dim: number, opts: { metric?: Metric } = {}): VectorIndex {
-    if (!Number.isInteger(dim) || dim < 1)
-      throw new UserError(`vector index: dimension must be ≥ 1, got ${dim}`);
+    if (!Number.isInteger(dim) || dim < 1 || dim > MAX_DIM)
+      throw new UserError(`vector index: dimension must be from 1 to ${MAX_DIM}, got ${dim}`);
     const metric = opts.metric ?? "cosine";
     if (metric !== "cosine" && metric !== "dot")
       throw new UserError(`vector index: metric must be 'cosine' or 'dot', got '${metric}'`);
@@ -476,8 +478,11 @@ function readHeader(file: string): Header {
     throw inputError({ file, field: "metric" }, "expected 'cosine' or 'dot'");
   if (h.dtype !== "float32") throw inputError({ file, field: "dtype" }, "expected 'float32'");
   if (h.byte_order !== "little") throw inputError({ file, field: "byte_order" }, "expected 'little'");
+  const dim = positive("dim", 1);
+  // A header must not make the reader allocate before the file sizes are compared (found by fuzzing).
+  if (dim > MAX_DIM) throw inputError({ file, field: "dim" }, `expected at most ${MAX_DIM}, got ${dim}`);
   return {
-    dim: positive("dim", 1),
+    dim,
     metric: h.metric,
     count: positive("count", 0),
     vectors_bytes: positive("vectors_bytes", 0),

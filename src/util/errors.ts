@@ -6,6 +6,14 @@ export class UserError extends Error {
   override name = "UserError";
 }
 
+/**
+ * A JSON.parse error's message on one line: V8 quotes the text around the error, newlines and all, and a
+ * user error is one line.
+ */
+export function jsonErrorMessage(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ");
+}
+
 /** Where a problem is: `file:line (field)`, each part optional. */
 export interface Location {
   file?: string;

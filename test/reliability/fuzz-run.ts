@@ -1,10 +1,12 @@
 /**
  * The fuzz run behind fuzz.test.ts, in its own process: random mutations of a valid file for each parser,
  * each parsed once; the only allowed outcomes are success and a UserError. Prints one JSON line per
- * finding and, before each input, its name (so a hang names the input it hangs on).
- * Usage: node fuzz-run.js SEED COUNT
+ * finding and, before each input, its name (so a hang names the input it hangs on). Each input has a time
+ * limit (INPUT_SECONDS) and a memory limit (INPUT_MEMORY, the process's resident size after it): past
+ * either is a finding too. The whole run has a heap cap and a wall-clock limit (fuzz.test.ts).
+ * Usage: node fuzz-run.js SEED COUNT [TARGET]
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -14,12 +16,22 @@ import { readManifest } from "../../src/data/manifest.js";
 import { readMnist } from "../../src/data/mnist.js";
 import { readTar } from "../../src/data/tar.js";
 import { SkipLog } from "../../src/data/types.js";
+import { exportHf } from "../../src/export/hf.js";
+import { exportOpenClip } from "../../src/export/openclip.js";
 import { readNpy, writeNpy } from "../../src/io/npy.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
+import { loadClip } from "../../src/models/saved.js";
+import { loadModel } from "../../src/pretrained/open.js";
+import { VectorIndex } from "../../src/search/index.js";
 import { parseTokenizerJson, tokenizerJson } from "../../src/text/formats.js";
 import { trainBpe } from "../../src/text/train.js";
 import { UserError } from "../../src/util/errors.js";
+import { tinyModel } from "../apps/fixtures.js";
 import { tar } from "../data/fixtures.js";
+
+/** Limits on one input: a parse that takes longer or leaves the process larger is a finding. */
+const INPUT_SECONDS = 5;
+const INPUT_MEMORY = 1 << 30;
 
 /** xorshift32: the same seed gives the same inputs, so a finding can be replayed. */
 export function rng(seed: number): () => number {
@@ -35,6 +47,8 @@ export function rng(seed: number): () => number {
 }
 
 const INTERESTING = ["-1", "-512", "abc", "0", "1e309", "99999999999", "\0", "\xff", '"', "\n", "NaN"];
+/** Numbers a config field may be set to: absurd sizes, zero, negative, fractions, not a number. */
+const NUMBERS = ["0", "-1", "1.5", "1e9", "1000000", "3", "99999999999", "1e309", '"8"', "null", "7"];
 
 export function mutate(input: Uint8Array, rand: () => number): Uint8Array {
   const bytes = Array.from(input);
@@ -72,6 +86,21 @@ export function mutate(input: Uint8Array, rand: () => number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/** A JSON file with one of its numbers replaced (a config's sizes), and sometimes byte mutations too. */
+export function mutateNumbers(input: Uint8Array, rand: () => number): Uint8Array {
+  const text = Buffer.from(input).toString("utf8");
+  const numbers = [...text.matchAll(/-?\d+(\.\d+)?(e-?\d+)?/g)];
+  const m = numbers[Math.floor(rand() * numbers.length)];
+  const out =
+    m === undefined
+      ? text
+      : text.slice(0, m.index) +
+        NUMBERS[Math.floor(rand() * NUMBERS.length)] +
+        text.slice(m.index + m[0].length);
+  const bytes = Buffer.from(out, "utf8");
+  return rand() < 0.25 ? mutate(bytes, rand) : Uint8Array.from(bytes);
+}
+
 const dir = mkdtempSync(join(tmpdir(), "juxta-fuzz-"));
 const file = (name: string, data: Uint8Array) => {
   const p = join(dir, name);
@@ -86,8 +115,85 @@ function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
   return Buffer.concat([head, body]);
 }
 
+/** A copy of the model folder `from` into `to` with `file` replaced by `bytes`. */
+function modelCopy(from: string, to: string, file: string, bytes: Uint8Array): string {
+  mkdirSync(to, { recursive: true });
+  for (const name of MODEL_FILES) {
+    try {
+      copyFileSync(join(from, name), join(to, name));
+    } catch {
+      // not every format has every file
+    }
+  }
+  writeFileSync(join(to, file), bytes);
+  return to;
+}
+
+const MODEL_FILES = [
+  "juxta.json",
+  "model.safetensors",
+  "tokenizer.json",
+  "config.json",
+  "open_clip_config.json",
+  "open_clip_model.safetensors",
+  "preprocessor_config.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "vocab.json",
+  "merges.txt",
+];
+
+interface Target {
+  name: string;
+  seed: Uint8Array;
+  parse: (b: Uint8Array) => unknown;
+  /** How inputs are made from the seed (default: byte mutations). */
+  mutate?: (b: Uint8Array, rand: () => number) => Uint8Array;
+}
+
+/** Configs (juxta.json, Hugging Face, OpenCLIP) of a tiny model, and a vector index's three files. */
+function modelAndIndexTargets(): Target[] {
+  const juxta = tinyModel();
+  const loaded = loadClip(juxta);
+  const hf = join(dir, "hf");
+  exportHf(loaded, hf);
+  const openClip = join(dir, "openclip");
+  exportOpenClip(loaded, openClip);
+  const config = (name: string, from: string, file: string): Target => ({
+    name,
+    seed: new Uint8Array(readFileSync(join(from, file))),
+    parse: (b) => loadModel(modelCopy(from, join(dir, `m-${name}`), file, b)),
+    mutate: mutateNumbers,
+  });
+  const index = join(dir, "index");
+  const vi = VectorIndex.create(3);
+  vi.add(["a", "b"], Float32Array.from([1, 0, 0, 0, 1, 0]), [{ caption: "x" }, undefined]);
+  vi.save(index);
+  const indexFile = (file: string, mutator?: Target["mutate"]): Target => ({
+    name: `index ${file}`,
+    seed: new Uint8Array(readFileSync(join(index, file))),
+    parse: (b) => {
+      const to = join(dir, "index-fuzz");
+      mkdirSync(to, { recursive: true });
+      for (const f of ["header.json", "vectors.f32", "items.jsonl"])
+        copyFileSync(join(index, f), join(to, f));
+      writeFileSync(join(to, file), b);
+      return VectorIndex.load(to);
+    },
+    mutate: mutator,
+  });
+  return [
+    config("juxta.json", juxta, "juxta.json"),
+    config("hf config.json", hf, "config.json"),
+    config("open_clip_config.json", openClip, "open_clip_config.json"),
+    indexFile("header.json", mutateNumbers),
+    indexFile("vectors.f32"),
+    indexFile("items.jsonl"),
+  ];
+}
+
 /** Each parser: a valid seed file and how to parse bytes with it. */
-export function targets(): { name: string; seed: Uint8Array; parse: (b: Uint8Array) => unknown }[] {
+export function targets(): Target[] {
   const st = join(dir, "seed.safetensors");
   writeSafetensors(
     st,
@@ -157,26 +263,36 @@ export function targets(): { name: string; seed: Uint8Array; parse: (b: Uint8Arr
       seed: Buffer.from(tokenizerJson(tok)),
       parse: (b) => parseTokenizerJson(Buffer.from(b).toString("utf8"), "tokenizer.json"),
     },
+    ...modelAndIndexTargets(),
   ];
 }
 
 async function main(): Promise<void> {
-  const [seedArg, countArg] = process.argv.slice(2);
+  const [seedArg, countArg, only] = process.argv.slice(2);
   const rand = rng(Number(seedArg ?? 1));
   const count = Number(countArg ?? 100);
+  const report = (at: string, input: Uint8Array, message: string) =>
+    process.stdout.write(
+      `${JSON.stringify({ finding: at, message, input: Buffer.from(input).toString("base64") })}\n`,
+    );
   for (const t of targets()) {
+    if (only !== undefined && t.name !== only) continue;
     for (let i = 0; i < count; i++) {
-      const input = mutate(t.seed, rand);
-      process.stdout.write(`${JSON.stringify({ at: `${t.name}#${i}` })}\n`);
+      const input = (t.mutate ?? mutate)(t.seed, rand);
+      const at = `${t.name}#${i}`;
+      process.stdout.write(`${JSON.stringify({ at })}\n`);
+      const started = performance.now();
       try {
         await t.parse(input);
       } catch (e) {
-        if (e instanceof UserError && !e.message.includes("\n")) continue;
-        const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-        process.stdout.write(
-          `${JSON.stringify({ finding: `${t.name}#${i}`, message, input: Buffer.from(input).toString("base64") })}\n`,
-        );
+        if (!(e instanceof UserError && !e.message.includes("\n")))
+          report(at, input, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
       }
+      const seconds = (performance.now() - started) / 1000;
+      if (seconds > INPUT_SECONDS)
+        report(at, input, `took ${seconds.toFixed(1)} s (limit ${INPUT_SECONDS} s)`);
+      const rss = process.memoryUsage().rss;
+      if (rss > INPUT_MEMORY) report(at, input, `left the process at ${rss} bytes (limit ${INPUT_MEMORY})`);
     }
   }
   process.stdout.write(`${JSON.stringify({ done: true })}\n`);
