@@ -115,9 +115,10 @@ class Checker {
 
   vision(value: unknown, at: string, embedDim: boolean): void {
     const v = this.object(value, at);
-    if (v.type === "vit") this.vit(v, at);
+    // SigLIP's image tower (a ViT without class token, with a pooling head) has a ViT's sizes.
+    if (v.type === "vit" || v.type === "siglip") this.vit(v, at);
     else if (v.type === "resnet") this.resnet(v, at);
-    else this.fail(`${at}.type`, v.type, '"vit" or "resnet"');
+    else this.fail(`${at}.type`, v.type, '"vit", "siglip" or "resnet"');
     if (embedDim && v.type === "vit") this.int(v, "embedDim", `${at}.embedDim`, LIMITS.embedDim);
   }
 }

@@ -191,7 +191,7 @@ describe("case 11: absurd sizes are refused before any allocation", () => {
       jx((j) => {
         j.model.vision.type = "vit2";
       }),
-      /field 'model\.vision\.type' is "vit2"; expected "vit" or "resnet"/,
+      /field 'model\.vision\.type' is "vit2"; expected "vit", "siglip" or "resnet"/,
     );
     refused(
       jx((j) => {
