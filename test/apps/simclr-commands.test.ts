@@ -150,4 +150,43 @@ describe("a SimCLR run in index, search --image and export", () => {
     assert.deepEqual(Array.from(pooled.data), Array.from(got.data));
     await model.dispose();
   });
+
+  it("export --dtype fp16 and q8: transformers.js's dtype option loads them and embeds as Juxta does at that dtype", async () => {
+    const { lib, skip } = await importTransformers();
+    const parent = tempDir();
+    for (const [dtype, file, tolerance] of [
+      ["fp16", "onnx/model_fp16.onnx", 1e-4],
+      // Juxta runs q8 as fused DynamicQuantizeMatMul, the export as the portable MatMulInteger chain:
+      // the same int8 products, summed in another order.
+      ["q8", "onnx/model_quantized.onnx", 1e-3],
+    ] as const) {
+      const name = `simclr-${dtype}`;
+      await runCommand(exportCommand, [
+        "--model",
+        run,
+        "--format",
+        "onnx",
+        "--dtype",
+        dtype,
+        "--out",
+        join(parent, name),
+      ]);
+      assert.deepEqual(readdirSync(join(parent, name, "onnx")), [file.slice(5)]);
+      if (skip) continue;
+      const t = lib as TransformersJs;
+      t.env.allowRemoteModels = false;
+      t.env.allowLocalModels = true;
+      t.env.localModelPath = parent;
+      const extract = await t.pipeline("image-feature-extraction", name, { dtype });
+      const model = await openModel(run, { dtype });
+      const s = model.imageSize;
+      const px = Uint8Array.from({ length: s * s * 3 }, (_, i) => (i * 53 + ((i * 7) % 11) * 13) % 256);
+      const got = await extract([new t.RawImage(new Uint8ClampedArray(px), s, s, 3)]);
+      const want = await model.embedImages([{ data: px, width: s, height: s, channels: 3 }]);
+      const scale = Math.max(...Array.from(want, Math.abs));
+      const worst = Math.max(...Array.from(want, (w, i) => Math.abs(got.data[i]! - w)));
+      assert.ok(worst / scale < tolerance, `${dtype}: max relative difference ${worst / scale}`);
+      await model.dispose();
+    }
+  });
 });
