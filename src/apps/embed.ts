@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { listImages } from "../data/image-set.js";
+import { type ImageItem, isShardSet, listImages, streamImages } from "../data/image-set.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
@@ -15,7 +15,7 @@ import { writeNpy } from "../io/npy.js";
 import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
 import { inputError, jsonErrorMessage, OptionError, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
-import type { ProgressStream } from "../util/progress.js";
+import { Progress, type ProgressStream } from "../util/progress.js";
 
 export interface EmbedInputs {
   /** Images: a folder, an image, a .txt list of paths, or a data set. */
@@ -49,8 +49,10 @@ export async function embedInputs(
     if (inputs.texts !== undefined && !handle.hasText) throw handle.noTextTower("it cannot embed texts");
     // Inputs are read and checked before anything is compiled, so a bad file fails fast.
     const pixels = inputs.pixels === undefined ? undefined : readPixels(inputs.pixels, handle.imageSize);
+    // Shards are streamed (memory does not grow with them); other image sets are listed first.
+    const streamed = inputs.images !== undefined && isShardSet(inputs.images, inputs.dataset);
     const images =
-      inputs.images === undefined
+      inputs.images === undefined || streamed
         ? undefined
         : await listImages(inputs.images, { dataset: inputs.dataset, log: inputs.log });
     const texts = inputs.texts === undefined ? undefined : readTexts(inputs.texts);
@@ -71,9 +73,68 @@ export async function embedInputs(
         );
       out.image = { embeds: r.embeds, ids: r.kept.map((i) => images[i]!.id) };
     }
+    if (streamed)
+      out.image = await embedStream(
+        handle,
+        streamImages(inputs.images as string, { dataset: inputs.dataset, log: inputs.log }),
+        inputs.log,
+        opts.progress,
+      );
     if (texts) out.text = { embeds: await handle.embedTexts(texts), texts };
     return out;
   });
+}
+
+/** Images per block of a streamed embedding: held (as encoded bytes) while their block is embedded. */
+const STREAM_BLOCK = 1024;
+
+/** Embed a stream of images block by block; unreadable ones are skipped as embedInputs skips them. */
+async function embedStream(
+  handle: ModelHandle,
+  items: AsyncIterable<ImageItem>,
+  log: SkipLog | undefined,
+  progress: ProgressStream | undefined,
+): Promise<{ embeds: Float32Array; ids: string[] }> {
+  const parts: Float32Array[] = [];
+  const ids: string[] = [];
+  const bar = progress
+    ? new Progress({ label: "embed images", unit: "images", stream: progress })
+    : undefined;
+  let block: ImageItem[] = [];
+  let seen = 0;
+  const flush = async () => {
+    const r = await handle.embedImagesSkipping(
+      block.map((im) => im.ref),
+      "embed images",
+      true,
+    );
+    for (const s of r.skipped) {
+      if (!log) throw new UserError(`cannot embed ${block[s.index]!.id}: ${s.reason}`);
+      log.add({ file: block[s.index]!.id }, s.reason);
+    }
+    if (r.kept.length > 0) parts.push(r.embeds);
+    for (const i of r.kept) ids.push(block[i]!.id);
+    bar?.tick(block.length);
+    block = [];
+  };
+  try {
+    for await (const item of items) {
+      block.push(item);
+      seen++;
+      if (block.length === STREAM_BLOCK) await flush();
+    }
+    if (block.length > 0) await flush();
+  } finally {
+    bar?.done();
+  }
+  if (ids.length === 0) throw new UserError(`no image of ${seen} could be embedded`);
+  const embeds = new Float32Array(ids.length * handle.dim);
+  let at = 0;
+  for (const p of parts) {
+    embeds.set(p, at);
+    at += p.length;
+  }
+  return { embeds, ids };
 }
 
 /** Write embeddings as .safetensors or .npy, chosen by the extension of `file`. */

@@ -8,10 +8,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { formatLocation, inputError, UserError } from "../util/errors.js";
 import { IMAGE_EXTENSIONS, isImageName } from "./folder.js";
-import { formatFromName, openDataset } from "./open.js";
+import { formatFromName, openDataset, streamDataset } from "./open.js";
 import type { DatasetOptions } from "./options.js";
 import type { ImageRef } from "./types.js";
 import { type Sample, SkipLog } from "./types.js";
+import { expandBraces } from "./webdataset.js";
 
 export interface ImageItem {
   id: string;
@@ -119,4 +120,29 @@ async function fromDataset(
   }
   if (byId.size === 0) throw new UserError(`${path}: no images in this data set`);
   return [...byId.values()];
+}
+
+/** Whether `path` names WebDataset shards (a .tar file or a shard pattern), which streamImages reads as a stream. */
+export function isShardSet(path: string, dataset?: DatasetOptions): boolean {
+  if (dataset?.format !== undefined && dataset.format !== "webdataset") return false;
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return false;
+  return formatFromName(path) === "webdataset" || expandBraces(path).length > 1;
+}
+
+/**
+ * The distinct images of a data set as a stream, in listing order (as listImages gives them, without
+ * holding them all): only the ids seen so far are kept, to skip repeats.
+ */
+export async function* streamImages(
+  path: string,
+  opts: { dataset?: DatasetOptions; log?: SkipLog } = {},
+): AsyncGenerator<ImageItem> {
+  const seen = new Set<string>();
+  for await (const s of streamDataset(path, opts.dataset ?? {}, opts.log ?? new SkipLog())) {
+    const id = imageId(s);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    yield { id, ref: s.image, text: s.text, label: s.label };
+  }
+  if (seen.size === 0) throw new UserError(`${path}: no images in this data set`);
 }

@@ -12,7 +12,7 @@ import { type ManifestFormat, readManifest } from "./manifest.js";
 import { isIdxImagesName, mnistImageFiles, readMnist } from "./mnist.js";
 import { type DatasetFormat, type DatasetOptions, FORMATS } from "./options.js";
 import type { Sample, SkipLog } from "./types.js";
-import { expandBraces, readWebDataset } from "./webdataset.js";
+import { expandBraces, readWebDataset, streamWebDataset } from "./webdataset.js";
 
 const MANIFEST_EXTS: Record<string, ManifestFormat> = {
   ".jsonl": "jsonl",
@@ -138,4 +138,19 @@ export async function openDataset(path: string, opts: DatasetOptions, log: SkipL
     case "mnist":
       return readMnist(files, opts, log);
   }
+}
+
+/**
+ * A data set's samples as a stream: WebDataset shards are read member by member (memory does not grow with
+ * the shards); the other formats are read whole, as their samples only reference images (or, for CIFAR and
+ * MNIST, are small).
+ */
+export async function* streamDataset(
+  path: string,
+  opts: DatasetOptions,
+  log: SkipLog,
+): AsyncGenerator<Sample> {
+  const { format, files } = await plan(path, opts);
+  if (format === "webdataset") yield* streamWebDataset(files, opts, log);
+  else yield* await openDataset(path, opts, log);
 }

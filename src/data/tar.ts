@@ -1,8 +1,9 @@
 /**
- * A reader for tar archives held in memory: ustar headers (checksums validated), pax extended headers
- * (`path`, `size`) and GNU long names. Only regular files are returned; their data are views into the
- * archive's bytes, not copies. A damaged archive is a UserError naming the file and byte offset.
+ * A reader for tar archives, held in memory or streamed from disk: ustar headers (checksums validated), pax
+ * extended headers (`path`, `size`) and GNU long names. Only regular files are returned. A damaged archive
+ * is a UserError naming the file and byte offset.
  */
+import { type FileHandle, open } from "node:fs/promises";
 import { UserError } from "../util/errors.js";
 
 export interface TarMember {
@@ -63,22 +64,27 @@ function paxRecords(data: Uint8Array, fail: (m: string) => never): Map<string, s
   return out;
 }
 
-/** The regular files of a tar archive in order; `file` names the archive in errors. */
-export function readTar(bytes: Uint8Array, file: string): TarMember[] {
-  const members: TarMember[] = [];
+/** What the parser asks its driver for (bytes at an offset), or a member it found. */
+type TarStep = { read: number; length: number; header?: true } | { member: TarMember };
+
+/**
+ * The parser, as a coroutine: it yields read requests and receives the bytes, so the same code reads an
+ * archive held in memory (readTar) and one streamed from disk (streamTar). `total` is the archive's size.
+ */
+function* parseTar(file: string, total: number): Generator<TarStep, void, Uint8Array> {
   let off = 0;
   let longName: string | undefined;
   let pax = new Map<string, string>();
   const globalPax = new Map<string, string>();
-  while (off < bytes.length) {
+  while (off < total) {
     const fail = (m: string): never => {
       throw new UserError(`${file}: corrupt tar archive at byte offset ${off}: ${m}`);
     };
-    if (off + BLOCK > bytes.length)
+    if (off + BLOCK > total)
       throw new UserError(
-        `${file}: truncated tar archive at byte offset ${off}: ${bytes.length - off} bytes left, a header needs ${BLOCK}`,
+        `${file}: truncated tar archive at byte offset ${off}: ${total - off} bytes left, a header needs ${BLOCK}`,
       );
-    const h = bytes.subarray(off, off + BLOCK);
+    const h: Uint8Array = yield { read: off, length: BLOCK, header: true };
     if (h.every((b) => b === 0)) break;
     const stored = numberField(h, 148, 8, "checksum", fail);
     let unsigned = 0;
@@ -100,28 +106,101 @@ export function readTar(bytes: Uint8Array, file: string): TarMember[] {
     }
     if (!Number.isSafeInteger(size)) fail(`impossible member size ${size}`);
     const start = off + BLOCK;
-    if (start + size > bytes.length)
+    if (start + size > total)
       throw new UserError(
-        `${file}: truncated tar archive at byte offset ${off}: a member needs ${size} bytes, ${bytes.length - start} remain`,
+        `${file}: truncated tar archive at byte offset ${off}: a member needs ${size} bytes, ${total - start} remain`,
       );
-    const data = bytes.subarray(start, start + size);
-    if (type === "L") longName = cString(data);
-    else if (type === "x") pax = paxRecords(data, fail);
-    else if (type === "g") for (const [k, v] of paxRecords(data, fail)) globalPax.set(k, v);
+    // The header's fields are read before the data is asked for (a driver may reuse the header's bytes).
+    const name = type === "0" || type === "\0" || type === "7" ? headerName(h) : undefined;
+    if (type === "L") longName = cString(yield { read: start, length: size });
+    else if (type === "x") pax = paxRecords(yield { read: start, length: size }, fail);
+    else if (type === "g")
+      for (const [k, v] of paxRecords(yield { read: start, length: size }, fail)) globalPax.set(k, v);
     else {
-      if (type === "0" || type === "\0" || type === "7") {
-        let name = cString(h.subarray(0, 100));
-        // Only POSIX ustar ("ustar\0") has a name prefix; old GNU headers keep times in those bytes.
-        const posix = latin.decode(h.subarray(257, 262)) === "ustar" && h[262] === 0;
-        const prefix = posix ? cString(h.subarray(345, 500)) : "";
-        if (prefix) name = `${prefix}/${name}`;
-        name = pax.get("path") ?? longName ?? globalPax.get("path") ?? name;
-        members.push({ name, offset: off, data });
+      if (name !== undefined) {
+        const data: Uint8Array = yield { read: start, length: size };
+        yield {
+          member: { name: pax.get("path") ?? longName ?? globalPax.get("path") ?? name, offset: off, data },
+        };
       }
       longName = undefined;
       pax = new Map();
     }
     off = start + Math.ceil(size / BLOCK) * BLOCK;
   }
+}
+
+/** A regular file's name from its header (with ustar's prefix). */
+function headerName(h: Uint8Array): string {
+  const name = cString(h.subarray(0, 100));
+  // Only POSIX ustar ("ustar\0") has a name prefix; old GNU headers keep times in those bytes.
+  const posix = latin.decode(h.subarray(257, 262)) === "ustar" && h[262] === 0;
+  const prefix = posix ? cString(h.subarray(345, 500)) : "";
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+/** The regular files of a tar archive in order; `file` names the archive in errors. Data are views. */
+export function readTar(bytes: Uint8Array, file: string): TarMember[] {
+  const members: TarMember[] = [];
+  const parser = parseTar(file, bytes.length);
+  let step = parser.next();
+  while (!step.done) {
+    const v = step.value;
+    if ("member" in v) {
+      members.push(v.member);
+      step = parser.next();
+    } else step = parser.next(bytes.subarray(v.read, v.read + v.length));
+  }
   return members;
+}
+
+/**
+ * The regular files of a tar archive on disk, read as a stream: in `window`-sized reads (default 1 MiB),
+ * so memory stays at one window and one member whatever the archive's size. Each member's data is its own
+ * copy (the window is reused).
+ */
+export async function* streamTar(file: string, opts: { window?: number } = {}): AsyncGenerator<TarMember> {
+  const fh = await open(file, "r").catch((e: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read shard ${file}: ${e.code ?? e.message}`);
+  });
+  try {
+    const total = (await fh.stat()).size;
+    const window = new Uint8Array(Math.max(BLOCK, opts.window ?? 1 << 20));
+    let windowAt = 0;
+    let windowLength = 0;
+    const read = async (at: number, length: number, copy: boolean): Promise<Uint8Array> => {
+      if (at < windowAt || at + length > windowAt + windowLength) {
+        if (length > window.length) {
+          const out = new Uint8Array(length);
+          await readFully(fh, out, at);
+          return out;
+        }
+        windowAt = at;
+        windowLength = Math.min(window.length, total - at);
+        await readFully(fh, window.subarray(0, windowLength), at);
+      }
+      const view = window.subarray(at - windowAt, at - windowAt + length);
+      return copy ? view.slice() : view;
+    };
+    const parser = parseTar(file, total);
+    let step = parser.next();
+    while (!step.done) {
+      const v = step.value;
+      if ("member" in v) {
+        yield v.member;
+        step = parser.next();
+      } else step = parser.next(await read(v.read, v.length, !v.header));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readFully(fh: FileHandle, into: Uint8Array, at: number): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await fh.read(into, done, into.length - done, at + done);
+    if (bytesRead === 0) throw new UserError(`unexpected end of file at byte ${at + done}`);
+    done += bytesRead;
+  }
 }

@@ -198,6 +198,8 @@ export class ModelHandle {
   async embedImagesSkipping(
     images: readonly ImageInput[],
     label = "embed images",
+    /** No progress bar of its own (a caller embedding a stream in blocks shows one for all of them). */
+    quiet = false,
   ): Promise<{ embeds: Float32Array; kept: number[]; skipped: { index: number; reason: string }[] }> {
     const refs = images.map(toImageRef);
     const n = refs.length;
@@ -205,7 +207,7 @@ export class ModelHandle {
     const parts: Float32Array[] = [];
     const kept: number[] = [];
     const skipped: { index: number; reason: string }[] = [];
-    const bar = this.bar(label, n, "images");
+    const bar = quiet ? undefined : this.bar(label, n, "images");
     for (let start = 0; start < n; start += this.chunk) {
       const end = Math.min(n, start + this.chunk);
       const chunk = await this.pixelsOf(refs, start, end, skipped);
