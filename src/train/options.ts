@@ -72,7 +72,7 @@ export interface ClipTrainOptions extends CommonTrainOptions {
   tokenizer?: string;
   /**
    * Micro-batches per step (open_clip's accum-freq, default 1): the contrastive batch is accumFreq × batch
-   * pairs, in the memory of `batch` (features cached, gradients recomputed per micro-batch; exact).
+   * pairs, in about the memory of `batch` (features cached, gradients recomputed per micro-batch; exact).
    */
   accumFreq?: number;
 }

@@ -168,7 +168,7 @@ export const train = defineCommand({
       defaultHelp: "1",
       help: [
         "micro-batches per step (open_clip's --accum-freq): a contrastive batch of",
-        "N × --batch pairs in the memory of --batch (features cached, gradients",
+        "N × --batch pairs in about the memory of --batch (features cached, gradients",
         "recomputed per micro-batch; exact)",
       ],
     },
