@@ -4,6 +4,7 @@ import { benchEngine } from "../../bench/engine.js";
 import { benchMethods, type MethodsBenchOptions } from "../../bench/methods.js";
 import { benchQ8KernelsSuite } from "../../bench/q8-kernels.js";
 import { benchSearch } from "../../bench/search.js";
+import { benchServe } from "../../bench/serve.js";
 import { benchTrain, type TrainBenchOptions } from "../../bench/train.js";
 import { measureLoaderThroughput } from "../../data/loader.js";
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
@@ -69,6 +70,19 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
   search: {
     about: ["exact top-10 search latency over 100k 256-d vectors"],
     run: async () => ({ suite: "search", ...(await benchSearch()) }),
+  },
+  serve: {
+    about: [
+      "juxta serve under autocannon on loopback: a 100k-item index over the tiny model, text",
+      "queries at 1, 8 and 32 clients (p50/p99, req/s), /health while images are embedded, then",
+      "the approximate index over 1M vectors: recall@10 and query latency beside the exact scan",
+      "(minutes: the HNSW build); --steps N: seconds per load run (default 10)",
+    ],
+    run: (v) =>
+      benchServe({
+        seconds: count(v, "steps", 10, 1),
+        log: (line) => console.error(`bench serve: ${line}`),
+      }),
   },
   b32: {
     about: ["ViT-B/32-sized embedding throughput (random weights), images and texts per second"],
