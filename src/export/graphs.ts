@@ -11,6 +11,7 @@
 import { arange, compile, type Dim, input, type Tensor, type WeightFormat } from "../engine/index.js";
 import type { OnnxModel, OnnxNode } from "../engine/onnx/model.js";
 import type { CLIP } from "../models/clip.js";
+import { TextTransformer } from "../models/text.js";
 import { bind, l2Normalize, stateDict } from "../nn/index.js";
 
 export interface ClipOnnxGraphs {
@@ -73,6 +74,7 @@ export function clipOnnxGraphs(model: CLIP, weights: WeightFormat = "fp32"): Cli
  */
 function textForward(model: CLIP, ids64: Tensor): { hidden: Tensor; embeds: Tensor } {
   const tower = model.text;
+  if (!(tower instanceof TextTransformer)) throw new Error("internal: ONNX export needs CLIP's text tower");
   const { contextLength: t, width } = tower.cfg;
   const b = ids64.shape[0] as Dim;
   // ArgMax has no int64 kernel in ONNX Runtime's CPU provider; Juxta's graphs use int32 ids throughout.

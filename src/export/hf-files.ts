@@ -6,8 +6,9 @@
 import { join } from "node:path";
 import type { LoadedClip, Preprocess } from "../models/saved.js";
 import { configToHf } from "../pretrained/hf.js";
-import { saveTokenizerJson } from "../text/index.js";
-import type { Tokenizer } from "../text/tokenizer.js";
+import { saveTokenizerJson, type TextTokenizer } from "../text/index.js";
+import { Tokenizer } from "../text/tokenizer.js";
+import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 
 type Json = Record<string, unknown>;
@@ -17,7 +18,7 @@ type Json = Record<string, unknown>;
  * tokenizer does): the text tower pools at the first end token, so trailing copies change nothing.
  */
 export function hfModelConfig(loaded: LoadedClip): Json {
-  const { tokenizer: tok } = loaded;
+  const tok = clipTokenizer(loaded.tokenizer);
   return {
     ...configToHf(loaded.model.cfg, { bos: tok.startId, eos: tok.endId, pad: tok.endId }),
     torch_dtype: "float32",
@@ -42,6 +43,15 @@ export function preprocessorConfig(loaded: { preprocess: Preprocess }): Json {
     image_std: [...std],
     do_convert_rgb: true,
   };
+}
+
+/** CLIPTokenizer's layout needs Juxta's byte-level BPE. */
+export function clipTokenizer(tok: TextTokenizer): Tokenizer {
+  if (!(tok instanceof Tokenizer))
+    throw new UserError(
+      "this model's tokenizer is a SentencePiece Unigram (SigLIP's); a CLIPModel export needs a byte-level BPE (CLIP's)",
+    );
+  return tok;
 }
 
 export function tokenizerConfig(tok: Tokenizer, contextLength: number): Json {
@@ -74,6 +84,6 @@ export function writeHfSideFiles(loaded: LoadedClip, dir: string): void {
   saveTokenizerJson(loaded.tokenizer, join(dir, "tokenizer.json"));
   writeJsonAtomic(
     join(dir, "tokenizer_config.json"),
-    tokenizerConfig(loaded.tokenizer, loaded.model.cfg.text.contextLength),
+    tokenizerConfig(clipTokenizer(loaded.tokenizer), loaded.model.cfg.text.contextLength),
   );
 }

@@ -20,7 +20,7 @@ import { CLIP, MAX_LOGIT_SCALE } from "../models/clip.js";
 import { ClipEncoders } from "../models/encoders.js";
 import { type ImageEncoder, ImageFeatureEncoder } from "../models/image-encoder.js";
 import type { LoadedRun, Preprocess } from "../models/saved.js";
-import type { Tokenizer } from "../text/tokenizer.js";
+import type { TextTokenizer } from "../text/formats.js";
 import { UserError } from "../util/errors.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
 import { type ImageInput, toImageRef } from "./inputs.js";
@@ -55,7 +55,7 @@ export interface HandleOptions {
 
 /** What a handle wraps: a loaded folder, or a model in memory (e.g. being trained) with its tokenizer. */
 export type HandleModel =
-  | { model: CLIP; tokenizer: Tokenizer; preprocess: Preprocess; dir?: string }
+  | { model: CLIP; tokenizer: TextTokenizer; preprocess: Preprocess; dir?: string }
   | { model: ImageEncoder; preprocess: Preprocess; dir?: string };
 
 /** Preprocessed pixels held at once stay near this many floats (64 MB): large images embed in smaller chunks. */
@@ -131,7 +131,7 @@ export class ModelHandle {
   }
 
   /** The tokenizer (models with a text tower). */
-  get tokenizer(): Tokenizer | undefined {
+  get tokenizer(): TextTokenizer | undefined {
     return "tokenizer" in this.loaded ? this.loaded.tokenizer : undefined;
   }
 
@@ -141,12 +141,15 @@ export class ModelHandle {
     return m instanceof CLIP ? m.cfg.text.contextLength : undefined;
   }
 
-  /** exp(logit_scale), clamped at 100 as in training (models with a text tower). */
+  /**
+   * exp(logit_scale) (models with a text tower): clamped at 100 for CLIP, as its training clamps it;
+   * unclamped for SigLIP, as its sigmoid loss and Hugging Face's SiglipModel use it.
+   */
   get logitScale(): number | undefined {
     const m = this.loaded.model;
-    return m instanceof CLIP
-      ? Math.exp(Math.min(m.logit_scale.data[0] as number, MAX_LOGIT_SCALE))
-      : undefined;
+    if (!(m instanceof CLIP)) return undefined;
+    const t = m.logit_scale.data[0] as number;
+    return Math.exp(m.logit_bias ? t : Math.min(t, MAX_LOGIT_SCALE));
   }
 
   /** SigLIP's learned bias b (SigLIP models only). */
@@ -317,7 +320,7 @@ export class ModelHandle {
           skipped.push({ index: i, reason: r.reason });
           continue;
         }
-        preprocessInto(r.image, size, norm, out, i - start);
+        preprocessInto(r.image, size, norm, out, i - start, this.preprocess.resize);
         ok[i - start] = true;
       }
     };

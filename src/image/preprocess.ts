@@ -76,15 +76,23 @@ export function shortestSideSize(
     : { width: Math.trunc((size * width) / height), height: size };
 }
 
-/** Resize (shortest side S, bicubic) + centre crop S × S + normalize, into slot `slot` of `out`. */
+/**
+ * How an image becomes S × S: "crop" resizes the shortest side to S and centre crops (CLIP's, the default);
+ * "squash" resizes straight to S × S, not keeping the aspect ratio (SigLIP's SiglipImageProcessor).
+ */
+export type ResizeMode = "crop" | "squash";
+
+/** Resize (bicubic; shortest side S + centre crop S × S, or squashed) + normalize, into slot `slot` of `out`. */
 export function preprocessInto(
   image: RgbImage,
   size: number,
   norm: Normalization,
   out: Float32Array,
   slot: number,
+  resize: ResizeMode = "crop",
 ): void {
-  const dims = shortestSideSize(image.width, image.height, size);
+  const dims =
+    resize === "squash" ? { width: size, height: size } : shortestSideSize(image.width, image.height, size);
   const im = resizeBicubic(image, dims.width, dims.height);
   const top = roundHalfEven((im.height - size) / 2);
   const left = roundHalfEven((im.width - size) / 2);
@@ -109,6 +117,8 @@ export interface PreprocessOptions {
   maxPixels?: DecodeOptions["maxPixels"];
   /** Images decoded at the same time (sharp decodes off the main thread). */
   concurrency?: number;
+  /** Default "crop" (see ResizeMode). */
+  resize?: ResizeMode;
 }
 
 /**
@@ -129,7 +139,7 @@ export async function preprocessImages(
       const ref = refs[i] as ImageRef;
       const r = await decodeImage(ref, { maxPixels: opts.maxPixels });
       if (!r.ok) throw new UserError(`cannot preprocess image ${i + 1} of ${refs.length}: ${r.reason}`);
-      preprocessInto(r.image, size, norm, out, i);
+      preprocessInto(r.image, size, norm, out, i, opts.resize);
     }
   };
   const lanes = Math.max(1, Math.min(opts.concurrency ?? 4, refs.length));

@@ -10,14 +10,21 @@ import { l2Normalize, Module, Parameter } from "../nn/index.js";
 import { checkClipConfig } from "./config-check.js";
 import type { ResNetConfig } from "./resnet.js";
 import { ResNetTower } from "./resnet-tower.js";
+import {
+  type SiglipTextConfig,
+  SiglipTextTower,
+  type SiglipVisionConfig,
+  SiglipVisionTower,
+} from "./siglip.js";
 import { type TextConfig, TextTransformer } from "./text.js";
 import { type VisionConfig, VisionTransformer } from "./vit.js";
 
 export interface ClipConfig {
   embedDim: number;
-  /** A ViT (OpenAI/OpenCLIP layout) or a small ResNet for 32-64 px images. */
-  vision: VisionConfig | ResNetConfig;
-  text: TextConfig;
+  /** A ViT (OpenAI/OpenCLIP layout), a small ResNet for 32-64 px images, or SigLIP's ViT (siglip.ts). */
+  vision: VisionConfig | ResNetConfig | SiglipVisionConfig;
+  /** CLIP's causal text Transformer, or SigLIP's bidirectional one (`type: "siglip"`). */
+  text: TextConfig | SiglipTextConfig;
   /** Initial temperature as ln(1/τ); default ln(1/0.07). */
   initLogitScale?: number;
   /** SigLIP's bias b: when set, the model has the parameter `logit_bias`, initialized to this (−10 in SigLIP). */
@@ -27,8 +34,8 @@ export interface ClipConfig {
 export const MAX_LOGIT_SCALE = Math.log(100);
 
 export class CLIP extends Module {
-  visual: VisionTransformer | ResNetTower;
-  text: TextTransformer;
+  visual: VisionTransformer | ResNetTower | SiglipVisionTower;
+  text: TextTransformer | SiglipTextTower;
   logit_scale: Parameter;
   /** SigLIP's learned bias (only when `cfg.initLogitBias` is set). */
   logit_bias?: Parameter;
@@ -36,11 +43,11 @@ export class CLIP extends Module {
   constructor(readonly cfg: ClipConfig) {
     super();
     checkClipConfig(cfg, "CLIP config");
-    this.visual =
-      cfg.vision.type === "resnet"
-        ? new ResNetTower(cfg.vision, cfg.embedDim)
-        : new VisionTransformer(cfg.vision, cfg.embedDim);
-    this.text = new TextTransformer(cfg.text, cfg.embedDim);
+    this.visual = visionTower(cfg);
+    this.text =
+      "type" in cfg.text && cfg.text.type === "siglip"
+        ? new SiglipTextTower(cfg.text, cfg.embedDim)
+        : new TextTransformer(cfg.text, cfg.embedDim);
     this.logit_scale = new Parameter(
       [],
       { kind: "constant", value: cfg.initLogitScale ?? Math.log(1 / 0.07) },
@@ -78,6 +85,18 @@ export class CLIP extends Module {
   scale(): Tensor {
     return this.logit_scale.value.clip(undefined, MAX_LOGIT_SCALE).exp();
   }
+}
+
+function visionTower(cfg: ClipConfig): CLIP["visual"] {
+  const v = cfg.vision;
+  if (v.type === "resnet") return new ResNetTower(v, cfg.embedDim);
+  if (v.type === "siglip") {
+    // SigLIP's image embedding is its pooling head's output: the tower's width, with no projection.
+    if (v.width !== cfg.embedDim)
+      throw new Error(`siglip: the image tower's width ${v.width} must equal embedDim ${cfg.embedDim}`);
+    return new SiglipVisionTower(v);
+  }
+  return new VisionTransformer(v, cfg.embedDim);
 }
 
 /** A scalar, not decayed, filled with `value` now (its init is constant, so any seed gives the same). */

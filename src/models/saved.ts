@@ -12,10 +12,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD } from "../image/augment.js";
+import type { ResizeMode } from "../image/preprocess.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import type { Module } from "../nn/module.js";
+import type { TextTokenizer } from "../text/formats.js";
 import { loadTokenizer, saveTokenizerJson } from "../text/index.js";
-import type { Tokenizer } from "../text/tokenizer.js";
 import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import { CLIP, type ClipConfig } from "./clip.js";
@@ -40,6 +41,8 @@ export interface Preprocess {
   imageSize: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
+  /** Absent: "crop" (CLIP's); "squash" for SigLIP's processor (see image/preprocess.ts). */
+  resize?: ResizeMode;
 }
 
 /** What every `juxta.json` holds. */
@@ -70,7 +73,7 @@ export interface SavedImageEncoderConfig extends SavedCommon {
 
 export interface LoadedClip {
   model: CLIP;
-  tokenizer: Tokenizer;
+  tokenizer: TextTokenizer;
   preprocess: Preprocess;
   config: SavedConfig;
   dir: string;
@@ -101,7 +104,7 @@ export function defaultPreprocess(cfg: ClipConfig | ImageEncoderConfig): Preproc
 export function saveClip(
   dir: string,
   model: CLIP,
-  tokenizer: Tokenizer,
+  tokenizer: TextTokenizer,
   opts: { step: number; preset?: string; preprocess?: Preprocess },
 ): void {
   saveRun(dir, model, {
@@ -263,7 +266,7 @@ export function isImageEncoderDir(dir: string): boolean {
 }
 
 /** The tokenizer's ids must fit the model's embedding table. */
-export function checkTokenizer(tokenizer: Tokenizer, cfg: ClipConfig, source: string): void {
+export function checkTokenizer(tokenizer: TextTokenizer, cfg: ClipConfig, source: string): void {
   if (tokenizer.vocabSize > cfg.text.vocabSize)
     throw new UserError(
       `${source}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's text tower embeds only ${cfg.text.vocabSize}; they do not belong together`,

@@ -8,6 +8,8 @@ import { Embedding, LayerNorm, Module, Parameter } from "../nn/index.js";
 import { Transformer, type TransformerConfig } from "./transformer.js";
 
 export interface TextConfig extends TransformerConfig {
+  /** CLIP's text tower (the default); SigLIP's is siglip.ts's SiglipTextConfig. */
+  type?: "clip";
   vocabSize: number;
   contextLength: number;
 }
@@ -18,6 +20,8 @@ export class TextTransformer extends Module {
   transformer: Transformer;
   ln_final: LayerNorm;
   text_projection: Parameter;
+  /** Causal and pooled at the end-of-text token: positions after it can be cut off (see forward). */
+  readonly trimsPadding = true;
 
   constructor(
     readonly cfg: TextConfig,

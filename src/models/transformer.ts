@@ -15,7 +15,8 @@ export interface TransformerConfig {
   lnEps: number;
 }
 
-class FeedForward extends Module {
+/** The block's MLP: c_proj(act(c_fc(x))). */
+export class FeedForward extends Module {
   c_fc: Linear;
   c_proj: Linear;
   constructor(

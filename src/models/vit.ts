@@ -51,21 +51,31 @@ export class VisionTransformer extends Module {
 
   /** [B, 3, S, S] normalized pixels → [B, embed] (not normalized). */
   forward(images: Tensor): Tensor {
-    const { width, patchSize: p, imageSize: s } = this.cfg;
-    const g = s / p;
+    const { width } = this.cfg;
     const b = images.shape[0] as Dim;
-    // A stride-p p×p convolution is a matmul over non-overlapping patches: flatten each patch as a row
-    // (c, kh, kw order, as the conv weight is laid out) and multiply once, which is faster than Conv and
-    // its gradient (ConvTranspose) in ONNX Runtime.
-    const patches = images
-      .reshape([b, 3, g, p, g, p])
-      .transpose([0, 2, 4, 1, 3, 5])
-      .reshape([b, g * g, 3 * p * p]);
-    const x = patches.matmul(this.conv1.weight.value.reshape([width, 3 * p * p]), { transB: true });
+    const x = embedPatches(images, this.conv1, this.cfg.imageSize);
     const cls = this.class_embedding.value.reshape([1, 1, width]).expand([b, 1, width]);
     const h = concat([cls, x], 1).add(this.positional_embedding.value);
     const classToken = (t: Tensor) => t.slice(1, 0, 1).squeeze(1);
     const pooled = this.transformer.forward(this.ln_pre.forward(h), classToken);
     return this.ln_post.forward(pooled).matmul(this.proj.value);
   }
+}
+
+/**
+ * Patch embedding: [B, 3, S, S] → [B, (S/p)², width], patches in row-major order (as Conv2d then flatten).
+ * A stride-p p×p convolution is a matmul over non-overlapping patches: flatten each patch as a row (c, kh,
+ * kw order, as the conv weight is laid out) and multiply once, which is faster than Conv and its gradient
+ * (ConvTranspose) in ONNX Runtime. The conv's bias, when it has one, is added per channel.
+ */
+export function embedPatches(images: Tensor, conv: Conv2d, imageSize: number): Tensor {
+  const p = conv.kernel;
+  const g = imageSize / p;
+  const b = images.shape[0] as Dim;
+  const patches = images
+    .reshape([b, 3, g, p, g, p])
+    .transpose([0, 2, 4, 1, 3, 5])
+    .reshape([b, g * g, 3 * p * p]);
+  const x = patches.matmul(conv.weight.value.reshape([conv.outChannels, 3 * p * p]), { transB: true });
+  return conv.bias ? x.add(conv.bias.value) : x;
 }

@@ -51,16 +51,6 @@ export class MultiheadAttention extends Module {
    */
   attendPooled(x: Tensor, pool: (t: Tensor) => Tensor): Tensor {
     const [b, t] = x.shape as [number | string, number];
-    const d = this.dim;
-    const w = this.in_proj_weight.value;
-    const bias = this.in_proj_bias.value;
-    const q = pool(x)
-      .linear(w.slice(0, 0, d), bias.slice(0, 0, d))
-      .reshape([b, this.heads, 1, d / this.heads]);
-    const [k, v] = this.perHead(x.linear(w.slice(0, d, 3 * d), bias.slice(0, d, 3 * d)), 2) as [
-      Tensor,
-      Tensor,
-    ];
     let mask: Tensor | undefined;
     if (this.causal) {
       // The pooled token's row of the causal mask: pool a 0/1 "j ≤ i" matrix (pooling the −∞ mask itself
@@ -68,6 +58,24 @@ export class MultiheadAttention extends Module {
       const seen = pool(lowerTriangle(t, 1, 0, x.dtype).unsqueeze(0).expand([b, t, t])).reshape([b, 1, 1, t]);
       mask = where(seen.gt(0.5), scalar(0, x.dtype), Number.NEGATIVE_INFINITY);
     }
+    return this.attendQuery(pool(x), x, mask);
+  }
+
+  /**
+   * The context of one query vector per example over all tokens of x ([B, D] with [B, T, D] → [B, D]),
+   * before the output projection: e.g. a learned probe that pools a tower's tokens (SigLIP's attention
+   * pooling head, nn.MultiheadAttention(probe, x, x) in PyTorch). `mask` is added to the scores.
+   */
+  attendQuery(query: Tensor, x: Tensor, mask?: Tensor): Tensor {
+    const b = x.shape[0] as number | string;
+    const d = this.dim;
+    const w = this.in_proj_weight.value;
+    const bias = this.in_proj_bias.value;
+    const q = query.linear(w.slice(0, 0, d), bias.slice(0, 0, d)).reshape([b, this.heads, 1, d / this.heads]);
+    const [k, v] = this.perHead(x.linear(w.slice(0, d, 3 * d), bias.slice(0, d, 3 * d)), 2) as [
+      Tensor,
+      Tensor,
+    ];
     return this.core(q, k, v, mask).reshape([b, d]);
   }
 

@@ -17,7 +17,8 @@ import { UserError } from "../util/errors.js";
 
 type Json = Record<string, unknown>;
 
-const ACTIVATIONS: Record<string, Activation> = {
+/** Hugging Face's hidden_act names → Juxta's activations. */
+export const ACTIVATIONS: Record<string, Activation> = {
   quick_gelu: "quick_gelu",
   gelu: "gelu",
   gelu_new: "gelu_tanh",
@@ -117,6 +118,10 @@ export interface HfTokenIds {
 
 /** Hugging Face's CLIPModel has a ViT image tower only. */
 export function requireVit(cfg: ClipConfig): asserts cfg is ClipConfig & { vision: VisionConfig } {
+  if (cfg.vision.type === "siglip")
+    throw new UserError(
+      "this model has SigLIP's towers; Juxta's Hugging Face and ONNX exports write the CLIPModel layout, which they do not fit",
+    );
   if (cfg.vision.type !== "vit")
     throw new UserError(
       "this model's image tower is a ResNet; Hugging Face's CLIPModel (and transformers.js) only load ViT towers",
@@ -204,7 +209,7 @@ function transpose(t: SafetensorsTensor, name: string, source: string): Safetens
   return { dtype: "F32", stored: t.stored, shape: [c, r], data: out };
 }
 
-function concatRows(parts: SafetensorsTensor[]): SafetensorsTensor {
+export function concatRows(parts: SafetensorsTensor[]): SafetensorsTensor {
   const total = parts.reduce((n, p) => n + p.data.length, 0);
   const out = new Float32Array(total);
   let at = 0;
@@ -219,6 +224,32 @@ function concatRows(parts: SafetensorsTensor[]): SafetensorsTensor {
     shape: [(rows as number) * parts.length, ...rest],
     data: out,
   };
+}
+
+/**
+ * A Hugging Face encoder's layers (`{hf}.encoder.layers.N.*`, as CLIP and SigLIP name them) into `out` under
+ * Juxta's `{ours}.transformer.resblocks.N.*`, q/k/v packed by `concat`; `take` reads (and marks) a tensor
+ * (or a header entry).
+ */
+export function renameEncoderLayers<T>(
+  tensors: ReadonlyMap<string, T>,
+  hf: string,
+  ours: string,
+  take: (name: string) => T,
+  concat: (parts: T[], name: string) => T,
+  out: Map<string, T>,
+): void {
+  for (let layer = 0; ; layer++) {
+    const from = `${hf}.encoder.layers.${layer}.`;
+    if (![...tensors.keys()].some((k) => k.startsWith(from))) break;
+    const to = `${ours}.transformer.resblocks.${layer}.`;
+    for (const kind of ["weight", "bias"] as const) {
+      const qkv = (["q", "k", "v"] as const).map((p) => take(`${from}self_attn.${p}_proj.${kind}`));
+      out.set(`${to}attn.in_proj_${kind}`, concat(qkv, `${from}self_attn.q_proj.${kind}`));
+    }
+    for (const [a, b] of LAYER_RENAMES)
+      for (const kind of ["weight", "bias"]) out.set(`${to}${b}${kind}`, take(`${from}${a}${kind}`));
+  }
 }
 
 /** How the HF → Juxta renaming reshapes what it moves: whole tensors, or header entries (shapes only). */
@@ -242,19 +273,7 @@ function renameHf<T>(tensors: ReadonlyMap<string, T>, source: string, ops: Renam
     out.set("visual.proj", ops.transpose(take("visual_projection.weight"), "visual_projection.weight"));
   if (tensors.has("text_projection.weight"))
     out.set("text.text_projection", ops.transpose(take("text_projection.weight"), "text_projection.weight"));
-  for (const { hf, ours } of TOWERS) {
-    for (let layer = 0; ; layer++) {
-      const from = `${hf}.encoder.layers.${layer}.`;
-      if (![...tensors.keys()].some((k) => k.startsWith(from))) break;
-      const to = `${ours}.transformer.resblocks.${layer}.`;
-      for (const kind of ["weight", "bias"] as const) {
-        const qkv = (["q", "k", "v"] as const).map((p) => take(`${from}self_attn.${p}_proj.${kind}`));
-        out.set(`${to}attn.in_proj_${kind}`, ops.concatRows(qkv, `${from}self_attn.q_proj.${kind}`));
-      }
-      for (const [a, b] of LAYER_RENAMES)
-        for (const kind of ["weight", "bias"]) out.set(`${to}${b}${kind}`, take(`${from}${a}${kind}`));
-    }
-  }
+  for (const { hf, ours } of TOWERS) renameEncoderLayers(tensors, hf, ours, take, ops.concatRows, out);
   const unknown = [...tensors.keys()].filter((k) => !used.has(k) && !IGNORED.test(k));
   if (unknown.length > 0)
     throw new UserError(

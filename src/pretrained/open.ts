@@ -3,6 +3,7 @@
  * detected by the files in it:
  *   juxta.json                                  a Juxta run of any family (juxta train)
  *   config.json with "model_type": "clip"       a Hugging Face CLIPModel folder
+ *   config.json with "model_type": "siglip"     a Hugging Face SiglipModel folder (siglip.ts)
  *   open_clip_config.json                       an OpenCLIP folder
  * `openModel` (src/handle) opens a model for use through here, so pretrained checkpoints work wherever a
  * run does; training from a checkpoint (`--init`) and export read the loaded weights directly.
@@ -23,13 +24,14 @@ import {
   type Preprocess,
 } from "../models/saved.js";
 import { loadWeights } from "../models/weights.js";
+import type { TextTokenizer } from "../text/formats.js";
 import { loadTokenizer } from "../text/index.js";
-import type { Tokenizer } from "../text/tokenizer.js";
 import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { hfHeaderToJuxta, hfToConfig, hfToJuxta } from "./hf.js";
 import { openClipToConfig, openClipToJuxta } from "./openclip.js";
+import { siglipHeaderToJuxta, siglipPreprocess, siglipToConfig, siglipToJuxta } from "./siglip.js";
 
-export type ModelFormat = "juxta" | "hf" | "openclip";
+export type ModelFormat = "juxta" | "hf" | "hf-siglip" | "openclip";
 
 export interface OpenOptions {
   /** A tokenizer file or folder to use instead of the one in the model folder. */
@@ -49,12 +51,9 @@ export function detectFormat(dir: string): ModelFormat {
   const hf = join(dir, "config.json");
   const modelType = existsSync(hf) ? (readJson(hf) as { model_type?: unknown }).model_type : undefined;
   if (modelType === "clip") return "hf";
-  if (modelType === "siglip")
-    throw new UserError(
-      `${hf}: a Hugging Face SiglipModel; Juxta does not implement its towers (attention-pooled vision head, bidirectional text tower); Juxta's own SigLIP runs and OpenCLIP folders load`,
-    );
+  if (modelType === "siglip") return "hf-siglip";
   throw new UserError(
-    `${dir}: not a model folder Juxta knows; expected ${CONFIG_FILE} (a Juxta run), config.json with model_type "clip" (Hugging Face) or open_clip_config.json (OpenCLIP)`,
+    `${dir}: not a model folder Juxta knows; expected ${CONFIG_FILE} (a Juxta run), config.json with model_type "clip" or "siglip" (Hugging Face) or open_clip_config.json (OpenCLIP)`,
   );
 }
 
@@ -85,13 +84,22 @@ export function loadClipModel(dir: string, opts: OpenOptions = {}): LoadedClip {
 }
 
 /** A Hugging Face or OpenCLIP folder, its weights renamed to Juxta's. */
-function loadPretrained(dir: string, format: "hf" | "openclip", opts: OpenOptions): LoadedClip {
+function loadPretrained(dir: string, format: "hf" | "hf-siglip" | "openclip", opts: OpenOptions): LoadedClip {
   let cfg: ClipConfig;
   let weightsFile: string;
   let mean: readonly number[] | undefined;
   let std: readonly number[] | undefined;
   let rename: typeof hfToJuxta;
-  if (format === "hf") {
+  let preprocess: Preprocess | undefined;
+  if (format === "hf-siglip") {
+    const configPath = join(dir, "config.json");
+    cfg = siglipToConfig(readJson(configPath) as Record<string, unknown>, configPath);
+    weightsFile = join(dir, "model.safetensors");
+    rename = siglipToJuxta;
+    const pre = join(dir, "preprocessor_config.json");
+    const json = existsSync(pre) ? (readJson(pre) as Record<string, unknown>) : undefined;
+    preprocess = siglipPreprocess(json, cfg, pre);
+  } else if (format === "hf") {
     const configPath = join(dir, "config.json");
     cfg = hfToConfig(readJson(configPath) as Record<string, unknown>, configPath);
     weightsFile = join(dir, "model.safetensors");
@@ -115,13 +123,17 @@ function loadPretrained(dir: string, format: "hf" | "openclip", opts: OpenOption
     throw new UserError(`${dir}: ${weightsFile} is missing (safetensors weights expected)`);
   // The config against the file's header first (shapes only): a mismatch is one line, nothing allocated.
   const renameHeader =
-    format === "hf" ? (h: SafetensorsHeader) => hfHeaderToJuxta(h, weightsFile) : openClipToJuxta;
+    format === "hf"
+      ? (h: SafetensorsHeader) => hfHeaderToJuxta(h, weightsFile)
+      : format === "hf-siglip"
+        ? (h: SafetensorsHeader) => siglipHeaderToJuxta(h, weightsFile)
+        : openClipToJuxta;
   const model = buildForWeights(() => new CLIP(cfg), weightsFile, renameHeader);
   loadWeights(model, rename(readSafetensors(weightsFile).tensors, weightsFile), weightsFile);
   const logitBias = model.logit_bias?.data[0];
   const tokenizerSource = opts.tokenizer ?? dir;
   const tokenizer = checked(loadTokenizer(tokenizerSource), cfg, tokenizerSource);
-  const preprocess: Preprocess = {
+  preprocess ??= {
     imageSize: cfg.vision.imageSize,
     mean: triple(mean, CLIP_MEAN, "mean", dir),
     std: triple(std, CLIP_STD, "std", dir),
@@ -137,7 +149,7 @@ function loadPretrained(dir: string, format: "hf" | "openclip", opts: OpenOption
   };
 }
 
-function checked(tokenizer: Tokenizer, cfg: ClipConfig, source: string): Tokenizer {
+function checked(tokenizer: TextTokenizer, cfg: ClipConfig, source: string): TextTokenizer {
   checkTokenizer(tokenizer, cfg, source);
   return tokenizer;
 }

@@ -10,6 +10,18 @@ import { inputError, type Location, UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { BYTE_ORDER, BYTE_TO_CHAR } from "./bytes.js";
 import { END_TOKEN, PAIR_STRIDE, type SpecOrigin, START_TOKEN, Tokenizer, WORD_END } from "./tokenizer.js";
+import { UnigramTokenizer } from "./unigram.js";
+
+/** Any tokenizer Juxta reads: its own byte-level BPE (CLIP's), or a SentencePiece Unigram (SigLIP's). */
+export type TextTokenizer = Tokenizer | UnigramTokenizer;
+
+/** What tokenizer_config.json beside a tokenizer.json adds to it (Unigram files). */
+export interface TokenizerConfig {
+  /** tokenizer_class "SiglipTokenizer": canonicalize texts as SiglipTokenizer does. */
+  canonicalize?: boolean;
+  /** The padding token (tokenizer_config.json's pad_token). */
+  padToken?: string;
+}
 
 type Merges = [string, string][];
 
@@ -170,12 +182,16 @@ export function loadVocabMerges(vocabPath: string, mergesPath: string): Tokenize
   return new Tokenizer({ vocab, merges }, { file: vocabPath, merge: origin.merge });
 }
 
-function tokenizerFromJson(root: unknown, file: string): Tokenizer {
+function tokenizerFromJson(root: unknown, file: string, config: TokenizerConfig = {}): TextTokenizer {
   if (!isObject(root) || !isObject(root.model))
     throw inputError({ file, field: "model" }, "expected a Hugging Face tokenizer.json with a model");
   const model = root.model;
+  if (model.type === "Unigram") return new UnigramTokenizer(root, file, config.canonicalize, config.padToken);
   if (model.type !== "BPE")
-    throw inputError({ file, field: "model.type" }, `expected "BPE", got ${JSON.stringify(model.type)}`);
+    throw inputError(
+      { file, field: "model.type" },
+      `expected "BPE" or "Unigram", got ${JSON.stringify(model.type)}`,
+    );
   if (model.end_of_word_suffix !== WORD_END)
     throw inputError(
       { file, field: "model.end_of_word_suffix" },
@@ -218,24 +234,47 @@ function tokenizerFromJson(root: unknown, file: string): Tokenizer {
   );
 }
 
-/** A Hugging Face `tokenizer.json` with a BPE model using `</w>` word ends (as CLIP's are). */
-export function loadTokenizerJson(path: string): Tokenizer {
-  return tokenizerFromJson(parseJson(readText(path), path), path);
+/**
+ * A Hugging Face `tokenizer.json`: a BPE model using `</w>` word ends (as CLIP's are), or a Unigram model
+ * (SigLIP's), which also reads tokenizer_config.json beside it (see `tokenizerConfigBeside`).
+ */
+export function loadTokenizerJson(path: string): TextTokenizer {
+  return tokenizerFromJson(parseJson(readText(path), path), path, tokenizerConfigBeside(path));
+}
+
+/** tokenizer_config.json next to a tokenizer file, where present: SiglipTokenizer's class and pad token. */
+export function tokenizerConfigBeside(path: string): TokenizerConfig {
+  const file = join(dirname(path), "tokenizer_config.json");
+  if (!existsSync(file)) return {};
+  const json = parseJson(readText(file), file);
+  if (!isObject(json)) throw inputError({ file }, "expected a JSON object");
+  const pad = json.pad_token;
+  const padToken =
+    typeof pad === "string"
+      ? pad
+      : isObject(pad) && typeof pad.content === "string"
+        ? pad.content
+        : undefined;
+  return { canonicalize: json.tokenizer_class === "SiglipTokenizer", ...(padToken ? { padToken } : {}) };
 }
 
 /**
  * `loadTokenizerJson` on the file's text rather than its path, so it needs no file system (a browser
  * fetches the text); `source` names it in error messages.
  */
-export function parseTokenizerJson(text: string, source = "tokenizer.json"): Tokenizer {
-  return tokenizerFromJson(parseJson(text, source), source);
+export function parseTokenizerJson(
+  text: string,
+  source = "tokenizer.json",
+  config: TokenizerConfig = {},
+): TextTokenizer {
+  return tokenizerFromJson(parseJson(text, source), source, config);
 }
 
 /**
  * A tokenizer from a file or a folder, by format: `tokenizer.json`; `vocab.json` with `merges.txt` beside
  * it; or CLIP's gzip'd merges file. A folder is searched for them in that order.
  */
-export function loadTokenizer(pathOrDir: string): Tokenizer {
+export function loadTokenizer(pathOrDir: string): TextTokenizer {
   if (!existsSync(pathOrDir)) throw new UserError(`${pathOrDir}: no such file or folder`);
   if (statSync(pathOrDir).isDirectory()) {
     const at = (name: string) => join(pathOrDir, name);
@@ -258,7 +297,7 @@ export function loadTokenizer(pathOrDir: string): Tokenizer {
     return loadVocabMerges(beside("vocab.json", "merges.txt needs vocab.json beside it"), pathOrDir);
   const root = parseJson(readText(pathOrDir), pathOrDir);
   if (basename(pathOrDir) === "tokenizer.json" || (isObject(root) && "model" in root))
-    return tokenizerFromJson(root, pathOrDir);
+    return tokenizerFromJson(root, pathOrDir, tokenizerConfigBeside(pathOrDir));
   if (isObject(root))
     return loadVocabMerges(pathOrDir, beside("merges.txt", "a vocab.json needs merges.txt beside it"));
   throw inputError(
@@ -276,13 +315,14 @@ const HF_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+
  * tokens, ByteLevel decoder, and a BPE model with `</w>` word ends. (Hugging Face's pipeline does not
  * html-unescape or strip; Juxta's own loader applies CLIP's cleaning regardless of these sections.)
  */
-export function saveTokenizerJson(tok: Tokenizer, path: string): void {
+export function saveTokenizerJson(tok: TextTokenizer, path: string): void {
   // Atomic: a checkpoint rewrites it, and a kill mid-write must not leave an empty tokenizer behind.
   writeFileAtomic(path, tokenizerJson(tok, path));
 }
 
 /** The text `saveTokenizerJson` writes (no file system: `parseTokenizerJson` reads it back). */
-export function tokenizerJson(tok: Tokenizer, target = "tokenizer.json"): string {
+export function tokenizerJson(tok: TextTokenizer, target = "tokenizer.json"): string {
+  if (tok instanceof UnigramTokenizer) return tok.toJson();
   const vocab: Record<string, number> = Object.create(null);
   tok.tokens.forEach((token, id) => {
     if (token in vocab) throw new UserError(`cannot write ${target}: token '${token}' has two ids`);

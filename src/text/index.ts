@@ -1,4 +1,4 @@
-/** Juxta's byte-level BPE tokenizer (CLIP style): encoding, file formats, training. */
+/** Tokenizers: Juxta's byte-level BPE (CLIP style: encoding, file formats, training) and SigLIP's Unigram. */
 export { readCaptions } from "./captions.js";
 export { clipClean, htmlUnescape } from "./clean.js";
 export {
@@ -10,6 +10,9 @@ export {
   loadVocabMerges,
   parseTokenizerJson,
   saveTokenizerJson,
+  type TextTokenizer,
+  type TokenizerConfig,
+  tokenizerConfigBeside,
   tokenizerJson,
 } from "./formats.js";
 export {
@@ -21,3 +24,4 @@ export {
   WORD_END,
 } from "./tokenizer.js";
 export { type BpeTrainOptions, trainBpe } from "./train.js";
+export { siglipCanonicalize, UnigramTokenizer } from "./unigram.js";

@@ -23,8 +23,8 @@ import { AccumStep } from "../nn/accum-step.js";
 import type { Parameter } from "../nn/module.js";
 import { TrainStep } from "../nn/train-step.js";
 import { loadInit, lockedParams } from "../pretrained/init.js";
+import type { TextTokenizer } from "../text/formats.js";
 import { loadTokenizer, trainBpe } from "../text/index.js";
-import type { Tokenizer } from "../text/tokenizer.js";
 import { OptionError, UserError } from "../util/errors.js";
 import type { PairMethod } from "./methods/index.js";
 import type { PairSettings } from "./options.js";
@@ -102,7 +102,7 @@ export async function startPairs(
 ): Promise<Trainee> {
   const { dir, settings: o, prior, say } = ctx;
   // The model to train: the checkpoint's (resume), pretrained weights (init), or a fresh one.
-  let start: { model: CLIP; tokenizer?: Tokenizer; preprocess: Preprocess };
+  let start: { model: CLIP; tokenizer?: TextTokenizer; preprocess: Preprocess };
   if (prior) {
     start = loadClip(dir);
     const saved = (start as LoadedClip).config;
@@ -151,7 +151,7 @@ export async function startPairs(
     );
 
   // Tokenizer: the start model's, a given one, or one trained on these captions.
-  let tokenizer: Tokenizer;
+  let tokenizer: TextTokenizer;
   if (start.tokenizer) tokenizer = start.tokenizer;
   else if (extras.tokenizer) tokenizer = loadTokenizer(extras.tokenizer);
   else {
@@ -161,7 +161,8 @@ export async function startPairs(
   }
   checkTokenizer(tokenizer, cfg, extras.tokenizer ?? join(dir, "tokenizer.json"));
   const ctxLength = cfg.text.contextLength;
-  const textLength = captionPositions(tokenizer, captioned, ctxLength);
+  // SigLIP's bidirectional text tower pools the last position: it always runs the whole context.
+  const textLength = model.text.trimsPadding ? captionPositions(tokenizer, captioned, ctxLength) : ctxLength;
   if (textLength < ctxLength)
     say(
       `captions here need at most ${textLength} of ${ctxLength} token positions: the text tower runs on ${textLength}`,
@@ -238,7 +239,7 @@ export async function startPairs(
  * token never reach CLIP's loss (causal tower, pooled there), so dropping the ones no caption uses is exact.
  */
 function captionPositions(
-  tokenizer: Tokenizer,
+  tokenizer: TextTokenizer,
   samples: readonly { text?: string; captions?: string[] }[],
   ctx: number,
 ): number {

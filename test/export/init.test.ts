@@ -10,7 +10,10 @@ describe("fine-tune init (src/pretrained/init.ts)", () => {
     const dir = smallRun(5);
     const a = loadInit(dir);
     const b = loadClip(dir);
-    assert.deepEqual(a.model.visual.proj.data, b.model.visual.proj.data);
+    assert.deepEqual(
+      a.model.visual.parameters("visual")[0]?.data,
+      b.model.visual.parameters("visual")[0]?.data,
+    );
     assert.equal(a.tokenizer.vocabSize, b.tokenizer.vocabSize);
   });
 

@@ -11,7 +11,7 @@ import { readSafetensors } from "../../src/io/safetensors.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
 import { loadClip } from "../../src/models/saved.js";
 import { loadClipModel } from "../../src/pretrained/open.js";
-import { loadTokenizer } from "../../src/text/index.js";
+import { loadTokenizer, type Tokenizer } from "../../src/text/index.js";
 import { UserError } from "../../src/util/errors.js";
 import { needsShared, sharedData } from "../helpers.js";
 import { CAPTIONS, maxRelative, normalizeRows, SMALL, scaledDots, smallRun, tmp } from "./fixtures.js";
@@ -47,7 +47,8 @@ describe("export --format onnx (a random Juxta run)", async () => {
   const out = join(tmp(), "small-clip");
   const files = exportModel(runDir, { format: "onnx", out });
   const loaded = loadClip(runDir);
-  const { model, tokenizer } = loaded;
+  const { model } = loaded;
+  const tokenizer = loaded.tokenizer as Tokenizer;
   const enc = await ClipEncoders.create(model);
   const s = SMALL.vision.imageSize;
   const d = SMALL.embedDim;

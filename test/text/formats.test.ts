@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { BYTE_TO_CHAR } from "../../src/text/bytes.js";
 import { clipVocab, loadClipBpe, loadTokenizer, saveTokenizerJson } from "../../src/text/formats.js";
+import type { Tokenizer } from "../../src/text/tokenizer.js";
 import { trainBpe } from "../../src/text/train.js";
 import { UserError } from "../../src/util/errors.js";
 import { needsShared, sharedData } from "../helpers.js";
@@ -43,7 +44,7 @@ describe("reading Hugging Face files", () => {
     writeFileSync(join(d, "vocab.json"), vocabJson(clipVocab(MERGES)));
     writeFileSync(join(d, "merges.txt"), `#version: 0.2\n${MERGES.map((m) => m.join(" ")).join("\n")}\n`);
     for (const path of [d, join(d, "vocab.json"), join(d, "merges.txt")]) {
-      const tok = loadTokenizer(path);
+      const tok = loadTokenizer(path) as Tokenizer;
       assert.equal(tok.vocabSize, 518);
       assert.deepEqual([tok.startId, tok.endId], [516, 517]);
       assert.deepEqual(tok.encode("Cat dog"), [513, 515]);
@@ -58,7 +59,7 @@ describe("reading Hugging Face files", () => {
     const vocab = clipVocab(MERGES).reverse(); // id ↦ 517 − id
     writeFileSync(join(d, "vocab.json"), vocabJson(vocab));
     writeFileSync(join(d, "merges.txt"), MERGES.map((m) => m.join(" ")).join("\n"));
-    const tok = loadTokenizer(d);
+    const tok = loadTokenizer(d) as Tokenizer;
     assert.deepEqual(tok.encode("cat dog cats"), [517 - 513, 517 - 515, 517 - 512, 517 - T, 517 - S_END]);
     assert.deepEqual([tok.startId, tok.endId], [1, 0]);
   });
@@ -76,7 +77,7 @@ describe("reading Hugging Face files", () => {
         model: { type: "BPE", end_of_word_suffix: "</w>", vocab: JSON.parse(vocabJson(vocab)), merges },
       };
       writeFileSync(join(d, "tokenizer.json"), JSON.stringify(json));
-      const tok = loadTokenizer(d);
+      const tok = loadTokenizer(d) as Tokenizer;
       // "," is byte 44 → 11, with </w> 267; "!" is 0, with </w> 256.
       assert.deepEqual(tok.encode("dog, cat!"), [515, 267, 513, 256]);
       assert.deepEqual([tok.startId, tok.endId], [516, 517]);
@@ -90,7 +91,7 @@ describe("saving tokenizer.json", () => {
     const tok = trainBpe(corpus, { vocabSize: 540, minFrequency: 1 });
     const path = join(folder(), "tokenizer.json");
     saveTokenizerJson(tok, path);
-    const back = loadTokenizer(path);
+    const back = loadTokenizer(path) as Tokenizer;
     assert.deepEqual(back.tokens, tok.tokens);
     assert.deepEqual(back.merges, tok.merges);
     for (const text of [...corpus, "Unseen WORDS, 123 & émoji 🍎"])
@@ -174,7 +175,7 @@ describe("bad files", () => {
     writeFileSync(path, JSON.stringify({ model: { ...model, type: "WordPiece" } }));
     assert.throws(
       () => loadTokenizer(path),
-      userError(/field 'model\.type'\): expected "BPE", got "WordPiece"/),
+      userError(/field 'model\.type'\): expected "BPE" or "Unigram", got "WordPiece"/),
     );
     writeFileSync(path, JSON.stringify({ model: { ...model, end_of_word_suffix: null } }));
     assert.throws(() => loadTokenizer(path), userError(/model\.end_of_word_suffix.*CLIP-style/));

@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import { tokenizer as tokenizerCommand } from "../../src/cli/commands/tokenizer.js";
 import { readCaptions } from "../../src/text/captions.js";
 import { loadTokenizer } from "../../src/text/formats.js";
+import type { Tokenizer } from "../../src/text/tokenizer.js";
 import { trainBpe } from "../../src/text/train.js";
 import { UserError } from "../../src/util/errors.js";
 import { runCommand } from "../apps/fixtures.js";
@@ -130,7 +131,7 @@ describe("captions and the CLI", () => {
       "--field",
       "caption",
     ]);
-    const tok = loadTokenizer(out);
+    const tok = loadTokenizer(out) as Tokenizer;
     assert.deepEqual(tok.merges, trainBpe(CORPUS, { vocabSize: 519 }).merges);
     await assert.rejects(
       runCommand(tokenizerCommand, ["train", "--data", data, "--out", out, "--vocab-size", "100"]),
