@@ -27,12 +27,13 @@ const TOKENIZER_FILES = [
   "merges.txt",
   "tokenizer_config.json",
   "special_tokens_map.json",
+  "spiece.model",
   "bpe_simple_vocab_16e6.txt.gz",
 ];
 
 /** What to name when a model is missing: the files a user would put in a folder. */
 export const NEEDED_FILES_HINT =
-  "config.json, model.safetensors and tokenizer.json (or vocab.json + merges.txt) for a Hugging Face CLIPModel, or open_clip_config.json, open_clip_model.safetensors and tokenizer.json for OpenCLIP";
+  "config.json, model.safetensors and tokenizer.json (or vocab.json + merges.txt; spiece.model for SigLIP) for a Hugging Face CLIPModel or SiglipModel, or open_clip_config.json, open_clip_model.safetensors and tokenizer.json for OpenCLIP";
 
 /** The files to fetch from a repo that has `available`, or a UserError saying why none will do. */
 export function modelFiles(

@@ -9,6 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { inputError, type Location, UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { BYTE_ORDER, BYTE_TO_CHAR } from "./bytes.js";
+import { sentencePieceToJson } from "./sentencepiece.js";
 import { END_TOKEN, PAIR_STRIDE, type SpecOrigin, START_TOKEN, Tokenizer, WORD_END } from "./tokenizer.js";
 import { UnigramTokenizer } from "./unigram.js";
 
@@ -242,6 +243,20 @@ export function loadTokenizerJson(path: string): TextTokenizer {
   return tokenizerFromJson(parseJson(readText(path), path), path, tokenizerConfigBeside(path));
 }
 
+/**
+ * SentencePiece's own model file (`spiece.model`, as Google's SigLIP repositories ship it), read as the
+ * equivalent Unigram tokenizer.json, with tokenizer_config.json beside it.
+ */
+export function loadSentencePiece(path: string): UnigramTokenizer {
+  const config = tokenizerConfigBeside(path);
+  return new UnigramTokenizer(
+    sentencePieceToJson(readBytes(path), path),
+    path,
+    config.canonicalize,
+    config.padToken,
+  );
+}
+
 /** tokenizer_config.json next to a tokenizer file, where present: SiglipTokenizer's class and pad token. */
 export function tokenizerConfigBeside(path: string): TokenizerConfig {
   const file = join(dirname(path), "tokenizer_config.json");
@@ -272,7 +287,7 @@ export function parseTokenizerJson(
 
 /**
  * A tokenizer from a file or a folder, by format: `tokenizer.json`; `vocab.json` with `merges.txt` beside
- * it; or CLIP's gzip'd merges file. A folder is searched for them in that order.
+ * it; SentencePiece's `spiece.model`; or CLIP's gzip'd merges file. A folder is searched in that order.
  */
 export function loadTokenizer(pathOrDir: string): TextTokenizer {
   if (!existsSync(pathOrDir)) throw new UserError(`${pathOrDir}: no such file or folder`);
@@ -281,13 +296,15 @@ export function loadTokenizer(pathOrDir: string): TextTokenizer {
     if (existsSync(at("tokenizer.json"))) return loadTokenizerJson(at("tokenizer.json"));
     if (existsSync(at("vocab.json")) && existsSync(at("merges.txt")))
       return loadVocabMerges(at("vocab.json"), at("merges.txt"));
+    if (existsSync(at("spiece.model"))) return loadSentencePiece(at("spiece.model"));
     if (existsSync(at("bpe_simple_vocab_16e6.txt.gz")))
       return loadClipBpe(at("bpe_simple_vocab_16e6.txt.gz"));
     throw new UserError(
-      `${pathOrDir}: no tokenizer found; expected tokenizer.json, vocab.json with merges.txt, or bpe_simple_vocab_16e6.txt.gz`,
+      `${pathOrDir}: no tokenizer found; expected tokenizer.json, vocab.json with merges.txt, spiece.model or bpe_simple_vocab_16e6.txt.gz`,
     );
   }
   if (pathOrDir.endsWith(".gz")) return loadClipBpe(pathOrDir);
+  if (pathOrDir.endsWith(".model")) return loadSentencePiece(pathOrDir);
   const beside = (name: string, what: string) => {
     const other = join(dirname(pathOrDir), name);
     if (!existsSync(other)) throw new UserError(`${pathOrDir}: ${what}, but ${other} is missing`);

@@ -14,6 +14,7 @@ import { ClipEncoders } from "../../src/models/encoders.js";
 import { loadClip, saveClip } from "../../src/models/saved.js";
 import { pipeline } from "../../src/pipelines/index.js";
 import { detectFormat, loadClipModel } from "../../src/pretrained/open.js";
+import { train } from "../../src/train/loop.js";
 import { UserError } from "../../src/util/errors.js";
 import { maxRelative, tmp } from "../export/fixtures.js";
 import { projectRoot } from "../helpers.js";
@@ -128,6 +129,34 @@ describe("Hugging Face SiglipModel folders (test/fixtures/siglip-hf, outputs com
     const handle = await openModel(out);
     handles.push(handle);
     assert.ok(maxRelative(await handle.embedTexts(texts), get("text_embeds")) < 1e-4);
+  });
+
+  it("fine-tunes with the sigmoid loss from the folder (train init), keeping towers, bias and preprocessing", async () => {
+    const work = tmp();
+    const data = join(work, "pairs.jsonl");
+    writeFileSync(data, paths.map((image, i) => JSON.stringify({ image, text: texts[i] })).join("\n"));
+    const out = join(work, "run");
+    await train({
+      method: "siglip",
+      data,
+      out,
+      init: DIR,
+      batch: 4,
+      epochs: 2,
+      stream: { write: () => true },
+    });
+    const run = loadClip(out);
+    assert.equal(run.config.method, "siglip");
+    assert.equal(run.model.cfg.text.type, "siglip");
+    assert.equal(run.preprocess.resize, "squash");
+    const start = loadClipModel(DIR)
+      .model.parameters()
+      .find((p) => p.name === "visual.attn_pool.probe")!;
+    const probe = run.model.parameters().find((p) => p.name === "visual.attn_pool.probe")!;
+    assert.ok(
+      probe.data.some((v, i) => v !== start.data[i]),
+      "the pooling head trained",
+    );
   });
 
   it("a bad config or a missing tensor is one clear error naming it", () => {
