@@ -97,7 +97,10 @@ export class UnigramTokenizer {
     });
     this.pieces = pieces;
     this.vocabSize = pieces.length;
-    this.maxPieceLength = Math.max(...pieces.map((p) => [...p].length));
+    // A loop, not Math.max(...): multilingual vocabularies (250k pieces) overflow an argument list.
+    let longest = 1;
+    for (const p of pieces) longest = Math.max(longest, [...p].length);
+    this.maxPieceLength = longest;
     const unkId = model.unk_id;
     if (unkId === null || unkId === undefined) this.unkId = undefined;
     else if (!Number.isInteger(unkId) || (unkId as number) < 0 || (unkId as number) >= this.vocabSize)
