@@ -47,6 +47,7 @@ export function siglipCanonicalize(text: string): string {
 }
 
 const utf8 = new TextEncoder();
+const CACHE_LIMIT = 100_000;
 
 export class UnigramTokenizer {
   readonly vocabSize: number;
@@ -65,6 +66,8 @@ export class UnigramTokenizer {
   private readonly suffix: number[];
   private readonly unkId?: number;
   private readonly metaspace?: Metaspace;
+  /** Segmentations of words seen (captions repeat words); starts over when full. */
+  private readonly cache = new Map<string, number[]>();
 
   /**
    * `root` is a parsed tokenizer.json whose model is Unigram; `source` names it in errors. `canonicalize`
@@ -145,7 +148,16 @@ export class UnigramTokenizer {
       }
       let s = this.canonicalize ? siglipCanonicalize(part) : part;
       for (const n of this.normalizers) s = n(s);
-      for (const word of this.preTokenize(s, section)) this.segment(word, out);
+      for (const word of this.preTokenize(s, section)) {
+        let ids = this.cache.get(word);
+        if (ids === undefined) {
+          ids = [];
+          this.segment(word, ids);
+          if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+          this.cache.set(word, ids);
+        }
+        for (const id of ids) out.push(id);
+      }
     });
     return out;
   }
