@@ -14,7 +14,7 @@ import { readCifar10 } from "../../src/data/cifar.js";
 import { parseDelimited } from "../../src/data/delimited.js";
 import { readManifest } from "../../src/data/manifest.js";
 import { readMnist } from "../../src/data/mnist.js";
-import { readTar } from "../../src/data/tar.js";
+import { readTar, streamTar } from "../../src/data/tar.js";
 import { SkipLog } from "../../src/data/types.js";
 import { exportHf } from "../../src/export/hf.js";
 import { exportOpenClip } from "../../src/export/openclip.js";
@@ -218,6 +218,35 @@ export function targets(): Target[] {
         [`${"d/".repeat(60)}0001.png`, "png"],
       ]),
       parse: (b) => readTar(b, "f.tar"),
+    },
+    {
+      // The streamed driver in small windows, checked against the in-memory one: same members or both refuse.
+      name: "tar (streamed)",
+      seed: tar([
+        ["0001.txt", "a cat"],
+        [`${"d/".repeat(60)}0001.png`, "png".repeat(300)],
+        ["0002.txt", "a dog"],
+      ]),
+      parse: async (b) => {
+        let whole: { name: string; data: Uint8Array }[] | undefined;
+        try {
+          whole = readTar(b, "f.tar");
+        } catch {
+          // the streamed driver must refuse it too
+        }
+        const streamed: { name: string; data: Uint8Array }[] = [];
+        try {
+          for await (const m of streamTar(file("s.tar", b), { window: 1024 })) streamed.push(m);
+        } catch (e) {
+          if (whole === undefined) throw e;
+          throw new Error(`the streamed driver refused what readTar read: ${(e as Error).message}`);
+        }
+        if (whole === undefined) throw new Error("the streamed driver read what readTar refused");
+        const key = (ms: typeof streamed) =>
+          JSON.stringify(ms.map((m) => [m.name, Buffer.from(m.data).toString("hex")]));
+        if (key(whole) !== key(streamed))
+          throw new Error("the streamed driver read other members than readTar");
+      },
     },
     { name: "csv", seed: Buffer.from(csv), parse: manifest("csv") },
     { name: "tsv", seed: Buffer.from(csv.replaceAll(",", "\t")), parse: manifest("tsv") },
