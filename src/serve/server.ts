@@ -26,6 +26,7 @@ import { type EmbeddingModel, Moderator } from "../moderate/moderate.js";
 import { type LoadedPolicy, loadPolicy, type Policy } from "../moderate/policy.js";
 import { DEFAULT_DEDUP_THRESHOLD } from "../search/dedup.js";
 import { type IndexLock, lockIndex } from "../search/generations.js";
+import { openUsearch } from "../search/hnsw.js";
 import type { Json } from "../search/index.js";
 import { type IndexStore, openIndexStore } from "../search/store.js";
 import { UserError } from "../util/errors.js";
@@ -117,6 +118,8 @@ export async function startServer(opts: ServeOptions): Promise<SearchServer> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const loopback = host === "127.0.0.1" || host === "::1" || host === "localhost";
   const writable = opts.token !== undefined || loopback;
+  // Without usearch an approximate index cannot be built: say so now, not at every write.
+  if (opts.approximate) await openUsearch();
   const lock = lockIndex(dir, "juxta serve");
   let store: IndexStore | undefined;
   let inference: Inference | undefined;
