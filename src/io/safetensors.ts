@@ -96,6 +96,16 @@ export function writeSafetensors(
   tensors: Record<string, SafetensorsInput>,
   metadata?: Record<string, string>,
 ): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata, path));
+}
+
+/** The bytes of a safetensors file, as buffers in file order (`where` names it in errors). */
+export function encodeSafetensors(
+  tensors: Record<string, SafetensorsInput>,
+  metadata?: Record<string, string>,
+  where = "safetensors",
+): Uint8Array[] {
+  const path = where;
   checkHost();
   const names = Object.keys(tensors).sort((a, b) => {
     const d = DTYPE_BYTES[tensors[b]!.dtype] - DTYPE_BYTES[tensors[a]!.dtype];
@@ -122,7 +132,7 @@ export function writeSafetensors(
   json += " ".repeat((8 - (len % 8)) % 8);
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json, "utf8")));
-  writeFileAtomic(path, [head, Buffer.from(json, "utf8"), ...chunks]);
+  return [head, Buffer.from(json, "utf8"), ...chunks];
 }
 
 function tensorBytes(path: string, name: string, t: SafetensorsInput): Uint8Array {

@@ -13,12 +13,12 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD } from "../image/augment.js";
 import type { ResizeMode } from "../image/preprocess.js";
-import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
+import { encodeSafetensors, readSafetensors } from "../io/safetensors.js";
 import type { Module } from "../nn/module.js";
 import type { TextTokenizer } from "../text/formats.js";
-import { loadTokenizer, saveTokenizerJson } from "../text/index.js";
+import { loadTokenizer, tokenizerJson } from "../text/index.js";
 import { jsonErrorMessage, UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
+import { type FileData, writeFileAtomic } from "../util/fs.js";
 import { CLIP, type ClipConfig } from "./clip.js";
 import { buildForWeights, checkClipConfig, checkImageEncoderConfig } from "./config-check.js";
 import { ImageEncoder, type ImageEncoderConfig } from "./image-encoder.js";
@@ -107,15 +107,7 @@ export function saveClip(
   tokenizer: TextTokenizer,
   opts: { step: number; preset?: string; preprocess?: Preprocess },
 ): void {
-  saveRun(dir, model, {
-    architecture: "clip",
-    preset: opts.preset,
-    method: model.logit_bias ? "siglip" : "clip",
-    model: model.cfg,
-    preprocess: opts.preprocess ?? defaultPreprocess(model.cfg),
-    step: opts.step,
-  });
-  saveTokenizerJson(tokenizer, join(dir, TOKENIZER_FILE));
+  writeRunFiles(dir, clipFiles(model, tokenizer, opts));
 }
 
 export function saveImageEncoder(
@@ -123,7 +115,34 @@ export function saveImageEncoder(
   model: ImageEncoder,
   opts: { step: number; preset?: string; method?: string; classes?: string[]; preprocess?: Preprocess },
 ): void {
-  saveRun(dir, model, {
+  writeRunFiles(dir, imageEncoderFiles(model, opts));
+}
+
+/** A CLIP model's run-folder files by name, in the order they are written (a checkpoint writes them too). */
+export function clipFiles(
+  model: CLIP,
+  tokenizer: TextTokenizer,
+  opts: { step: number; preset?: string; preprocess?: Preprocess },
+): Record<string, FileData> {
+  return {
+    ...runFiles(model, {
+      architecture: "clip",
+      preset: opts.preset,
+      method: model.logit_bias ? "siglip" : "clip",
+      model: model.cfg,
+      preprocess: opts.preprocess ?? defaultPreprocess(model.cfg),
+      step: opts.step,
+    }),
+    [TOKENIZER_FILE]: tokenizerJson(tokenizer, TOKENIZER_FILE),
+  };
+}
+
+/** An image encoder's run-folder files by name. */
+export function imageEncoderFiles(
+  model: ImageEncoder,
+  opts: { step: number; preset?: string; method?: string; classes?: string[]; preprocess?: Preprocess },
+): Record<string, FileData> {
+  return runFiles(model, {
     architecture: "image-encoder",
     preset: opts.preset,
     method: opts.method,
@@ -134,14 +153,24 @@ export function saveImageEncoder(
   });
 }
 
-/** Weights first, juxta.json last: a folder whose config is written holds the weights it describes. */
-function saveRun(
-  dir: string,
+/** Weights first, juxta.json after: a folder whose config is written holds the weights it describes. */
+function runFiles(
   model: CLIP | ImageEncoder,
   config: Omit<SavedConfig, "format" | "version"> | Omit<SavedImageEncoderConfig, "format" | "version">,
-): void {
-  writeSafetensors(join(dir, MODEL_FILE), weightsOf(model), { format: "pt", step: String(config.step) });
-  writeJsonAtomic(join(dir, CONFIG_FILE), { format: "juxta", version: 1, ...config });
+): Record<string, FileData> {
+  return {
+    [MODEL_FILE]: encodeSafetensors(
+      weightsOf(model),
+      { format: "pt", step: String(config.step) },
+      MODEL_FILE,
+    ),
+    [CONFIG_FILE]: `${JSON.stringify({ format: "juxta", version: 1, ...config }, null, 2)}\n`,
+  };
+}
+
+/** Each file atomically, in order. */
+function writeRunFiles(dir: string, files: Record<string, FileData>): void {
+  for (const [name, data] of Object.entries(files)) writeFileAtomic(join(dir, name), data);
 }
 
 /** The architecture a run folder holds, or undefined when `dir` is not a readable Juxta run. */

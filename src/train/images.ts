@@ -18,7 +18,7 @@ import {
   type ImageEncoderPreset,
   imageEncoderConfig,
 } from "../models/image-encoder.js";
-import { loadImageEncoder, MODEL_FILE, saveImageEncoder } from "../models/saved.js";
+import { imageEncoderFiles, loadImageEncoder, MODEL_FILE } from "../models/saved.js";
 import type { Parameter } from "../nn/module.js";
 import { type StepResult, TrainStep } from "../nn/train-step.js";
 import { formatLocation, UserError } from "../util/errors.js";
@@ -116,7 +116,7 @@ export async function createMethodStep(
 }
 
 export async function startImages(method: ImageMethod, ctx: TraineeContext<ImageSettings>): Promise<Trainee> {
-  const { dir, settings: o, prior } = ctx;
+  const { settings: o, prior, from } = ctx;
   const cfg: ImageEncoderConfig = o.encoder ?? imageEncoderConfig(o.preset as ImageEncoderPreset);
   const size = cfg.backbone.imageSize;
   const settings = methodSettings(method, o);
@@ -143,12 +143,12 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
 
   // The encoder (fresh or the checkpoint's) and the method's extra state.
   let model: ImageEncoder;
-  if (prior) {
-    const loaded = loadImageEncoder(dir);
+  if (prior && from) {
+    const loaded = loadImageEncoder(from);
     model = loaded.model;
     if (loaded.config.step !== prior.step)
       throw new UserError(
-        `${join(dir, MODEL_FILE)}: holds step ${loaded.config.step}, state.json says ${prior.step}`,
+        `${join(from, MODEL_FILE)}: holds step ${loaded.config.step}, state.json says ${prior.step}`,
       );
     if (JSON.stringify(loaded.config.classes) !== JSON.stringify(classes))
       throw new UserError(
@@ -164,7 +164,7 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
     seed: o.seed,
     settings,
   });
-  if (prior) extras?.load(dir, prior.step);
+  if (prior && from) extras?.load(from, prior.step);
   ctx.setup.say(`compiling the ${method.name} training step (forward, loss and backward as one ONNX model)`);
   const step = await createMethodStep(method, model, {
     batch: o.batch,
@@ -191,10 +191,10 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
       afterUpdate: () => step.afterUpdate(),
       release: () => step.release(),
     },
-    save(at) {
-      saveImageEncoder(dir, model, { step: at, preset: o.preset, method: method.name, classes });
-      extras?.save(dir, at);
-    },
+    files: (at) => ({
+      ...imageEncoderFiles(model, { step: at, preset: o.preset, method: method.name, classes }),
+      ...extras?.files(at),
+    }),
     snapshot() {
       const restoreBuffers = snapshotBuffers(buffers);
       const restoreExtras = extras?.snapshot();

@@ -13,14 +13,22 @@
  * and state.json (the checkpoint, train/checkpoint.ts), metrics.jsonl, evals.jsonl, and the method's own
  * state (moco.safetensors).
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MODEL_FILE } from "../models/saved.js";
 import { AdamW, clipScale, warmupCosine } from "../optim/index.js";
 import { OptionError } from "../util/errors.js";
 import { appendJsonLine, ensureDir } from "../util/fs.js";
 import { Progress } from "../util/progress.js";
-import { loadOptimizer, saveOptimizer, saveState, type TrainState } from "./checkpoint.js";
+import {
+  loadOptimizer,
+  OPTIMIZER_FILE,
+  optimizerFile,
+  removeStale,
+  saveCheckpoint,
+  showModel,
+  type TrainState,
+} from "./checkpoint.js";
+import { checkData, type DataFingerprint, fingerprintData } from "./data-fingerprint.js";
 import { startImages } from "./images.js";
 import { IMAGE_METHODS, type ImageMethodName, type MethodName, methodRecord } from "./methods/index.js";
 import {
@@ -34,7 +42,9 @@ import {
 } from "./options.js";
 import { startPairs } from "./pairs.js";
 import {
-  nonFiniteLoss,
+  CollapseWatch,
+  diverged,
+  firstNonFinite,
   noTiming,
   priorRun,
   RunClock,
@@ -57,6 +67,8 @@ export interface TrainResult extends RunTiming {
   classes?: string[];
   /** Mean wall-clock seconds per step in this invocation (loader waits included). */
   secondsPerStep: number;
+  /** The signal that stopped this invocation early (after a final checkpoint), if one did. */
+  interrupted?: "SIGINT" | "SIGTERM";
 }
 
 /** Train (or resume) a run of any method. */
@@ -65,7 +77,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const say = (line: string) => stream.write(`${line}\n`);
   const dir = opts.out;
   const setup = new SetupTimer(stream);
-  const prior = priorRun(dir, opts.resume);
+  const found = priorRun(dir, opts.resume);
+  const prior = found?.state;
+  // What a killed run left: a partial checkpoint, temporary files, a half-updated model view.
+  if (found) {
+    removeStale(dir);
+    showModel(dir, found.folder);
+  }
   // A resume keeps the run's method; runs from before --method existed recorded none (CLIP).
   const method = methodRecord(opts.method ?? (prior?.options.method as string | undefined) ?? "clip");
   if (prior && opts.method !== undefined && opts.method !== (prior.options.method ?? "clip"))
@@ -91,9 +109,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     };
   }
   ensureDir(dir);
+  if (prior) {
+    const changed = checkData(prior.data, settings.data, opts.acceptChangedData);
+    if (changed) say(changed);
+  }
   const base = {
     dir,
     prior,
+    from: found?.folder,
     setup,
     stream,
     say,
@@ -112,7 +135,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { loader, step } = trainee;
   const o = settings;
   const opt = new AdamW(step.params, { ...method.adam, weightDecay: o.weightDecay });
-  if (prior) loadOptimizer(dir, opt, prior.step);
+  if (found) loadOptimizer(found.folder, opt, found.state.step);
 
   let state: TrainState;
   if (prior) state = prior;
@@ -131,6 +154,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       warmupSteps: o.warmup ?? Math.max(1, Math.min(500, Math.round(total * 0.1))),
       elapsedSeconds: 0,
       options: Object.fromEntries(runKeys(method).map((k) => [k, recorded[k]])),
+      data: dataFingerprint(o.data),
     };
   }
   const metricsPath = join(dir, "metrics.jsonl");
@@ -140,14 +164,20 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     else writeFileSync(path, "");
 
   const losses: number[] = [];
+  // The last checkpoint written (or resumed from): what a divergence keeps.
+  let kept = found && { step: found.state.step, folder: found.folder };
   const checkpoint = () => {
-    trainee.save(state.step);
-    saveOptimizer(dir, opt);
-    saveState(dir, state);
+    // Never a checkpoint of non-finite weights or moments: the previous one stays current.
+    const bad = firstNonFinite(step.params, opt);
+    if (bad) throw diverged(`${bad} is not finite`, state.step, kept, o.lr);
+    const files = { ...trainee.files(state.step), [OPTIMIZER_FILE]: optimizerFile(opt) };
+    kept = { step: state.step, folder: saveCheckpoint(dir, state, files) };
   };
   const startStep = state.step;
   const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
-  if (startStep > 0) say(`resuming at step ${startStep} of ${state.totalSteps}`);
+  if (found && startStep > 0)
+    say(`resuming at step ${startStep} of ${state.totalSteps} from the checkpoint in ${found.folder}`);
+  const collapse = method.name === "clip" ? new CollapseWatch(o.batch) : undefined;
   const { label, unit, perTick } = trainee.progress;
   const bar = new Progress({ label, total: state.totalSteps - startStep, stream, unit, perTick });
   const setupSeconds = setup.finish(state);
@@ -173,14 +203,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (clock.evaluateAtStart) await evaluate();
     for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
       const r = await step.run(batch, state.step);
-      if (!Number.isFinite(r.loss))
-        throw nonFiniteLoss(
-          r.loss,
-          state.step,
-          dir,
-          state.step > 0 && existsSync(join(dir, MODEL_FILE)),
-          o.lr,
-        );
+      if (!Number.isFinite(r.loss)) throw diverged(`the loss became ${r.loss}`, state.step, kept, o.lr);
       const lr = warmupCosine(state.step, { lr: o.lr, warmup: state.warmupSteps, total: state.totalSteps });
       opt.update(r.grads, lr, clipScale(r.gradNorm, o.maxGradNorm));
       step.afterUpdate();
@@ -202,6 +225,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const shown: Record<string, string> = { loss: r.loss.toFixed(3), lr: lr.toExponential(1) };
       if (metrics.temperature !== undefined) shown.T = metrics.temperature.toFixed(1);
       bar.tick(1, shown);
+      const warning = collapse?.observe(r.loss, metrics.temperature);
+      if (warning) bar.log(`warning: ${warning}`);
       if (evaluateNow) await evaluate();
       if (save) checkpoint();
       if (done || stop) break;
@@ -213,7 +238,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await step.release();
   }
   if (clock.interrupted)
-    say(`interrupted: checkpoint at step ${state.step} saved in ${dir}; continue with --resume`);
+    say(
+      `interrupted (${clock.interrupted}): checkpoint at step ${state.step} saved in ${dir}; continue with --resume`,
+    );
   return {
     dir,
     method: method.name,
@@ -227,7 +254,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     setupSeconds,
     trainSeconds: clock.seconds,
     evalSeconds: clock.evalSeconds,
+    ...(clock.interrupted ? { interrupted: clock.interrupted } : {}),
   };
+}
+
+/** The data's fingerprint, or none for data that is not one file or folder (a shard pattern). */
+function dataFingerprint(data: string): DataFingerprint | undefined {
+  try {
+    return fingerprintData(data);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A CLIP model on image-text pairs (clip, or siglip with `method: "siglip"`). */

@@ -4,6 +4,8 @@
  * (which must not be changed). Errors name the options as the API spells them (OptionError), and the CLI
  * re-phrases them with its flags.
  */
+
+import { resolve } from "node:path";
 import type { DatasetOptions } from "../data/options.js";
 import type { SessionOptions } from "../engine/index.js";
 import type { ClipConfig } from "../models/clip.js";
@@ -40,6 +42,11 @@ export interface CommonTrainOptions {
   seed?: number;
   /** Continue the run in `out` from its last checkpoint. */
   resume?: boolean;
+  /**
+   * On a resume, train on the run's data although it changed since the run started (its size or content
+   * differs from the fingerprint the run recorded); without it such a resume is refused.
+   */
+  acceptChangedData?: boolean;
   /** Steps between checkpoints (default: about every 2 minutes' worth). */
   saveEvery?: number;
   maxGradNorm?: number;
@@ -192,10 +199,12 @@ export function resolveSettings(
       ...prior.options,
     } as Record<string, unknown>;
     for (const k of runKeys(method)) {
-      const value = given[k];
-      if (value !== undefined && k !== "minutes" && JSON.stringify(value) !== JSON.stringify(saved[k]))
+      // Paths compare resolved: a run records its data's absolute path (older runs, the path as given).
+      const value = k === "data" && typeof given[k] === "string" ? resolve(given[k] as string) : given[k];
+      const was = k === "data" && typeof saved[k] === "string" ? resolve(saved[k] as string) : saved[k];
+      if (value !== undefined && k !== "minutes" && JSON.stringify(value) !== JSON.stringify(was))
         throw new OptionError(
-          `{resume}: {${k}} ${JSON.stringify(value)} differs from the run's ${JSON.stringify(saved[k])}; a resumed run keeps its settings`,
+          `{resume}: {${k}} ${JSON.stringify(value)} differs from the run's ${JSON.stringify(was)}; a resumed run keeps its settings`,
         );
     }
     checkScheduleLength(saved.epochs as number | undefined, opts.minutes, true);
@@ -206,7 +215,8 @@ export function resolveSettings(
   checkScheduleLength(opts.epochs, opts.minutes, false);
   const d = method.defaults;
   const common: CommonSettings = {
-    data: opts.data,
+    // Absolute, so that a resume from another working folder finds it.
+    data: resolve(opts.data),
     preset: opts.preset ?? d.preset,
     epochs: opts.epochs ?? (opts.minutes === undefined ? d.epochs : undefined),
     minutes: opts.minutes,

@@ -12,12 +12,12 @@ import { CLIP } from "../models/clip.js";
 import { type PresetName, presetConfig } from "../models/presets.js";
 import {
   checkTokenizer,
+  clipFiles,
   defaultPreprocess,
   type LoadedClip,
   loadClip,
   MODEL_FILE,
   type Preprocess,
-  saveClip,
 } from "../models/saved.js";
 import { AccumStep } from "../nn/accum-step.js";
 import type { Parameter } from "../nn/module.js";
@@ -100,19 +100,19 @@ export async function startPairs(
   ctx: TraineeContext<PairSettings>,
   extras: PairExtras,
 ): Promise<Trainee> {
-  const { dir, settings: o, prior, say } = ctx;
+  const { dir, settings: o, prior, from, say } = ctx;
   // The model to train: the checkpoint's (resume), pretrained weights (init), or a fresh one.
   let start: { model: CLIP; tokenizer?: TextTokenizer; preprocess: Preprocess };
-  if (prior) {
-    start = loadClip(dir);
+  if (prior && from) {
+    start = loadClip(from);
     const saved = (start as LoadedClip).config;
     if (saved.step !== prior.step)
       throw new UserError(
-        `${join(dir, MODEL_FILE)}: holds step ${saved.step}, state.json says ${prior.step}`,
+        `${join(from, MODEL_FILE)}: holds step ${saved.step}, state.json says ${prior.step}`,
       );
     if ((saved.method ?? "clip") !== o.method)
       throw new UserError(
-        `${dir}: juxta.json says method ${saved.method ?? "clip"}, state.json says ${o.method}`,
+        `${from}: juxta.json says method ${saved.method ?? "clip"}, state.json says ${o.method}`,
       );
   } else if (o.init) {
     start = loadInit(o.init, { tokenizer: extras.tokenizer });
@@ -225,7 +225,7 @@ export async function startPairs(
   return {
     loader,
     step: { params: compiled.params, run, afterUpdate() {}, release: () => compiled.release() },
-    save: (at) => saveClip(dir, model, tokenizer, { step: at, preset: o.preset, preprocess }),
+    files: (at) => clipFiles(model, tokenizer, { step: at, preset: o.preset, preprocess }),
     snapshot: () => snapshotBuffers(buffers),
     progress: { label: "train", unit: "pairs", perTick: o.batch * accum },
     evaluate,

@@ -9,16 +9,19 @@ import { type Sample, SkipLog } from "../data/types.js";
 import { buildPixelStore, type PixelStore } from "../image/store.js";
 import { OptionError } from "../util/errors.js";
 import { formatDuration, Progress, type ProgressStream } from "../util/progress.js";
-import { readState, type TrainState } from "./checkpoint.js";
+import { type Checkpoint, readCheckpoint, type TrainState } from "./checkpoint.js";
 
-/** The checkpoint in `dir` to resume from, or undefined for a new run; refuses the two mistakes. */
-export function priorRun(dir: string, resume: boolean | undefined): TrainState | undefined {
-  const prior = readState(dir);
+/**
+ * The checkpoint in `dir` to resume from (its newest complete one, files checked), or undefined for a new
+ * run; refuses the two mistakes.
+ */
+export function priorRun(dir: string, resume: boolean | undefined): Checkpoint | undefined {
+  const prior = readCheckpoint(dir);
   if (resume && !prior)
-    throw new OptionError(`{resume}: ${dir} holds no checkpoint (state.json) to resume from`);
+    throw new OptionError(`{resume}: ${dir} holds no checkpoint (checkpoint.json) to resume from`);
   if (!resume && prior)
     throw new OptionError(
-      `${dir} already holds a run (step ${prior.step}); pass {resume} to continue it or choose another {out}`,
+      `${dir} already holds a run (step ${prior.state.step}); pass {resume} to continue it or choose another {out}`,
     );
   return prior;
 }
@@ -177,7 +180,8 @@ export interface StepMarks {
  */
 export class RunClock {
   readonly startStep: number;
-  interrupted = false;
+  /** The signal (Ctrl-C's SIGINT, or SIGTERM) that asked this invocation to stop after its step. */
+  interrupted: "SIGINT" | "SIGTERM" | undefined;
   private readonly now: () => number;
   private readonly t0: number;
   private readonly elapsedAtStart: number;
@@ -189,8 +193,8 @@ export class RunClock {
   private perStep: number | undefined;
   /** Seconds the latest evaluation took (the estimate for the next ones). */
   private evalCost: number | undefined;
-  private readonly onSignal = () => {
-    this.interrupted = true;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.interrupted = signal === "SIGTERM" ? "SIGTERM" : "SIGINT";
   };
 
   constructor(
@@ -211,7 +215,9 @@ export class RunClock {
         ev.count = DEFAULT_EVALS;
       if (ev.runs > 0) this.evalCost = ev.seconds / ev.runs;
     }
+    // Once: a second signal during the final checkpoint kills as usual.
     process.once("SIGINT", this.onSignal);
+    process.once("SIGTERM", this.onSignal);
   }
 
   private get budget(): number | undefined {
@@ -270,7 +276,7 @@ export class RunClock {
     }
     const done = s.step >= s.totalSteps;
     const stop =
-      this.interrupted ||
+      this.interrupted !== undefined ||
       (this.opts.stopAfter !== undefined && s.step - this.startStep >= this.opts.stopAfter);
     const t = this.now();
     const due = this.opts.saveEvery ? s.step % this.opts.saveEvery === 0 : t - this.lastSave > 120_000;
@@ -341,19 +347,70 @@ export class RunClock {
 
   release(): void {
     process.removeListener("SIGINT", this.onSignal);
+    process.removeListener("SIGTERM", this.onSignal);
   }
 }
 
-/** The error for a loss that is no longer finite: where the last good checkpoint is, and what to try. */
-export function nonFiniteLoss(
-  loss: number,
+/**
+ * The error that ends a diverged run: what became non-finite at which step, the last finite checkpoint it
+ * keeps (a resume continues from it), and what to try.
+ */
+export function diverged(
+  what: string,
   step: number,
-  dir: string,
-  saved: boolean,
+  kept: { step: number; folder: string } | undefined,
   lr: number,
 ): OptionError {
-  const kept = saved ? `the last good checkpoint is in ${dir}` : "no checkpoint was written";
+  const keeps = kept
+    ? `kept the last finite checkpoint, step ${kept.step} (${kept.folder})`
+    : "no checkpoint was written";
   return new OptionError(
-    `loss became ${loss} at step ${step + 1}; training stopped and ${kept}. Try a lower {lr} (now ${lr}) or {maxGradNorm} 1`,
+    `training diverged at step ${step + 1}: ${what}; stopped and ${keeps}. Try a lower {lr} (now ${lr}) or {maxGradNorm} 1`,
   );
+}
+
+/** The first trained parameter or optimizer moment holding NaN or ±Infinity, by name; undefined if none. */
+export function firstNonFinite(
+  params: readonly { name: string; data: Float32Array }[],
+  opt: { state(): { tensors: Record<string, Float32Array> } },
+): string | undefined {
+  const finite = (a: Float32Array) => {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i] as number)) return false;
+    return true;
+  };
+  for (const p of params) if (!finite(p.data)) return `weight '${p.name}'`;
+  for (const [name, t] of Object.entries(opt.state().tensors))
+    if (!finite(t)) return `optimizer state '${name}'`;
+  return undefined;
+}
+
+/** Steps the loss must sit at ln(batch) with a falling scale before a run is called collapsed. */
+const COLLAPSE_STEPS = 20;
+
+/**
+ * Watches a CLIP run for collapse: every pair scored alike, so the loss sits at ln(batch) (the loss of
+ * uniform logits) while the logit scale falls towards 1. Warns once, after COLLAPSE_STEPS such steps.
+ */
+export class CollapseWatch {
+  private readonly chance: number;
+  private run: { steps: number; scale: number } | undefined;
+  private warned = false;
+
+  constructor(private readonly batch: number) {
+    this.chance = Math.log(batch);
+  }
+
+  /** A step's loss and logit scale; the warning's text when the run has just been seen collapsing. */
+  observe(loss: number, scale: number | undefined): string | undefined {
+    if (this.warned || scale === undefined) return undefined;
+    if (Math.abs(loss - this.chance) > 0.01 * this.chance) {
+      this.run = undefined;
+      return undefined;
+    }
+    this.run ??= { steps: 0, scale };
+    this.run.steps++;
+    if (this.run.steps < COLLAPSE_STEPS || scale >= this.run.scale) return undefined;
+    this.warned = true;
+    return `the loss has sat at ln(batch) = ln(${this.batch}) = ${this.chance.toFixed(3)} for ${this.run.steps} steps while the logit scale fell from ${this.run.scale.toFixed(2)} to ${scale.toFixed(2)}: the model is collapsing (it scores every pair alike); try a lower learning rate`;
+  }
 }

@@ -8,6 +8,7 @@ import type { DatasetOptions } from "../data/options.js";
 import type { SessionOptions } from "../engine/index.js";
 import type { Buffer, Parameter } from "../nn/module.js";
 import type { StepResult } from "../nn/train-step.js";
+import type { FileData } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
 import type { TrainState } from "./checkpoint.js";
 import type { SetupTimer } from "./run.js";
@@ -22,8 +23,8 @@ export interface Trainee {
     afterUpdate(): void;
     release(): Promise<void>;
   };
-  /** Write the model (and the method's extra state) for a checkpoint at `step`. */
-  save(step: number): void;
+  /** The model's files (and the method's extra state) for a checkpoint at `step`, by name. */
+  files(step: number): Record<string, FileData>;
   /** Remember what a dry run changes (BatchNorm statistics, MoCo's queue); the result puts it back. */
   snapshot(): () => void;
   /** The progress bar: its label, what it counts, and how many of those one step takes. */
@@ -46,8 +47,9 @@ export interface TraineeContext<O> {
   dir: string;
   /** The run's settings (resolved defaults, or the resumed run's). */
   settings: O;
-  /** The checkpoint a resume continues from. */
+  /** The checkpoint a resume continues from, and the folder holding its files. */
   prior?: TrainState;
+  from?: string;
   setup: SetupTimer;
   stream: ProgressStream;
   say(line: string): void;

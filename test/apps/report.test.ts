@@ -11,6 +11,7 @@ import { buildRunReport } from "../../src/apps/report.js";
 import { report } from "../../src/cli/commands/report.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { loadClipModel, loadModel } from "../../src/pretrained/open.js";
+import { readCheckpoint } from "../../src/train/checkpoint.js";
 import { trainImageMethod } from "../../src/train/loop.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
 import { colourImages, runCommand, tempDir, tinyModel, writeJsonl } from "./fixtures.js";
@@ -261,7 +262,8 @@ describe("juxta report of an image-only (SimCLR) run", () => {
       session: { threads: 1 },
       stream: quiet,
     });
-    const k = readSafetensors(join(moco, "moco.safetensors")).tensors.get("queue")?.shape[0] as number;
+    const k = readSafetensors(join(readCheckpoint(moco)!.folder, "moco.safetensors")).tensors.get("queue")
+      ?.shape[0] as number;
     assert.ok(k >= 4, `queue of ${k}`);
     const r = await buildRunReport(loadModel(moco));
     assert.equal(r.run.method, "MoCo");

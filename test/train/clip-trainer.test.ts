@@ -10,6 +10,7 @@ import type { ClipConfig } from "../../src/models/clip.js";
 import { loadClip } from "../../src/models/saved.js";
 import { warmupCosine } from "../../src/optim/schedule.js";
 import { trainClip } from "../../src/train/loop.js";
+import { CollapseWatch } from "../../src/train/run.js";
 import { UserError } from "../../src/util/errors.js";
 
 const CONFIG: ClipConfig = {
@@ -150,24 +151,51 @@ describe("trainClip", () => {
     });
   });
 
-  it("stops with a clear message on a non-finite loss and keeps the last good checkpoint", async () => {
+  it("a divergence never saves non-finite weights: one line naming the last finite checkpoint, which loads (case 7)", async () => {
     const data = join(await makeData(), "data.jsonl");
     const out = mkdtempSync(join(tmpdir(), "juxta-run-"));
-    await trainClip({ data, out, config: CONFIG, batch: 8, epochs: 2, stopAfter: 2, stream: quiet });
-    // An absurd learning rate after the checkpoint makes the weights overflow.
-    const state = JSON.parse(readFileSync(join(out, "state.json"), "utf8")) as { options: { lr: number } };
-    state.options.lr = 1e30;
-    writeFileSync(join(out, "state.json"), JSON.stringify(state));
-    await assert.rejects(trainClip({ out, resume: true, stream: quiet }), (e: Error) => {
-      assert.ok(e instanceof UserError);
-      assert.match(
-        e.message,
-        /loss became (NaN|Infinity|-Infinity) at step \d+; training stopped and the last good checkpoint is in/,
+    // The issue's recipe: an absurd learning rate, a checkpoint after every step.
+    let message = "";
+    await assert.rejects(
+      trainClip({ data, out, config: CONFIG, batch: 8, epochs: 3, lr: 1e30, saveEvery: 1, stream: quiet }),
+      (e: Error) => {
+        assert.ok(e instanceof UserError);
+        message = e.message;
+        return true;
+      },
+    );
+    const m =
+      /^training diverged at step (\d+): (the loss became (NaN|Infinity|-Infinity)|(weight|optimizer state) '[^']+' is not finite); stopped and kept the last finite checkpoint, step (\d+) \(.*gen-\d+\)\. Try a lower lr \(now 1e\+30\) or maxGradNorm 1$/.exec(
+        message,
       );
-      return true;
-    });
-    assert.equal(loadClip(out).config.step, 2);
-    assert.ok(existsSync(join(out, "optimizer.safetensors")));
+    assert.ok(m, message);
+    const kept = Number(m[5]);
+    assert.ok(kept >= 1 && kept < Number(m[1]), message);
+    // The kept checkpoint is current and loads (loadWeights refuses NaN and ±Infinity).
+    const saved = loadClip(out);
+    assert.equal(saved.config.step, kept);
+    for (const p of saved.model.parameters()) assert.ok(p.data.every(Number.isFinite), p.name);
+    await assert.rejects(trainClip({ out, resume: true, stream: quiet }), /training diverged/);
+  });
+
+  it("warns once when the loss sits at ln(batch) while the logit scale falls (a collapsed model)", () => {
+    const watch = new CollapseWatch(32);
+    const chance = Math.log(32);
+    const warnings: string[] = [];
+    // Learning: a falling loss never warns.
+    for (let i = 0; i < 30; i++)
+      assert.equal(watch.observe(chance - 0.5 - i * 0.01, 14 - i * 0.1), undefined);
+    // Stuck at chance with a steady scale: no warning either.
+    for (let i = 0; i < 30; i++) assert.equal(watch.observe(chance, 10), undefined);
+    for (let i = 0; i < 40; i++) {
+      const w = watch.observe(chance + 0.001, 10 - i * 0.2);
+      if (w) warnings.push(w);
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0] as string,
+      /loss has sat at ln\(batch\) = ln\(32\) = 3\.466 for \d+ steps while the logit scale fell from 10\.00 to [\d.]+: the model is collapsing/,
+    );
   });
 
   it("strict mode makes the first bad row fatal, naming file and line", async () => {

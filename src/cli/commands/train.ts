@@ -141,6 +141,13 @@ export const train = defineCommand({
         "come from the run folder)",
       ],
     },
+    "accept-changed-data": {
+      type: "boolean",
+      help: [
+        "with --resume: train on the run's data although it changed since the run",
+        "started (the run records its absolute path, size and a hash)",
+      ],
+    },
     strict: { type: "boolean", help: "stop at the first bad input instead of skipping it" },
     "image-field": DATASET_OPTIONS["image-field"],
     "label-field": {
@@ -269,6 +276,7 @@ export const train = defineCommand({
       seed: v.seed,
       saveEvery: v["save-every"],
       resume: v.resume,
+      acceptChangedData: v["accept-changed-data"],
       strict: v.strict,
       tokenizer: v.tokenizer,
       init: v.init,
@@ -291,6 +299,8 @@ export const train = defineCommand({
         template: v["caption-template"],
       },
     } as ImageMethodOptions);
+    // Stopped by a signal after its final checkpoint: the shell's status for that signal (128 + number).
+    if (result.interrupted) process.exitCode = result.interrupted === "SIGTERM" ? 143 : 130;
     if (result.losses.length > 0)
       console.log(
         `${image ? `${result.method}: ` : ""}${trainedTo(result)}, final loss ${result.lastLoss.toFixed(4)}; ${formatRunTiming(result)}; ${image ? "encoder" : "model"} saved in ${result.dir}`,
@@ -310,7 +320,7 @@ function trainedTo(r: { steps: number; totalSteps: number }): string {
 function resolveMethod(given: Method | undefined, out: string, resume: boolean): Method {
   if (!resume) return (given ?? "clip") as Method;
   const state = readState(out);
-  if (!state) throw new UserError(`--resume: ${out} holds no checkpoint (state.json) to resume from`);
+  if (!state) throw new UserError(`--resume: ${out} holds no checkpoint (checkpoint.json) to resume from`);
   const recorded = (state.options.method ?? "clip") as Method;
   if (given !== undefined && given !== recorded)
     throw new UserError(

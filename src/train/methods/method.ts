@@ -10,6 +10,7 @@ import type { Similarity, TripletMiner } from "../../losses/index.js";
 import type { CLIP } from "../../models/clip.js";
 import type { ImageEncoder, ImageEncoderConfig } from "../../models/image-encoder.js";
 import type { StepResult } from "../../nn/train-step.js";
+import type { FileData } from "../../util/fs.js";
 
 export type PairMethodName = "clip" | "siglip";
 export type ImageMethodName = "simclr" | "moco" | "supcon" | "triplet";
@@ -130,8 +131,10 @@ export interface MethodExtras {
   afterRun(r: StepResult): void;
   /** After the optimizer has updated the trained parameters (MoCo: the momentum update). */
   afterUpdate(): void;
-  save(dir: string, step: number): void;
-  load(dir: string, step: number): void;
+  /** Its files for a checkpoint at `step`, by name. */
+  files(step: number): Record<string, FileData>;
+  /** Restore it from a checkpoint's folder. */
+  load(folder: string, step: number): void;
   /** Remember the current state; the returned function puts it back. */
   snapshot(): () => void;
 }

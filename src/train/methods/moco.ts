@@ -14,12 +14,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { input, type Tensor } from "../../engine/index.js";
-import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../../io/safetensors.js";
+import { encodeSafetensors, readSafetensors, type SafetensorsInput } from "../../io/safetensors.js";
 import { mocoLoss, Queue } from "../../losses/index.js";
 import { ImageEncoder } from "../../models/image-encoder.js";
 import { loadWeights, weightsOf } from "../../models/weights.js";
 import { emaUpdate } from "../../optim/index.js";
 import { OptionError, UserError } from "../../util/errors.js";
+import type { FileData } from "../../util/fs.js";
 import { inBatchAccuracy } from "./accuracy.js";
 import {
   IMAGE_METHOD_DEFAULTS,
@@ -100,7 +101,7 @@ function mocoExtras(ctx: ImageMethodContext): MocoExtras {
       delete r.metrics.keys;
     },
     afterUpdate: () => emaUpdate(key.parameters(), model.parameters(), momentum),
-    save: (dir, step) => saveMoco(dir, key, queue, step),
+    files: (step) => ({ [MOCO_FILE]: mocoFile(key, queue, step) }),
     load: (dir, step) => loadMoco(dir, key, queue, step, batch),
     snapshot() {
       const saved = queue.data.slice();
@@ -120,11 +121,11 @@ function copyWeights(target: ImageEncoder, source: ImageEncoder): void {
   });
 }
 
-function saveMoco(dir: string, key: ImageEncoder, queue: Queue, step: number): void {
+function mocoFile(key: ImageEncoder, queue: Queue, step: number): FileData {
   const tensors: Record<string, SafetensorsInput> = {};
   for (const [name, t] of Object.entries(weightsOf(key))) tensors[`key.${name}`] = t;
   tensors.queue = { dtype: "F32", shape: [queue.size, queue.dim], data: queue.data as Float32Array };
-  writeSafetensors(join(dir, MOCO_FILE), tensors, { step: String(step) });
+  return encodeSafetensors(tensors, { step: String(step) }, MOCO_FILE);
 }
 
 /**
