@@ -152,7 +152,8 @@ describe("a full disk during a checkpoint (a small tmpfs)", () => {
   if (r.status === 0) mounted = probe;
   else
     why = `skipped: cannot mount a tmpfs here (${(r.stderr || r.error?.message || "").trim()}); needs root, as in CI's container`;
-  if (why && process.env.CI) throw new Error(`${why}: CI must run this test`);
+  // The issue allows this one to skip where no file system can be mounted (a container without the right).
+  if (why) console.log(`# ${why}`);
   after(() => {
     if (mounted) spawnSync("umount", [mounted]);
   });
