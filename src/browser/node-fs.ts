@@ -26,3 +26,4 @@ export const statSync = fn("statSync");
 export const unlinkSync = fn("unlinkSync");
 export const writeFileSync = fn("writeFileSync");
 export const writeSync = fn("writeSync");
+export const writevSync = fn("writevSync");
