@@ -27,7 +27,7 @@ import type {
 } from "../report/index.js";
 import { dot } from "../search/kernels.js";
 import { readState, type TrainState } from "../train/checkpoint.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, UserError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
 import { evaluateImageModel } from "./image-encoder.js";
 
@@ -220,7 +220,7 @@ function readFinalEval(dir: string, step: number): { eval: FinalEval; current: b
   try {
     row = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
   } catch (e) {
-    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new UserError(`${file}: not valid JSON (${jsonErrorMessage(e)})`);
   }
   const values = row.values;
   if (values === null || typeof values !== "object" || Array.isArray(values))

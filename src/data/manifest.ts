@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { UserError } from "../util/errors.js";
+import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { parseDelimited } from "./delimited.js";
 import { type FieldPath, followPath, parseFieldPath, type Reached } from "./fieldpath.js";
 import { applyTemplate, checkTemplate, type DatasetOptions } from "./options.js";
@@ -42,7 +42,7 @@ function* jsonlRows(bytes: Uint8Array, file: string, log: SkipLog): Generator<Ro
     try {
       value = JSON.parse(text);
     } catch (e) {
-      log.add({ file, line }, `invalid JSON: ${(e as Error).message}`);
+      log.add({ file, line }, `invalid JSON: ${jsonErrorMessage(e)}`);
       continue;
     }
     if (typeof value !== "object" || value === null) {

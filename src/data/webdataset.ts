@@ -5,7 +5,7 @@
  * Samples with a label but no caption get one from the template, as class-only shards are common.
  */
 import { readFile } from "node:fs/promises";
-import { UserError } from "../util/errors.js";
+import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { followPath, parseFieldPath } from "./fieldpath.js";
 import { applyTemplate, checkTemplate, type DatasetOptions, DEFAULT_TEMPLATE } from "./options.js";
 import { readTar, streamTar, type TarMember } from "./tar.js";
@@ -165,7 +165,7 @@ function sampleOf(
     try {
       parsed = JSON.parse(raw);
     } catch (e) {
-      return skip(`invalid JSON: the .json member: ${(e as Error).message}`);
+      return skip(`invalid JSON: the .json member: ${jsonErrorMessage(e)}`);
     }
     const found = r.textPaths.flatMap((p) => followPath(parsed, p)).find((x) => x.ok);
     if (found && typeof found.value !== "string")

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, UserError } from "../util/errors.js";
 import { ensureDir, writeJsonAtomic } from "../util/fs.js";
 
 export const PLAN_FILE = "plan.json";
@@ -66,7 +66,7 @@ export function readPlan(out: string): EmbedPlan {
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new UserError(`${file}: not valid JSON (${jsonErrorMessage(e)})`);
   }
   const p = raw as Partial<EmbedPlan>;
   if (p === null || typeof p !== "object" || p.format !== FORMAT)

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, renameSync, rmSync, statSync, truncateSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { UserError } from "../util/errors.js";
+import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { ensureDir } from "../util/fs.js";
 import type { HubName } from "./names.js";
 import { COMMIT } from "./names.js";
@@ -53,7 +53,7 @@ export async function modelInfo(hub: Hub, name: HubName): Promise<{ commit: stri
   try {
     body = (await res.json()) as typeof body;
   } catch (e) {
-    throw new UserError(`${url}: the Hub's answer is not JSON (${(e as Error).message})`);
+    throw new UserError(`${url}: the Hub's answer is not JSON (${jsonErrorMessage(e)})`);
   }
   if (typeof body.sha !== "string" || !COMMIT.test(body.sha) || !Array.isArray(body.siblings))
     throw new UserError(`${url}: expected {"sha": <commit>, "siblings": [...]} from the Hub`);

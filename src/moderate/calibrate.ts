@@ -18,7 +18,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { fnv1a } from "../data/emoji.js";
 import type { ModelHandle } from "../handle/model.js";
 import { dot, normalizeRow } from "../search/kernels.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, UserError } from "../util/errors.js";
 import { fitThreshold, operatingPoint, rocAuc, sweep, type Target } from "./curves.js";
 import { Moderator } from "./moderate.js";
 import type { Calibration, LinearHead, LoadedPolicy, OperatingPoint, Policy } from "./policy.js";
@@ -78,7 +78,7 @@ export function readLabeled(file: string, concepts: readonly string[]): LabeledE
     try {
       row = JSON.parse(raw) as Record<string, unknown>;
     } catch (e) {
-      throw inputError({ file, line }, `invalid JSON: ${(e as Error).message}`);
+      throw inputError({ file, line }, `invalid JSON: ${jsonErrorMessage(e)}`);
     }
     if (row === null || typeof row !== "object" || Array.isArray(row))
       throw inputError({ file, line }, "expected a JSON object");

@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, UserError } from "../util/errors.js";
 import { ensureDir, writeJsonAtomic } from "../util/fs.js";
 import type { Json, Metric, SearchHit, StoredItem } from "./index.js";
 import { normalizeRow } from "./kernels.js";
@@ -87,7 +87,7 @@ export class LanceIndex {
     try {
       h = JSON.parse(readFileSync(file, "utf8"));
     } catch (e) {
-      throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+      throw new UserError(`${file}: not valid JSON (${jsonErrorMessage(e)})`);
     }
     if (h?.format !== FORMAT) throw inputError({ file, field: "format" }, `expected '${FORMAT}'`);
     if (!Number.isInteger(h.dim) || (h.dim as number) < 1)

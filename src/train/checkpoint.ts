@@ -35,7 +35,7 @@ import { join } from "node:path";
 import { encodeSafetensors, readSafetensors } from "../io/safetensors.js";
 import { CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE } from "../models/saved.js";
 import type { Optimizer } from "../optim/index.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError, jsonErrorMessage, UserError } from "../util/errors.js";
 import {
   ensureDir,
   type FileData,
@@ -316,7 +316,7 @@ function readStateFile(path: string): TrainState | undefined {
   try {
     state = JSON.parse(readFileSync(path, "utf8")) as TrainState;
   } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new UserError(`${path}: not valid JSON (${jsonErrorMessage(e)})`);
   }
   for (const key of ["step", "totalSteps", "warmupSteps", "elapsedSeconds"] as const)
     if (typeof state[key] !== "number") throw new UserError(`${path}: field '${key}' must be a number`);

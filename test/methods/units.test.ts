@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { compile, input, Session } from "../../src/engine/index.js";
 import { fillNormal, streamKey } from "../../src/engine/random.js";
-import { Queue, SIGLIP_INIT } from "../../src/losses/index.js";
+import { SIGLIP_INIT } from "../../src/losses/index.js";
 import { CLIP } from "../../src/models/clip.js";
 import {
   ImageEncoder,

@@ -11,11 +11,13 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { PLAN_FILE, readPlan } from "../../src/distributed/plan.js";
 import { readNpy, writeNpy } from "../../src/io/npy.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { loadModel } from "../../src/pretrained/open.js";
 import { VectorIndex } from "../../src/search/index.js";
 import { parseTokenizerJson } from "../../src/text/formats.js";
+import { readState, STATE_FILE } from "../../src/train/checkpoint.js";
 import { UserError } from "../../src/util/errors.js";
 import { tempDir, tinyModel } from "../apps/fixtures.js";
 import { projectRoot } from "../helpers.js";
@@ -85,6 +87,15 @@ test("regression (fuzzing, seed 7): a model config's JSON error is one line (jux
   const hf = tempDir();
   writeFileSync(join(hf, "config.json"), '{\n  "model_type": "clip",\n  "x": +\n}');
   oneLine(() => loadModel(hf), /config\.json: not valid JSON/);
+});
+
+test("regression: a damaged run state or embedding plan is refused in one line (V8 quotes the text, newlines and all)", () => {
+  const run = tempDir();
+  writeFileSync(join(run, STATE_FILE), '{\n  "step": 3,\n  "totalSteps": +\n}');
+  oneLine(() => readState(run), /state\.json: not valid JSON/);
+  const out = tempDir();
+  writeFileSync(join(out, PLAN_FILE), '{\n  "shards": +\n}');
+  oneLine(() => readPlan(out), /plan\.json: not valid JSON/);
 });
 
 test("regression (found writing the index fuzz target): a header's huge dim is refused, not allocated", () => {
