@@ -1,6 +1,6 @@
 /** The CLIP trainer end to end on a small synthetic image-text set: checkpoints, exact resume, bad input. */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
