@@ -11,7 +11,14 @@ import { basename, dirname, join, resolve } from "node:path";
 import sharp from "sharp";
 import type { DatasetOptions } from "../data/options.js";
 import type { ImageRef, SkipLog } from "../data/types.js";
-import { type EvalResult, type EvalSet, evaluateClip, evalValues, loadEvalSet } from "../eval/clip.js";
+import {
+  type EvalResult,
+  type EvalSet,
+  evaluateClip,
+  evalValues,
+  loadEvalSet,
+  withoutImages,
+} from "../eval/clip.js";
 import { ModelHandle } from "../handle/model.js";
 import { describeRef } from "../image/decode.js";
 import { CLIP } from "../models/clip.js";
@@ -266,7 +273,13 @@ async function dataSections(
       out.finalEval = await finalEvaluation(handle, run, set, data, opts);
     Object.assign(
       out,
-      handle.hasText ? await textSections(handle, set, opts) : await imageSections(handle, set, opts),
+      // CLIP evaluation has logged the set's unreadable images already; the pool's are among them.
+      await (handle.hasText ? textSections : imageSections)(
+        handle,
+        set,
+        opts,
+        out.finalEval && handle.hasText ? undefined : opts.log,
+      ),
     );
     return out;
   } finally {
@@ -324,11 +337,15 @@ async function finalEvaluation(
 /** Similarity matrix, map of image embeddings and text → image retrievals (models with a text tower). */
 async function textSections(
   handle: ModelHandle,
-  set: EvalSet,
+  loaded: EvalSet,
   opts: RunReportOptions,
+  log: SkipLog | undefined,
 ): Promise<Partial<ReportData>> {
-  const pairs = firstPairs(set, opts.pairs ?? 16);
-  const pool = pickPool(set, pairs, opts.mapPoints ?? 500);
+  const firsts = firstPairs(loaded, opts.pairs ?? 16);
+  const read = await embedPool(handle, loaded, pickPool(loaded, firsts, opts.mapPoints ?? 500), log);
+  const { set, pool } = read;
+  // The pairs are the first entries of the pool, so their image rows come first.
+  const pairs = pool.slice(0, firsts.filter((i) => !read.dropped.has(i)).length);
   const queryImages = pickQueries(
     set,
     pool.filter((i) => set.images[i]?.text !== undefined),
@@ -336,14 +353,9 @@ async function textSections(
   );
   const queries = queryImages.map((i) => set.images[i]?.text as string);
   const dim = handle.dim;
-  const images = normalizedRows(
-    await handle.embedImages(pool.map((i) => set.images[i]?.ref as ImageRef)),
-    dim,
-    "image",
-  );
+  const images = normalizedRows(read.embeds, dim, "image");
   const pairTexts = pairs.map((i) => set.images[i]?.text as string);
   const texts = normalizedRows(await handle.embedTexts([...pairTexts, ...queries]), dim, "text");
-  // The pairs are the first entries of the pool, so their image rows come first.
   const n = pairs.length;
   const matrix = new Float32Array(n * n);
   for (let i = 0; i < n; i++)
@@ -369,16 +381,18 @@ async function textSections(
 /** Map of backbone features and image → image retrievals (image-only encoders): same label is a match. */
 async function imageSections(
   handle: ModelHandle,
-  set: EvalSet,
+  loaded: EvalSet,
   opts: RunReportOptions,
+  log: SkipLog | undefined,
 ): Promise<Partial<ReportData>> {
-  const pool = pickPool(set, [], opts.mapPoints ?? 500);
-  const dim = handle.dim;
-  const features = normalizedRows(
-    await handle.embedImages(pool.map((i) => set.images[i]?.ref as ImageRef)),
-    dim,
-    "image",
+  const { set, pool, embeds } = await embedPool(
+    handle,
+    loaded,
+    pickPool(loaded, [], opts.mapPoints ?? 500),
+    log,
   );
+  const dim = handle.dim;
+  const features = normalizedRows(embeds, dim, "image");
   const out: Partial<ReportData> = {
     embeddings: embeddingsOf(set, pool, features, dim, "backbone features"),
   };
@@ -400,6 +414,40 @@ async function imageSections(
       ),
     };
   return out;
+}
+
+/**
+ * Embed the images `pool` names (indices into `set`), leaving out the unreadable ones as evaluation does:
+ * the set without them, the pool renumbered to it (one embedding row per entry, in order), and the
+ * indices dropped (into the old set). Each is logged to `log`; none readable is an error.
+ */
+async function embedPool(
+  handle: ModelHandle,
+  set: EvalSet,
+  pool: number[],
+  log: SkipLog | undefined,
+): Promise<{ set: EvalSet; pool: number[]; embeds: Float32Array; dropped: Set<number> }> {
+  const r = await handle.embedImagesSkipping(pool.map((i) => set.images[i]?.ref as ImageRef));
+  const dropped = new Set(r.skipped.map((s) => pool[s.index] as number));
+  if (dropped.size === 0) return { set, pool, embeds: r.embeds, dropped };
+  if (r.kept.length === 0)
+    throw new UserError(
+      `${set.path}: none of the ${pool.length} images sampled for the report could be read`,
+    );
+  for (const s of r.skipped) {
+    const i = pool[s.index] as number;
+    log?.add(set.origins?.[i] ?? { file: set.images[i]?.id }, s.reason);
+  }
+  const renumbered = new Map<number, number>();
+  set.images.forEach((_, i) => {
+    if (!dropped.has(i)) renumbered.set(i, renumbered.size);
+  });
+  return {
+    set: withoutImages(set, dropped),
+    pool: pool.flatMap((i) => renumbered.get(i) ?? []),
+    embeds: r.embeds,
+    dropped,
+  };
 }
 
 function embeddingsOf(

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildRunReport } from "../../src/apps/report.js";
 import { report } from "../../src/cli/commands/report.js";
+import { SkipLog } from "../../src/data/types.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { loadClipModel, loadModel } from "../../src/pretrained/open.js";
 import { readCheckpoint } from "../../src/train/checkpoint.js";
@@ -157,6 +158,25 @@ describe("juxta report", () => {
       assert.equal(q.results.filter((r) => r.match).length, 1, "each caption has one image");
       assert.equal(q.results.find((r) => r.match)?.rank, q.matchRank);
     }
+  });
+
+  it("an unreadable image is left out and logged, not the end of the report", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "broken.png"), "not a png");
+    const rows = readFileSync(data, "utf8").trim().split("\n");
+    const withBroken = writeJsonl(join(dir, "test.jsonl"), [
+      ...rows.slice(0, 2).map((l) => JSON.parse(l)),
+      { image: join(dir, "broken.png"), text: "a broken square", label: "cold" },
+      ...rows.slice(2).map((l) => JSON.parse(l)),
+    ]);
+    const log = new SkipLog();
+    const r = await buildRunReport(loadClipModel(run), { data: withBroken, evaluate: false, log, queries: 4 });
+    assert.equal(r.embeddings?.n, 4);
+    assert.equal(r.retrievals?.candidates, 4);
+    assert.deepEqual(r.similarity?.texts, ["a red square", "a green square", "a blue square", "a yellow square"]);
+    assert.ok(!r.retrievals?.queries.some((q) => q.query === "a broken square"));
+    assert.equal(log.total, 1);
+    assert.match(log.examples[0]?.reason ?? "", /unreadable image/);
   });
 
   it("in Chromium: loads cleanly, every chart and thumbnail drawn", { skip: noChromium }, async () => {
