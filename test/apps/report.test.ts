@@ -170,10 +170,20 @@ describe("juxta report", () => {
       ...rows.slice(2).map((l) => JSON.parse(l)),
     ]);
     const log = new SkipLog();
-    const r = await buildRunReport(loadClipModel(run), { data: withBroken, evaluate: false, log, queries: 4 });
+    const r = await buildRunReport(loadClipModel(run), {
+      data: withBroken,
+      evaluate: false,
+      log,
+      queries: 4,
+    });
     assert.equal(r.embeddings?.n, 4);
     assert.equal(r.retrievals?.candidates, 4);
-    assert.deepEqual(r.similarity?.texts, ["a red square", "a green square", "a blue square", "a yellow square"]);
+    assert.deepEqual(r.similarity?.texts, [
+      "a red square",
+      "a green square",
+      "a blue square",
+      "a yellow square",
+    ]);
     assert.ok(!r.retrievals?.queries.some((q) => q.query === "a broken square"));
     assert.equal(log.total, 1);
     assert.match(log.examples[0]?.reason ?? "", /unreadable image/);
