@@ -39,7 +39,7 @@ export interface AugmentConfig {
 /** torchvision RandomErasing's defaults. */
 export const RANDOM_ERASING = { p: 0.5, scale: [0.02, 0.33], ratio: [0.3, 3.3] } as const;
 
-export type AugmentPreset = "clip" | "simclr" | "mocov2" | "none";
+export type AugmentPreset = "clip" | "clip-strong" | "simclr" | "mocov2" | "none";
 
 const RATIO: readonly [number, number] = [3 / 4, 4 / 3];
 const STRONG_JITTER = { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, p: 0.8 };
@@ -47,6 +47,9 @@ const STRONG_JITTER = { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.
 /**
  * - clip: OpenCLIP's training transform: random resized crop with scale (0.9, 1) and nothing else. No flip,
  *   because captions may say "left" or "right" (and text in images would be mirrored).
+ * - clip-strong: against memorising a small captioned set (a few thousand pairs seen many times over):
+ *   crop scale (0.5, 1), brightness, contrast and saturation jitter 0.3 with p 0.8. Still no flip, and no
+ *   hue shift or grayscale, since captions name colours ("red heart", "green apple").
  * - simclr: SimCLR (Chen et al. 2020): crop (0.08, 1), flip 0.5, jitter (0.4, 0.4, 0.4, 0.1) with p 0.8,
  *   grayscale 0.2, blur p 0.5 with sigma in (0.1, 2).
  * - mocov2: MoCo v2 (Chen et al. 2020): as simclr with crop scale (0.2, 1).
@@ -54,6 +57,13 @@ const STRONG_JITTER = { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.
  */
 export const AUGMENT_PRESETS: Readonly<Record<AugmentPreset, AugmentConfig>> = {
   clip: { crop: { scale: [0.9, 1], ratio: RATIO }, flipP: 0, jitter: null, grayscaleP: 0, blur: null },
+  "clip-strong": {
+    crop: { scale: [0.5, 1], ratio: RATIO },
+    flipP: 0,
+    jitter: { brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0, p: 0.8 },
+    grayscaleP: 0,
+    blur: null,
+  },
   simclr: {
     crop: { scale: [0.08, 1], ratio: RATIO },
     flipP: 0.5,

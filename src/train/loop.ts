@@ -140,13 +140,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let state: TrainState;
   if (prior) state = prior;
   else {
-    // An epoch count fixes the schedule's length; a time budget sizes it from the pace of two dry runs.
-    if (o.epochs === undefined)
+    // A step or epoch count fixes the schedule's length; a time budget sizes it from two dry runs' pace.
+    if (o.epochs === undefined && o.steps === undefined)
       setup.say(`timing two dry steps to fit the schedule into ${o.minutes} minutes`);
     const total =
-      o.epochs !== undefined
+      o.steps ??
+      (o.epochs !== undefined
         ? o.epochs * loader.stepsPerEpoch
-        : await estimateSteps(trainee, (o.minutes as number) * 60);
+        : await estimateSteps(trainee, (o.minutes as number) * 60));
     const recorded = settings as unknown as Record<string, unknown>;
     state = {
       step: 0,
@@ -182,7 +183,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const bar = new Progress({ label, total: state.totalSteps - startStep, stream, unit, perTick });
   const setupSeconds = setup.finish(state);
   const clock = new RunClock(state, {
-    budgetSeconds: o.epochs === undefined && o.minutes !== undefined ? o.minutes * 60 : undefined,
+    budgetSeconds:
+      o.epochs === undefined && o.steps === undefined && o.minutes !== undefined ? o.minutes * 60 : undefined,
     saveEvery: opts.saveEvery,
     stopAfter: opts.stopAfter,
     onResize: (remaining) => bar.setTotal(remaining),

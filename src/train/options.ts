@@ -8,6 +8,7 @@
 import { resolve } from "node:path";
 import type { DatasetOptions } from "../data/options.js";
 import type { SessionOptions } from "../engine/index.js";
+import { AUGMENT_PRESETS, type AugmentConfig, type AugmentPreset } from "../image/augment.js";
 import type { ClipConfig } from "../models/clip.js";
 import type { ImageEncoderConfig, ImageEncoderPreset } from "../models/image-encoder.js";
 import type { PresetName } from "../models/presets.js";
@@ -33,6 +34,11 @@ export interface CommonTrainOptions {
   /** Model preset (default: the method's): a CLIP preset for pairs, an image-encoder preset otherwise. */
   preset?: PresetName | ImageEncoderPreset;
   epochs?: number;
+  /**
+   * The schedule's length in optimizer steps (instead of epochs or minutes): runs that differ only in the
+   * machine's load then train alike, so experiments compare recipes, not loads.
+   */
+  steps?: number;
   /** Wall-clock budget for training and its evaluations; the schedule is sized from the measured pace. */
   minutes?: number;
   batch?: number;
@@ -82,6 +88,8 @@ export interface ClipTrainOptions extends CommonTrainOptions {
    * pairs, in about the memory of `batch` (features cached, gradients recomputed per micro-batch; exact).
    */
   accumFreq?: number;
+  /** The training images' augmentation (default "clip": OpenCLIP's crop of 90-100 % of the image). */
+  augment?: AugmentPreset | AugmentConfig;
 }
 
 /** An image-only encoder (methods simclr, moco, supcon, triplet). */
@@ -100,6 +108,8 @@ export interface CommonSettings {
   data: string;
   preset: string | undefined;
   epochs: number | undefined;
+  /** Absent in runs from before the option existed. */
+  steps?: number | undefined;
   minutes: number | undefined;
   batch: number;
   lr: number;
@@ -116,6 +126,7 @@ export interface PairSettings extends CommonSettings {
   lockImage: boolean;
   lockText: boolean;
   accumFreq: number;
+  augment: AugmentPreset | AugmentConfig;
 }
 
 export interface ImageSettings extends CommonSettings, ImageMethodSettings {
@@ -128,6 +139,7 @@ const COMMON_KEYS = [
   "data",
   "preset",
   "epochs",
+  "steps",
   "minutes",
   "batch",
   "lr",
@@ -136,9 +148,14 @@ const COMMON_KEYS = [
   "seed",
   "maxGradNorm",
 ] as const;
-const PAIR_KEYS = ["config", "init", "lockImage", "lockText", "accumFreq"] as const;
-/** Options only image-text training reads (beyond its settings). */
-const PAIR_ONLY = [...PAIR_KEYS, "evalData", "evalEvery", "tokenizer"] as const;
+const PAIR_KEYS = ["config", "init", "lockImage", "lockText", "accumFreq", "augment"] as const;
+/** Options only image-text training reads (beyond its settings; image methods read augment too). */
+const PAIR_ONLY = [
+  ...PAIR_KEYS.filter((k) => k !== "augment"),
+  "evalData",
+  "evalEvery",
+  "tokenizer",
+] as const;
 const IMAGE_SETTINGS: readonly ImageMethodSetting[] = [
   "temperature",
   "similarity",
@@ -160,7 +177,7 @@ export function runKeys(method: Method): string[] {
 function checkApplicable(method: Method, opts: Record<string, unknown>): void {
   const foreign =
     method.family === "pairs"
-      ? ["encoder", ...IMAGE_SETTINGS]
+      ? ["encoder", ...IMAGE_SETTINGS.filter((s) => s !== "augment")]
       : [...PAIR_ONLY, ...IMAGE_SETTINGS.filter((s) => !method.settings.includes(s))];
   for (const key of foreign) {
     if (opts[key] === undefined) continue;
@@ -192,10 +209,11 @@ export function resolveSettings(
   const given = opts as unknown as Record<string, unknown>;
   checkApplicable(method, given);
   if (prior) {
-    // Runs from before SigLIP existed recorded no method, and runs from before accumulation no accumFreq.
+    // Runs from before SigLIP existed recorded no method, runs from before accumulation no accumFreq, and
+    // runs from before CLIP's augmentation was an option none (they used "clip").
     const saved = {
       method: "clip",
-      ...(method.family === "pairs" ? { accumFreq: 1 } : {}),
+      ...(method.family === "pairs" ? { accumFreq: 1, augment: "clip" } : {}),
       ...prior.options,
     } as Record<string, unknown>;
     for (const k of runKeys(method)) {
@@ -207,18 +225,26 @@ export function resolveSettings(
           `{resume}: {${k}} ${JSON.stringify(value)} differs from the run's ${JSON.stringify(was)}; a resumed run keeps its settings`,
         );
     }
-    checkScheduleLength(saved.epochs as number | undefined, opts.minutes, true);
+    checkScheduleLength(
+      saved.epochs as number | undefined,
+      opts.minutes,
+      true,
+      saved.steps as number | undefined,
+    );
     const minutes = opts.minutes ?? (saved.minutes as number | undefined);
     return { ...saved, minutes } as unknown as PairSettings | ImageSettings;
   }
   if (!opts.data) throw new OptionError(`{data} is required to start a run`);
-  checkScheduleLength(opts.epochs, opts.minutes, false);
+  checkScheduleLength(opts.epochs, opts.minutes, false, opts.steps);
+  if (opts.steps !== undefined && !(Number.isInteger(opts.steps) && opts.steps >= 1))
+    throw new OptionError(`{steps} must be a whole number of steps (1 or more), got ${opts.steps}`);
   const d = method.defaults;
   const common: CommonSettings = {
     // Absolute, so that a resume from another working folder finds it.
     data: resolve(opts.data),
     preset: opts.preset ?? d.preset,
-    epochs: opts.epochs ?? (opts.minutes === undefined ? d.epochs : undefined),
+    epochs: opts.epochs ?? (opts.minutes === undefined && opts.steps === undefined ? d.epochs : undefined),
+    steps: opts.steps,
     minutes: opts.minutes,
     batch: opts.batch ?? d.batch,
     lr: opts.lr ?? d.lr,
@@ -245,6 +271,7 @@ export function resolveSettings(
       lockImage: o.lockImage ?? false,
       lockText: o.lockText ?? false,
       accumFreq,
+      augment: pairAugment(o.augment ?? method.defaults.augment),
       // Fine-tuning moves pretrained weights gently (OpenCLIP's fine-tuning recipes use 1e-5 to 5e-5).
       lr: opts.lr ?? (o.init ? method.defaults.fineTuneLr : common.lr),
     };
@@ -272,4 +299,13 @@ export function methodSettings(method: ImageMethod, s: ImageMethodSettings): Ima
     if (value !== undefined) (out as Record<string, unknown>)[key] = value;
   }
   return out;
+}
+
+/** A pair method's augmentation: a preset by name, or a full config. */
+function pairAugment(a: AugmentPreset | AugmentConfig): AugmentPreset | AugmentConfig {
+  if (typeof a === "string" && !(a in AUGMENT_PRESETS))
+    throw new OptionError(
+      `{augment} for image-text pairs must be one of ${Object.keys(AUGMENT_PRESETS).join(", ")} (or a config), got '${a}'`,
+    );
+  return a;
 }

@@ -174,7 +174,7 @@ export async function startPairs(
     batchSize: o.batch * accum,
     size,
     seed: o.seed,
-    augment: "clip",
+    augment: o.augment ?? "clip",
     mean: preprocess.mean,
     std: preprocess.std,
     workers: ctx.workers,

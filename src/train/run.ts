@@ -109,19 +109,32 @@ export class SetupTimer {
 }
 
 /**
- * An epoch count and a time budget both fix the schedule's length; given both, neither silently wins. On
- * a resume, `--minutes` may extend a time-budgeted run but not turn an epoch run into one.
+ * An epoch count, a step count and a time budget each fix the schedule's length; given two, neither silently
+ * wins. On a resume, `--minutes` may extend a time-budgeted run but not turn an epoch or step run into one.
  */
 export function checkScheduleLength(
   epochs: number | undefined,
   minutes: number | undefined,
   resume: boolean,
+  steps?: number,
 ) {
-  if (epochs === undefined || minutes === undefined) return;
+  if (resume) {
+    if (minutes === undefined || (epochs === undefined && steps === undefined)) return;
+    const length = epochs !== undefined ? `${epochs} epochs` : `${steps} steps`;
+    throw new OptionError(
+      `{resume}: this run's schedule is ${length}; {minutes} applies only to runs started with {minutes}`,
+    );
+  }
+  const given = (
+    [
+      ["epochs", epochs],
+      ["steps", steps],
+      ["minutes", minutes],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  if (given.length < 2) return;
   throw new OptionError(
-    resume
-      ? `{resume}: this run's schedule is ${epochs} epochs; {minutes} applies only to runs started with {minutes}`
-      : `{epochs} and {minutes} both set the schedule's length; give one ({epochs} N passes over the data, or {minutes} M of training)`,
+    `${given.map(([k]) => `{${k}}`).join(" and ")} both set the schedule's length; give one ({epochs} N passes over the data, {steps} N optimizer steps, or {minutes} M of training)`,
   );
 }
 

@@ -48,7 +48,7 @@ export const train = defineCommand({
   summary:
     "train CLIP/SigLIP on image-text pairs, or an image encoder with SimCLR, MoCo v2, SupCon or triplet loss",
   usage:
-    "juxta train --data FILE --out RUN [--method clip|siglip|simclr|moco|supcon|triplet] [--preset NAME] [--epochs N | --minutes M] [--batch B] [--lr LR] [--seed S] [--resume]",
+    "juxta train --data FILE --out RUN [--method clip|siglip|simclr|moco|supcon|triplet] [--preset NAME] [--epochs N | --steps N | --minutes M] [--batch B] [--lr LR] [--seed S] [--resume]",
   options: {
     method: {
       type: "choice",
@@ -88,6 +88,15 @@ export const train = defineCommand({
       defaultHelp: `${defaultOf("epochs")}, unless --minutes is given`,
       help: "passes over the data",
     },
+    steps: {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      help: [
+        "the schedule's length in optimizer steps (not with --epochs or --minutes): the",
+        "same training whatever the machine's load, for comparing recipes",
+      ],
+    },
     minutes: {
       type: "number",
       arg: "M",
@@ -126,6 +135,16 @@ export const train = defineCommand({
       arg: "S",
       defaultHelp: "0",
       help: "initialization, shuffling and augmentation seed",
+    },
+    augment: {
+      type: "choice",
+      choices: AUGMENTS,
+      defaultHelp: defaultOf("augment"),
+      help: [
+        "training images' augmentation: clip (OpenCLIP's 90-100 % crop), clip-strong",
+        "(50-100 % crop, colour jitter without hue; no flip), simclr, mocov2, crop",
+        "(SimCLR's crop only) for the image methods, or none",
+      ],
     },
     "save-every": {
       type: "integer",
@@ -207,12 +226,6 @@ export const train = defineCommand({
       defaultHelp: "cosine",
       help: "simclr: the similarity",
     },
-    augment: {
-      type: "choice",
-      choices: AUGMENTS,
-      defaultHelp: defaultOf("augment", IMAGE_METHODS),
-      help: "simclr's, moco's (mocov2), random resized crop only, or none",
-    },
     margin: {
       type: "number",
       arg: "M",
@@ -267,6 +280,7 @@ export const train = defineCommand({
       out: v.out,
       preset: v.preset,
       epochs: v.epochs,
+      steps: v.steps,
       minutes: v.minutes,
       batch: v.batch,
       lr: v.lr,

@@ -47,7 +47,8 @@ export const PAIR_METHOD_DEFAULTS = {
   lr: 5e-4,
   fineTuneLr: 1e-5,
   weightDecay: 0.2,
-} as const satisfies MethodDefaults & { fineTuneLr: number };
+  augment: "clip",
+} as const satisfies MethodDefaults & { fineTuneLr: number; augment: AugmentPreset };
 
 /** open_clip's AdamW betas and epsilon for ViT training. */
 export const VIT_ADAM = { beta1: 0.9, beta2: 0.98, eps: 1e-6 } as const;
@@ -72,6 +73,8 @@ export interface PairMethod extends MethodBase {
   defaults: MethodDefaults & {
     /** Peak learning rate when fine-tuning pretrained weights (init). */
     fineTuneLr: number;
+    /** The training images' augmentation preset. */
+    augment: AugmentPreset;
   };
   /** The log logit scale a fresh model starts at (default CLIP's log(1/0.07)). */
   initLogitScale?: number;
