@@ -24,6 +24,8 @@ import { dot, normalizeRow, rowCount, TopK } from "./kernels.js";
 
 /** Stored values (rows × dim) from which a scan runs on ONNX Runtime rather than in JavaScript. */
 const ENGINE_SCAN_MIN = 2 ** 20;
+/** Queries one batched scan takes at most (its score matrix is this many rows × the index's rows). */
+const MAX_SCAN_BATCH = 64;
 
 export type Metric = "cosine" | "dot";
 
@@ -60,6 +62,10 @@ export class VectorIndex {
   private metas: (Json | undefined)[] = [];
   private alive: Uint8Array;
   private slots = new Map<string, number>();
+  /** Bumped whenever rows are renumbered (compaction), so a scan that ran across it knows to run again. */
+  private epoch = 0;
+  private waiting: WaitingQuery[] = [];
+  private scanning = false;
 
   private constructor(
     readonly dim: number,
@@ -201,41 +207,101 @@ export class VectorIndex {
   async searchBatchAsync(queries: Float32Array, k: number): Promise<SearchHit[][]> {
     if (this.rows * this.dim < ENGINE_SCAN_MIN) return this.searchBatch(queries, k);
     const nq = rowCount(queries, this.dim, "vector index: queries");
-    if (!Number.isInteger(k) || k < 0)
-      throw new UserError(`vector index: k must be an integer ≥ 0, got ${k}`);
+    checkK(k);
     const q = queries.slice();
     for (let r = 0; r < nq; r++) this.checkRow(q, r, `query ${r}`);
-    // Removed rows are still in the matrix: ask for enough extra to drop them and keep k.
-    const dead = this.rows - this.slots.size;
-    const top = await engineTopK(q, this.data, this.rows, this.dim, Math.min(k, this.size) + dead);
-    const out: SearchHit[][] = [];
-    for (let r = 0; r < nq; r++) {
-      const hits: SearchHit[] = [];
-      for (let j = 0; j < top.k && hits.length < Math.min(k, this.size); j++) {
-        const index = Number(top.rows[r * top.k + j]);
-        if (!this.alive[index]) continue;
-        const hit: SearchHit = { id: this.ids[index] as string, score: top.scores[r * top.k + j] as number };
-        const meta = this.metas[index];
-        if (meta !== undefined) hit.meta = meta;
-        hits.push(hit);
-      }
-      out.push(hits);
-    }
-    return out;
+    return this.engineScan(q, new Array(nq).fill(k));
   }
 
-  /** `search`, on ONNX Runtime for large indexes (see `searchBatchAsync`). */
+  /**
+   * `search`, on ONNX Runtime for large indexes (see `searchBatchAsync`). Queries that arrive while a scan
+   * runs (or in the same turn of the event loop) are scanned together in the next one: reading the
+   * vectors once for a batch of queries costs about what it costs for one (the scan is memory-bound), so
+   * concurrent searches (a server's) do not queue up one full scan each.
+   */
   async searchAsync(query: Float32Array, k: number): Promise<SearchHit[]> {
     if (query.length !== this.dim)
       throw new UserError(`vector index: query has ${query.length} values, index is ${this.dim}-d`);
-    return (await this.searchBatchAsync(query, k))[0] as SearchHit[];
+    if (this.rows * this.dim < ENGINE_SCAN_MIN) return this.search(query, k);
+    checkK(k);
+    const q = query.slice();
+    this.checkRow(q, 0, "query");
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ query: q, k, resolve, reject });
+      this.pumpScans();
+    });
+  }
+
+  /** Start the next batched scan of the waiting queries, unless one is running or scheduled. */
+  private pumpScans(): void {
+    if (this.scanning || this.waiting.length === 0) return;
+    this.scanning = true;
+    // One turn later, so that the queries arriving together (a batch of embeddings resolved at once) share it.
+    setImmediate(() => {
+      const batch = this.waiting.splice(0, MAX_SCAN_BATCH);
+      const q = new Float32Array(batch.length * this.dim);
+      batch.forEach((b, r) => {
+        q.set(b.query, r * this.dim);
+      });
+      this.engineScan(
+        q,
+        batch.map((b) => b.k),
+      )
+        .then(
+          (hits) => {
+            for (const [r, b] of batch.entries()) b.resolve(hits[r] as SearchHit[]);
+          },
+          (e: Error) => {
+            for (const b of batch) b.reject(e);
+          },
+        )
+        .finally(() => {
+          this.scanning = false;
+          this.pumpScans();
+        });
+    });
+  }
+
+  /**
+   * The exact top `ks[r]` of each (checked, normalized) query row, in one ONNX Runtime scan. The index may
+   * change while the scan runs: rows removed meanwhile are skipped, and if rows were renumbered
+   * (compacted) or removals left a query short of its k, the scan runs again.
+   */
+  private async engineScan(q: Float32Array, ks: number[]): Promise<SearchHit[][]> {
+    for (;;) {
+      const epoch = this.epoch;
+      const rows = this.rows;
+      const want = ks.map((k) => Math.min(k, this.size));
+      // Removed rows are still in the matrix: ask for enough extra to drop them and keep k.
+      const dead = rows - this.slots.size;
+      const top = await engineTopK(q, this.data, rows, this.dim, Math.max(0, ...want) + dead);
+      if (this.epoch !== epoch) continue;
+      const out: SearchHit[][] = [];
+      let short = false;
+      for (const [r, k] of want.entries()) {
+        const hits: SearchHit[] = [];
+        for (let j = 0; j < top.k && hits.length < k; j++) {
+          const index = Number(top.rows[r * top.k + j]);
+          if (!this.alive[index]) continue;
+          const hit: SearchHit = {
+            id: this.ids[index] as string,
+            score: top.scores[r * top.k + j] as number,
+          };
+          const meta = this.metas[index];
+          if (meta !== undefined) hit.meta = meta;
+          hits.push(hit);
+        }
+        if (hits.length < Math.min(k, this.size) && top.k < rows) short = true;
+        out.push(hits);
+      }
+      if (!short) return out;
+    }
   }
 
   /** `search` for each row of `queries` (row-major, `dim` values a row). */
   searchBatch(queries: Float32Array, k: number): SearchHit[][] {
     const nq = rowCount(queries, this.dim, "vector index: queries");
-    if (!Number.isInteger(k) || k < 0)
-      throw new UserError(`vector index: k must be an integer ≥ 0, got ${k}`);
+    checkK(k);
     const q = queries.slice();
     for (let r = 0; r < nq; r++) this.checkRow(q, r, `query ${r}`);
     const heap = new TopK(Math.min(k, this.size));
@@ -358,6 +424,7 @@ export class VectorIndex {
   /** Drop removed rows, keeping the order of the live ones. */
   private compact(): void {
     if (this.slots.size === this.rows) return;
+    this.epoch++;
     let w = 0;
     for (let r = 0; r < this.rows; r++) {
       if (!this.alive[r]) continue;
@@ -396,6 +463,18 @@ export class VectorIndex {
     if (this.metric === "cosine" && !normalizeRow(x, r, this.dim))
       throw new UserError(`vector index: ${what} is all zeros and has no direction (metric 'cosine')`);
   }
+}
+
+function checkK(k: number): void {
+  if (!Number.isInteger(k) || k < 0) throw new UserError(`vector index: k must be an integer ≥ 0, got ${k}`);
+}
+
+/** A query waiting for the next batched scan (`searchAsync`). */
+interface WaitingQuery {
+  query: Float32Array;
+  k: number;
+  resolve: (hits: SearchHit[]) => void;
+  reject: (e: Error) => void;
 }
 
 /**

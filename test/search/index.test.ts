@@ -225,3 +225,35 @@ test("the ONNX Runtime scan of a large index returns the JavaScript scan's resul
     assert.ok(Math.abs(h.score - exact.flat()[j]!.score) < 1e-5);
   });
 });
+
+test("concurrent searchAsync calls on a large index share batched scans and each gets its own exact answer", async () => {
+  const [n, dim] = [4200, 256]; // above the engine path's threshold
+  const index = VectorIndex.create(dim);
+  const v = new Float32Array(n * dim);
+  fillNormal(v, streamKey(3, "batched-scan"));
+  index.add(
+    Array.from({ length: n }, (_, i) => `v${i}`),
+    v,
+  );
+  index.remove(["v3", "v77"]);
+  // 70 queries at once (more than one batch holds), with different k; one invalid query among them.
+  const queries = Array.from({ length: 70 }, (_, r) => v.slice(r * dim, (r + 1) * dim));
+  const ks = queries.map((_, r) => 1 + (r % 13));
+  const bad = assert.rejects(
+    index.searchAsync(new Float32Array(dim), 5),
+    (e: Error) => e instanceof UserError && e.message.includes("all zeros"),
+  );
+  const got = await Promise.all(queries.map((q, r) => index.searchAsync(q, ks[r]!)));
+  await bad;
+  got.forEach((hits, r) => {
+    const exact = index.search(queries[r]!, ks[r]!);
+    assert.deepEqual(ids(hits), ids(exact), `query ${r}`);
+  });
+  assert.ok(!got.flat().some((h) => h.id === "v3" || h.id === "v77"), "removed rows are never returned");
+  // A removal while scans are queued: the answers drop the removed item and still hold k hits.
+  const pending = index.searchAsync(queries[10]!, 5);
+  index.remove(["v10"]);
+  const after = await pending;
+  assert.equal(after.length, 5);
+  assert.ok(!after.some((h) => h.id === "v10"));
+});
