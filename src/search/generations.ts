@@ -26,14 +26,15 @@ import { inputError, UserError } from "../util/errors.js";
 import { ensureDir } from "../util/fs.js";
 
 export const CURRENT_FILE = "current.json";
-const POINTER_TMP = ".current.json.tmp";
+export const POINTER_TMP = ".current.json.tmp";
+export const POINTER_FORMAT = "juxta-index-generation";
 const LOCK_FILE = "writer.lock";
-const FORMAT = "juxta-index-generation";
+const FORMAT = POINTER_FORMAT;
 const GEN = /^gen-(\d{6,})$/;
 /** The files of an index saved whole, removed from the folder's top once it holds generations. */
-const WHOLE_FILES = ["header.json", "vectors.f32", "items.jsonl", "model.json"];
+export const WHOLE_FILES = ["header.json", "vectors.f32", "items.jsonl", "model.json"];
 
-function genName(n: number): string {
+export function genName(n: number): string {
   return `gen-${String(n).padStart(6, "0")}`;
 }
 
@@ -174,11 +175,14 @@ function alive(pid: number): boolean {
 
 /** Remove generations other than the current one and temporary files of killed writes. */
 function removeStale(dir: string, current: number): void {
-  for (const name of readdirSync(dir)) {
-    const m = GEN.exec(name);
-    const stale = m ? Number(m[1]) !== current : name === POINTER_TMP || /\.tmp(-\d+)?$/.test(name);
-    if (stale) rmSync(join(dir, name), { recursive: true, force: true });
-  }
+  for (const name of readdirSync(dir))
+    if (isStale(name, current)) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
+/** Whether `name` in an index folder is left over: a generation other than `current`, or a temporary file. */
+export function isStale(name: string, current: number): boolean {
+  const m = GEN.exec(name);
+  return m ? Number(m[1]) !== current : name === POINTER_TMP || /\.tmp(-\d+)?$/.test(name);
 }
 
 /** Make a folder's entries durable; some platforms cannot open or sync a folder, which is harmless. */

@@ -14,22 +14,13 @@
  *   (the graph; hard-linked from the previous generation when unchanged), `hnsw.keys` (per row of
  *   vectors.f32, its graph key + 1, or 0 for a pending item) and `hnsw.json` (parameters, recall).
  */
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { inputError, UserError } from "../util/errors.js";
-import { writeNewFile } from "./generations.js";
+import { linkIntoGeneration, writeNewFileAsync } from "./generations-async.js";
 import type { BuildReply, BuildRequest } from "./hnsw-worker.js";
 import type { SearchHit, VectorIndex } from "./index.js";
 
@@ -133,6 +124,8 @@ export class HnswIndex {
   private unavailable?: string;
   private stats?: HnswStats;
   private worker?: Worker;
+  /** The graph the last `save` wrote, and where. */
+  private written?: { graph: Graph; file: string };
 
   constructor(readonly exact: VectorIndex) {}
 
@@ -275,25 +268,25 @@ export class HnswIndex {
    * Write the graph's files into a new generation folder for rows `ids` (the live ids in the order the
    * exact index saves them). Nothing is written before a graph exists.
    */
-  save(folder: string, ids: readonly string[]): void {
+  async save(folder: string, ids: readonly string[]): Promise<void> {
     if (!this.graph || !this.stats) return;
     const graphFile = join(folder, HNSW_GRAPH);
-    if (this.file && existsSync(this.file)) {
-      try {
-        linkSync(this.file, graphFile);
-      } catch {
-        copyFileSync(this.file, graphFile);
-      }
-    } else this.graph.save(graphFile);
-    fsyncFile(graphFile);
+    // Settled before the first await: the keys of these rows and the graph as it is now.
     const keys = new Uint32Array(ids.length);
     ids.forEach((id, r) => {
       const k = this.keyOf.get(id);
       keys[r] = k === undefined ? 0 : k + 1;
     });
-    writeNewFile(join(folder, HNSW_KEYS), new Uint8Array(keys.buffer));
     const header = { format: FORMAT, version: 1, dim: this.exact.dim, count: ids.length, stats: this.stats };
-    writeNewFile(join(folder, HNSW_HEADER), `${JSON.stringify(header, null, 2)}\n`);
+    this.written = { graph: this.graph, file: graphFile };
+    if (this.file && existsSync(this.file)) await linkIntoGeneration(this.file, graphFile);
+    else {
+      // usearch writes synchronously: once per build, the first commit after it.
+      this.graph.save(graphFile);
+      await fsyncFile(graphFile);
+    }
+    await writeNewFileAsync(join(folder, HNSW_KEYS), new Uint8Array(keys.buffer));
+    await writeNewFileAsync(join(folder, HNSW_HEADER), `${JSON.stringify(header, null, 2)}\n`);
   }
 
   /** Stop a build in progress (its promise rejects); the graph in use, if any, stays. */
@@ -303,9 +296,13 @@ export class HnswIndex {
     await w?.terminate();
   }
 
-  /** The generation written by `save` is current: later saves link its graph file. */
+  /**
+   * The generation written by `save` is current: later saves link its graph file, unless a build
+   * replaced the graph while that generation was being written.
+   */
   committed(folder: string): void {
-    if (this.graph && existsSync(join(folder, HNSW_GRAPH))) this.file = join(folder, HNSW_GRAPH);
+    const w = this.written;
+    if (w && this.graph === w.graph && w.file === join(folder, HNSW_GRAPH)) this.file = w.file;
   }
 
   private async runBuild(opts: HnswBuildOptions): Promise<HnswStats> {
@@ -454,11 +451,11 @@ function readHeader(file: string): { count: number; stats: HnswStats } {
 }
 
 /** Flush a file's contents to disk. */
-function fsyncFile(file: string): void {
-  const fd = openSync(file, "r+");
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, "r+");
   try {
-    fsyncSync(fd);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }

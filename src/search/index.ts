@@ -2,14 +2,17 @@
  * A persistent exact vector index: every query is scored against every stored vector (a tight dot-product
  * loop feeding a fixed-size top-K heap), so results are exact and ties are broken by insertion order.
  *
- * On disk a saved index is a folder of three files:
+ * On disk a saved index is a folder of three files (format version 1):
  *   header.json    format, version, dim, metric, count, byte sizes
  *   vectors.f32    count × dim little-endian float32, row per item
  *   items.jsonl    one {"id", "meta"?} object a line, in row order
  * Each file is written to a temporary name and renamed into place, the header last, and loading checks the
  * header against both files, so a torn or corrupted save is reported rather than read. `save` writes one
  * folder; an index that is updated in place (juxta index, juxta serve) keeps such folders as generations
- * (generations.ts), and `load` reads the current one.
+ * (generations.ts), and `load` reads the current one. A generation may hold its rows in segments
+ * (version 2, `savePlan`): `vectors.f32`/`items.jsonl` for the first rows, then `vectors-S.f32`/
+ * `items-S.jsonl` for the rows from S on, shared by hard link with the generations before it, and
+ * `removed.u32` listing removed rows; the header lists each segment with its byte sizes.
  * Removal marks rows dead (tombstones); `save` compacts them away, and so does `add` once they are the
  * majority.
  */
@@ -47,12 +50,24 @@ export interface StoredItem {
 }
 
 const FORMAT = "juxta-vector-index";
-const VERSION = 1;
 /** Vector sizes an index accepts (embedding sizes are in the hundreds or thousands). */
 export const MAX_DIM = 1 << 16;
 const HEADER = "header.json";
 const VECTORS = "vectors.f32";
 const ITEMS = "items.jsonl";
+const REMOVED = "removed.u32";
+/** A segment's file names: its first row's number after the dash (none for row 0). */
+const SEGMENT_FILE = /^(vectors|items)(?:-([1-9]\d*))?\.(f32|jsonl)$/;
+
+/** Files for a new generation of an index (`VectorIndex.savePlan`). */
+export interface SavePlan {
+  /** Files of the previous generation to reuse as they are (hard links): absolute path, name in the new one. */
+  link: { from: string; name: string }[];
+  /** Files to write, in order (header.json last). */
+  write: { name: string; data: Uint8Array }[];
+  /** Record that `folder` (holding these files) is now the index's current generation. */
+  saved(folder: string): void;
+}
 
 export class VectorIndex {
   /** Row-major vectors; capacity grows by doubling, rows past `rows` are unused. */
@@ -65,6 +80,8 @@ export class VectorIndex {
   /** Bumped whenever rows are renumbered (compaction), so a scan that ran across it knows to run again. */
   private epoch = 0;
   private waiting: WaitingQuery[] = [];
+  /** The segment files this index was last loaded from or saved to as a generation (savePlan reuses them). */
+  private disk?: { folder: string; segments: HeaderSegment[]; rows: number; epoch: number };
   private scanning = false;
 
   private constructor(
@@ -237,7 +254,7 @@ export class VectorIndex {
     if (this.scanning || this.waiting.length === 0) return;
     this.scanning = true;
     // One turn later, so that the queries arriving together (a batch of embeddings resolved at once) share it.
-    setImmediate(() => {
+    nextTurn(() => {
       const batch = this.waiting.splice(0, MAX_SCAN_BATCH);
       const q = new Float32Array(batch.length * this.dim);
       batch.forEach((b, r) => {
@@ -330,25 +347,10 @@ export class VectorIndex {
     const put = opts.fresh ? writeNewFile : writeAtomic;
     this.compact();
     ensureDir(dir);
-    const vectorBytes = this.rows * this.dim * 4;
-    const items = this.ids.map((id, i) => {
-      const meta = this.metas[i];
-      return `${JSON.stringify(meta === undefined ? { id } : { id, meta })}\n`;
-    });
-    const itemsText = items.join("");
-    put(join(dir, VECTORS), new Uint8Array(this.data.buffer, this.data.byteOffset, vectorBytes));
-    put(join(dir, ITEMS), Buffer.from(itemsText, "utf8"));
-    const header = {
-      format: FORMAT,
-      version: VERSION,
-      dim: this.dim,
-      metric: this.metric,
-      count: this.rows,
-      dtype: "float32",
-      byte_order: "little",
-      vectors_bytes: vectorBytes,
-      items_bytes: Buffer.byteLength(itemsText, "utf8"),
-    };
+    const seg = this.segmentFile(0, this.rows);
+    put(join(dir, VECTORS), seg.vectors);
+    put(join(dir, ITEMS), seg.items);
+    const header = this.headerJson([seg.header], 0);
     put(join(dir, HEADER), Buffer.from(`${JSON.stringify(header, null, 2)}\n`, "utf8"));
   }
 
@@ -371,54 +373,203 @@ export class VectorIndex {
     if (endianness() !== "LE") throw new Error("vector index files are little-endian; this machine is not");
     const headerFile = join(dir, HEADER);
     const header = readHeader(headerFile);
-    const vectorsFile = join(dir, VECTORS);
-    const itemsFile = join(dir, ITEMS);
-    const expected = header.count * header.dim * 4;
-    const vectorBytes = fileSize(vectorsFile);
-    if (header.vectors_bytes !== expected || vectorBytes !== expected)
-      throw new UserError(
-        `${vectorsFile}: ${vectorBytes} bytes, expected ${expected} (${header.count} × ${header.dim} float32) ` +
-          `as ${headerFile} says; the index is incomplete or corrupted`,
-      );
-    const itemsBytes = fileSize(itemsFile);
-    if (itemsBytes !== header.items_bytes)
-      throw new UserError(
-        `${itemsFile}: ${itemsBytes} bytes, expected ${header.items_bytes} as ${headerFile} says; ` +
-          `the index is incomplete or corrupted`,
-      );
+    const rowBytes = header.dim * 4;
+    // Every file's size is checked before anything is allocated for it.
+    for (const seg of header.segments) {
+      const vectorsFile = join(dir, seg.vectors);
+      const itemsFile = join(dir, seg.items);
+      const expected = seg.rows * rowBytes;
+      const vectorBytes = fileSize(vectorsFile);
+      if (seg.vectors_bytes !== expected || vectorBytes !== expected)
+        throw new UserError(
+          `${vectorsFile}: ${vectorBytes} bytes, expected ${expected} (${seg.rows} × ${header.dim} float32) ` +
+            `as ${headerFile} says; the index is incomplete or corrupted`,
+        );
+      const itemsBytes = fileSize(itemsFile);
+      if (itemsBytes !== seg.items_bytes)
+        throw new UserError(
+          `${itemsFile}: ${itemsBytes} bytes, expected ${seg.items_bytes} as ${headerFile} says; ` +
+            `the index is incomplete or corrupted`,
+        );
+    }
     const index = new VectorIndex(header.dim, header.metric, Math.max(16, header.count));
-    // Copied bytewise: the file's bytes need not sit at a 4-byte-aligned offset of their buffer.
-    new Uint8Array(index.data.buffer, 0, expected).set(readFileSync(vectorsFile));
-    const lines = readFileSync(itemsFile, "utf8").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    if (lines.length !== header.count)
-      throw inputError(
-        { file: itemsFile },
-        `${lines.length} lines, expected ${header.count} as the header says`,
-      );
-    lines.forEach((line, i) => {
-      const loc = { file: itemsFile, line: i + 1 };
-      let item: unknown;
-      try {
-        item = JSON.parse(line);
-      } catch {
-        throw inputError(loc, 'expected a JSON object {"id": …}');
-      }
-      const id = (item as { id?: unknown } | null)?.id;
-      if (typeof id !== "string") throw inputError({ ...loc, field: "id" }, "expected a string");
-      if (index.slots.has(id)) throw inputError({ ...loc, field: "id" }, `'${id}' appears twice`);
-      index.ids[i] = id;
-      index.metas[i] = (item as { meta?: Json }).meta;
-      index.alive[i] = 1;
-      index.slots.set(id, i);
-      for (let j = 0; j < header.dim; j++)
-        if (!Number.isFinite(index.data[i * header.dim + j]))
+    for (const seg of header.segments) {
+      const vectorsFile = join(dir, seg.vectors);
+      const itemsFile = join(dir, seg.items);
+      const expected = seg.rows * rowBytes;
+      // Copied bytewise: the file's bytes need not sit at a 4-byte-aligned offset of their buffer.
+      new Uint8Array(index.data.buffer, seg.start * rowBytes, expected).set(readFileSync(vectorsFile));
+      const lines = readFileSync(itemsFile, "utf8").split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      if (lines.length !== seg.rows)
+        throw inputError(
+          { file: itemsFile },
+          `${lines.length} lines, expected ${seg.rows} as the header says`,
+        );
+      lines.forEach((line, i) => {
+        const loc = { file: itemsFile, line: i + 1 };
+        let item: unknown;
+        try {
+          item = JSON.parse(line);
+        } catch {
+          throw inputError(loc, 'expected a JSON object {"id": …}');
+        }
+        const id = (item as { id?: unknown } | null)?.id;
+        if (typeof id !== "string") throw inputError({ ...loc, field: "id" }, "expected a string");
+        const r = seg.start + i;
+        index.ids[r] = id;
+        index.metas[r] = (item as { meta?: Json }).meta;
+        index.alive[r] = 1;
+        for (let j = 0; j < header.dim; j++)
+          if (!Number.isFinite(index.data[r * header.dim + j]))
+            throw new UserError(
+              `${vectorsFile}: row ${i} (id '${id}') holds a non-finite value; the file is corrupted`,
+            );
+      });
+    }
+    if (header.removed > 0) {
+      const file = join(dir, REMOVED);
+      const size = fileSize(file);
+      if (size !== header.removed * 4)
+        throw new UserError(
+          `${file}: ${size} bytes, expected ${header.removed * 4} as ${headerFile} says; the index is corrupted`,
+        );
+      const bytes = readFileSync(file);
+      for (let i = 0; i < header.removed; i++) {
+        const r = bytes.readUInt32LE(i * 4);
+        if (r >= header.count || !index.alive[r])
           throw new UserError(
-            `${vectorsFile}: row ${i} (id '${id}') holds a non-finite value; the file is corrupted`,
+            `${file}: entry ${i} (row ${r}) is out of range or repeated; the index is corrupted`,
           );
-    });
+        index.alive[r] = 0;
+        index.metas[r] = undefined;
+      }
+    }
+    // An id may appear twice only where its earlier row was removed (removed, then added again).
+    for (let r = 0; r < header.count; r++) {
+      if (!index.alive[r]) continue;
+      const id = index.ids[r] as string;
+      if (index.slots.has(id)) {
+        const seg = header.segments.find((g) => r < g.start + g.rows) as HeaderSegment;
+        throw inputError(
+          { file: join(dir, seg.items), line: r - seg.start + 1, field: "id" },
+          `'${id}' appears twice`,
+        );
+      }
+      index.slots.set(id, r);
+    }
     index.rows = header.count;
+    index.disk = { folder: dir, segments: header.segments, rows: header.count, epoch: index.epoch };
     return index;
+  }
+
+  /**
+   * What to put in a new generation folder (generations.ts) for this index as it is now: the segment
+   * files of the folder it was last loaded from or saved to are reused (hard-linked) as they are, and
+   * only the rows added since are written, as a new segment. Tail segments are merged as they grow (a
+   * segment is rewritten with the rows after it once those are at least half its size), so a folder
+   * holds O(log rows) segments and each row is rewritten O(log rows) times; removed rows are listed in
+   * `removed.u32` until they are more than a quarter of the rows, and then the whole index is written
+   * again, compacted. An index with one segment and no removed rows is written exactly as `save`
+   * writes it (format version 1). The plan holds no I/O: the caller links and writes (off the event
+   * loop) and calls `saved` once the folder is current.
+   */
+  savePlan(): SavePlan {
+    const disk = this.disk;
+    const dead = this.rows - this.slots.size;
+    let keep: HeaderSegment[] = [];
+    let start = 0;
+    if (disk && disk.epoch === this.epoch && disk.rows <= this.rows && dead * 4 <= this.rows) {
+      keep = disk.segments.slice();
+      start = disk.rows;
+      // Merge the tail: a segment takes in the rows after it once they are at least half its size.
+      while (keep.length > 0 && (keep.at(-1) as HeaderSegment).rows <= 2 * (this.rows - start))
+        start = (keep.pop() as HeaderSegment).start;
+    }
+    if (start === 0) {
+      keep = [];
+      this.compact();
+    }
+    const link = keep.flatMap((g) => [g.vectors, g.items]);
+    const from = disk?.folder as string;
+    const write: { name: string; data: Uint8Array }[] = [];
+    const segments = [...keep];
+    if (start < this.rows || this.rows === 0) {
+      const seg = this.segmentFile(start, this.rows - start);
+      segments.push(seg.header);
+      write.push(
+        { name: seg.header.vectors, data: seg.vectors },
+        { name: seg.header.items, data: seg.items },
+      );
+    }
+    const removed = this.rows - this.slots.size;
+    if (removed > 0) {
+      const rows = new Uint32Array(removed);
+      let n = 0;
+      for (let r = 0; r < this.rows; r++) if (!this.alive[r]) rows[n++] = r;
+      write.push({ name: REMOVED, data: new Uint8Array(rows.buffer) });
+    }
+    const header = this.headerJson(segments, removed);
+    write.push({ name: HEADER, data: Buffer.from(`${JSON.stringify(header, null, 2)}\n`, "utf8") });
+    const state = { segments, rows: this.rows, epoch: this.epoch };
+    return {
+      link: link.map((name) => ({ from: join(from, name), name })),
+      write,
+      saved: (folder) => {
+        this.disk = { folder, ...state };
+      },
+    };
+  }
+
+  /** Rows [start, start + rows) as a segment's two files (copies: the caller writes them later). */
+  private segmentFile(start: number, rows: number) {
+    const lines: string[] = [];
+    for (let r = start; r < start + rows; r++) {
+      const id = this.ids[r] as string;
+      const meta = this.metas[r];
+      lines.push(`${JSON.stringify(meta === undefined ? { id } : { id, meta })}\n`);
+    }
+    const items = Buffer.from(lines.join(""), "utf8");
+    const v = this.data.slice(start * this.dim, (start + rows) * this.dim);
+    const vectors = new Uint8Array(v.buffer, 0, v.byteLength);
+    const suffix = start === 0 ? "" : `-${start}`;
+    const header: HeaderSegment = {
+      start,
+      rows,
+      vectors: `vectors${suffix}.f32`,
+      items: `items${suffix}.jsonl`,
+      vectors_bytes: vectors.byteLength,
+      items_bytes: items.byteLength,
+    };
+    return { header, vectors, items };
+  }
+
+  /** header.json: format version 1 for one segment and nothing removed (as `save` writes), else 2. */
+  private headerJson(segments: HeaderSegment[], removed: number): Record<string, unknown> {
+    const base = {
+      format: FORMAT,
+      version: 1,
+      dim: this.dim,
+      metric: this.metric,
+      count: this.rows,
+      dtype: "float32",
+      byte_order: "little",
+      vectors_bytes: segments.reduce((n, g) => n + g.vectors_bytes, 0),
+      items_bytes: segments.reduce((n, g) => n + g.items_bytes, 0),
+    };
+    if (segments.length === 1 && removed === 0) return base;
+    return {
+      ...base,
+      version: 2,
+      segments: segments.map((g) => ({
+        rows: g.rows,
+        vectors: g.vectors,
+        items: g.items,
+        vectors_bytes: g.vectors_bytes,
+        items_bytes: g.items_bytes,
+      })),
+      removed,
+    };
   }
 
   /** Drop removed rows, keeping the order of the live ones. */
@@ -464,6 +615,10 @@ export class VectorIndex {
       throw new UserError(`vector index: ${what} is all zeros and has no direction (metric 'cosine')`);
   }
 }
+
+/** After the current turn's I/O callbacks: setImmediate in Node, a zero timeout in a browser. */
+const nextTurn: (run: () => void) => void =
+  typeof setImmediate === "function" ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
 
 function checkK(k: number): void {
   if (!Number.isInteger(k) || k < 0) throw new UserError(`vector index: k must be an integer ≥ 0, got ${k}`);
@@ -520,12 +675,23 @@ function scan(
   }
 }
 
+/** One segment as header.json lists it: rows [start, start + rows) of the matrix, in two files. */
+interface HeaderSegment {
+  start: number;
+  rows: number;
+  vectors: string;
+  items: string;
+  vectors_bytes: number;
+  items_bytes: number;
+}
+
 interface Header {
   dim: number;
   metric: Metric;
   count: number;
-  vectors_bytes: number;
-  items_bytes: number;
+  segments: HeaderSegment[];
+  /** Rows listed in removed.u32. */
+  removed: number;
 }
 
 function readHeader(file: string): Header {
@@ -545,28 +711,78 @@ function readHeader(file: string): Header {
   }
   if (h === null || typeof h !== "object" || h.format !== FORMAT)
     throw inputError({ file, field: "format" }, `expected '${FORMAT}'`);
-  if (h.version !== VERSION)
-    throw inputError({ file, field: "version" }, `expected ${VERSION}, got ${JSON.stringify(h.version)}`);
-  const positive = (field: string, min: number): number => {
-    const v = h[field];
+  if (h.version !== 1 && h.version !== 2)
+    throw inputError({ file, field: "version" }, `expected 1 or 2, got ${JSON.stringify(h.version)}`);
+  const int = (o: Record<string, unknown>, field: string, min: number, where = field): number => {
+    const v = o[field];
     if (typeof v !== "number" || !Number.isInteger(v) || v < min)
-      throw inputError({ file, field }, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+      throw inputError({ file, field: where }, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return v;
   };
   if (h.metric !== "cosine" && h.metric !== "dot")
     throw inputError({ file, field: "metric" }, "expected 'cosine' or 'dot'");
   if (h.dtype !== "float32") throw inputError({ file, field: "dtype" }, "expected 'float32'");
   if (h.byte_order !== "little") throw inputError({ file, field: "byte_order" }, "expected 'little'");
-  const dim = positive("dim", 1);
+  const dim = int(h, "dim", 1);
   // A header must not make the reader allocate before the file sizes are compared (found by fuzzing).
   if (dim > MAX_DIM) throw inputError({ file, field: "dim" }, `expected at most ${MAX_DIM}, got ${dim}`);
-  return {
-    dim,
-    metric: h.metric,
-    count: positive("count", 0),
-    vectors_bytes: positive("vectors_bytes", 0),
-    items_bytes: positive("items_bytes", 0),
-  };
+  const count = int(h, "count", 0);
+  const vectorsBytes = int(h, "vectors_bytes", 0);
+  const itemsBytes = int(h, "items_bytes", 0);
+  if (h.version === 1)
+    return {
+      dim,
+      metric: h.metric,
+      count,
+      segments: [
+        {
+          start: 0,
+          rows: count,
+          vectors: VECTORS,
+          items: ITEMS,
+          vectors_bytes: vectorsBytes,
+          items_bytes: itemsBytes,
+        },
+      ],
+      removed: 0,
+    };
+  // Version 2: segments tiling the rows in order, named by their first row; removed rows in removed.u32.
+  if (!Array.isArray(h.segments) || h.segments.length === 0)
+    throw inputError({ file, field: "segments" }, "expected a non-empty array");
+  const segments: HeaderSegment[] = [];
+  let start = 0;
+  for (const [i, g] of (h.segments as unknown[]).entries()) {
+    const where = (f: string) => `segments[${i}].${f}`;
+    if (g === null || typeof g !== "object")
+      throw inputError({ file, field: `segments[${i}]` }, "expected an object");
+    const o = g as Record<string, unknown>;
+    const suffix = start === 0 ? "" : `-${start}`;
+    for (const [field, name] of [
+      ["vectors", `vectors${suffix}.f32`],
+      ["items", `items${suffix}.jsonl`],
+    ] as const)
+      if (o[field] !== name || !SEGMENT_FILE.test(name))
+        throw inputError(
+          { file, field: where(field) },
+          `expected '${name}', got ${JSON.stringify(o[field])}`,
+        );
+    const rows = int(o, "rows", 0, where("rows"));
+    segments.push({
+      start,
+      rows,
+      vectors: o.vectors as string,
+      items: o.items as string,
+      vectors_bytes: int(o, "vectors_bytes", 0, where("vectors_bytes")),
+      items_bytes: int(o, "items_bytes", 0, where("items_bytes")),
+    });
+    start += rows;
+  }
+  if (start !== count)
+    throw inputError({ file, field: "count" }, `${count}, but the segments hold ${start} rows`);
+  const removed = int(h, "removed", 0);
+  if (removed > count)
+    throw inputError({ file, field: "removed" }, `${removed} rows, more than the ${count} held`);
+  return { dim, metric: h.metric, count, segments, removed };
 }
 
 function fileSize(file: string): number {

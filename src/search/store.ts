@@ -1,6 +1,7 @@
 /**
  * An index folder of either backend behind one set of async calls: the exact in-memory `VectorIndex`
- * (saved whole by `commit`), with its approximate HNSW graph when one was built (hnsw.ts), or
+ * (each `commit` a generation that reuses the previous one's segment files and writes the rows added
+ * since, off the event loop: `VectorIndex.savePlan`), with its approximate HNSW graph when one was built (hnsw.ts), or
  * `LanceIndex` on LanceDB (each write committed as it happens). The image index commands and the search
  * service open folders through here, so both backends work everywhere.
  */
@@ -8,7 +9,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { writeJsonAtomic } from "../util/fs.js";
-import { commitGeneration, currentFiles, hasGenerations, writeNewFile } from "./generations.js";
+import { currentFiles, hasGenerations } from "./generations.js";
+import { commitGenerationAsync, linkIntoGeneration, writeNewFileAsync } from "./generations-async.js";
 import { type HnswBuildOptions, HnswIndex, type HnswStats, type HnswStatus } from "./hnsw.js";
 import { type Json, type SearchHit, type StoredItem, VectorIndex } from "./index.js";
 import { isLanceIndex, LanceIndex } from "./lance.js";
@@ -100,13 +102,17 @@ function exactStore(index: VectorIndex, dir: string, hnsw = new HnswIndex(index)
     },
     searchAsync: (q, k) => hnsw.search(q, k),
     commit: async (files = {}) => {
+      // What to write is settled now (synchronously); the writing runs off the event loop.
       const ids = index.liveIds();
-      const folder = commitGeneration(dir, (folder) => {
-        index.save(folder, { fresh: true });
-        hnsw.save(folder, ids);
+      const plan = index.savePlan();
+      const folder = await commitGenerationAsync(dir, async (folder) => {
+        for (const f of plan.link) await linkIntoGeneration(f.from, join(folder, f.name));
+        for (const f of plan.write) await writeNewFileAsync(join(folder, f.name), f.data);
+        await hnsw.save(folder, ids);
         for (const [name, value] of Object.entries(files))
-          writeNewFile(join(folder, name), `${JSON.stringify(value, null, 2)}\n`);
+          await writeNewFileAsync(join(folder, name), `${JSON.stringify(value, null, 2)}\n`);
       });
+      plan.saved(folder);
       hnsw.committed(folder);
     },
     approximate: () => hnsw.status,

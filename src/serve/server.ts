@@ -9,7 +9,8 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { basename, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import sharp, { type Metadata } from "sharp";
@@ -30,7 +31,6 @@ import { openUsearch } from "../search/hnsw.js";
 import type { Json } from "../search/index.js";
 import { type IndexStore, openIndexStore } from "../search/store.js";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
 import { knnQuery, knnResults, metadataIds } from "./clip-retrieval.js";
 import { HttpError } from "./http-error.js";
 import { Inference } from "./inference.js";
@@ -475,7 +475,7 @@ class Service {
       const vectors = await this.inference.embedImages(fresh.map(({ i }) => bytes[i] as Uint8Array));
       // Upload files first: an item is committed only once its image is on disk.
       mkdirSync(join(this.dir, UPLOADS), { recursive: true });
-      for (const u of uploads) if (!existsSync(u.file)) writeFileAtomic(u.file, u.bytes);
+      for (const u of uploads) if (!existsSync(u.file)) await storeUpload(u.file, u.bytes);
       await this.store.add(
         fresh.map(({ id }) => id),
         vectors,
@@ -517,6 +517,33 @@ class Service {
     const next = this.writes.then(run, run);
     this.writes = next.catch(() => undefined);
     return next;
+  }
+}
+
+/**
+ * Store an upload under its final name atomically and durably (a temporary name, flushed, renamed, the
+ * folder flushed), off the event loop: a kill leaves no partial image under a name the index uses.
+ */
+async function storeUpload(file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  const dir = await open(dirname(file), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

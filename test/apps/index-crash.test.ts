@@ -66,17 +66,25 @@ describe("juxta index updates under SIGKILL", { skip }, () => {
   });
 
   // strace counts and kills only the calls on these paths (-P): the new generation's files, the pointer,
-  // and the previous generation's files (removed after the pointer names the new one).
+  // and the previous generation's files (removed after the pointer names the new one). The update
+  // reuses the 3 rows' files by hard link and writes the added row as a segment of its own
+  // (vectors-3.f32, items-3.jsonl) and the removed row's number (removed.u32).
   const files = (out: string) =>
     [
       ...["vectors.f32", "items.jsonl", "header.json", "model.json"].flatMap((f) => [
         join(out, "gen-000002", f),
         join(out, "gen-000001", f),
       ]),
+      ...["vectors-3.f32", "items-3.jsonl", "removed.u32"].map((f) => join(out, "gen-000002", f)),
       join(out, ".current.json.tmp"),
       join(out, "current.json"),
     ].flatMap((p) => ["-P", p]);
-  const expected = { write: { old: 5, new: 0 }, rename: { old: 1, new: 0 }, unlink: { old: 0, new: 4 } };
+  const expected = {
+    write: { old: 6, new: 0 },
+    link: { old: 2, new: 0 },
+    rename: { old: 1, new: 0 },
+    unlink: { old: 0, new: 4 },
+  };
 
   for (const [syscall, want] of Object.entries(expected)) {
     it(`a kill at each ${syscall} leaves the old or the new index, and the next update completes`, async () => {
@@ -85,22 +93,29 @@ describe("juxta index updates under SIGKILL", { skip }, () => {
       for (; n < 50; n++) {
         const out = join(dir, `${syscall}-${n}.index`);
         cpSync(base, out, { recursive: true });
-        const r = spawnSync("strace", [
-          "-qq",
-          "-o",
-          "/dev/null",
-          ...files(out),
-          "-e",
-          `trace=${syscall}`,
-          "-e",
-          `inject=${syscall}:signal=SIGKILL:when=${n}`,
-          process.execPath,
-          CLI,
-          "index",
-          "--out",
-          out,
-          ...update,
-        ]);
+        // -f: the writes run on libuv's thread pool (off the event loop); one pool thread keeps the
+        // order of the calls, and so each N, the same from run to run.
+        const r = spawnSync(
+          "strace",
+          [
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            ...files(out),
+            "-e",
+            `trace=${syscall}`,
+            "-e",
+            `inject=${syscall}:signal=SIGKILL:when=${n}`,
+            process.execPath,
+            CLI,
+            "index",
+            "--out",
+            out,
+            ...update,
+          ],
+          { env: { ...process.env, UV_THREADPOOL_SIZE: "1" } },
+        );
         if (r.status === 0) break;
         assert.equal(r.signal ?? r.status, r.signal ? "SIGKILL" : 137, `when=${n}: ${r.stderr}`);
         const now = snapshot(out);
