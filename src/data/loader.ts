@@ -4,9 +4,6 @@
  * thread, so preparation cannot share it). A batch depends only on (seed, epoch, step), so iteration can
  * start at any step for an exact resume, and worker and synchronous modes give identical pixels.
  */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { Rng, streamKey } from "../engine/random.js";
 import {
   AUGMENT_PRESETS,
@@ -19,7 +16,8 @@ import { augmentBatch, type BatchSpec } from "../image/batch.js";
 import type { RgbImage } from "../image/decode.js";
 import { PixelStore } from "../image/store.js";
 import { UserError } from "../util/errors.js";
-import type { WorkerInit, WorkerJob, WorkerReply } from "./loader-worker.js";
+import type { WorkerInit } from "./loader-worker.js";
+import { WorkerPool } from "./pool.js";
 import type { Sample } from "./types.js";
 
 export interface LoaderOptions {
@@ -43,7 +41,7 @@ export interface LoaderOptions {
 export interface Batch {
   epoch: number;
   step: number;
-  /** Store/sample indices in batch order. */
+  /** Store/sample indices in batch order (streamed: the samples' positions in the epoch's stream). */
   indices: number[];
   /** [views · B, 3, S, S], view-major: rows v·B … v·B + B − 1 hold view v of the B samples. */
   pixels: Float32Array;
@@ -52,22 +50,50 @@ export interface Batch {
   labels: (string | undefined)[];
 }
 
-interface PoolWorker {
-  worker: Worker;
-  outstanding: number;
+/** Batches in an epoch of `n` samples; a UserError when not even one batch fits. */
+export function epochSteps(n: number, opts: LoaderOptions): number {
+  if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) {
+    throw new UserError(`batch size must be a positive integer, got ${opts.batchSize}`);
+  }
+  const dropLast = opts.dropLast ?? true;
+  const steps = dropLast ? Math.floor(n / opts.batchSize) : Math.ceil(n / opts.batchSize);
+  if (steps === 0) {
+    throw new UserError(
+      `the data set has ${n} usable sample${n === 1 ? "" : "s"}, fewer than one batch of ${opts.batchSize}` +
+        (dropLast ? " (incomplete batches are dropped)" : ""),
+    );
+  }
+  return steps;
+}
+
+/** The augmentation and normalization a batch gets (the loader options' defaults applied). */
+export function batchSpec(opts: LoaderOptions): BatchSpec {
+  const augment = opts.augment ?? "clip";
+  return {
+    size: opts.size,
+    views: opts.views ?? 1,
+    seed: opts.seed ?? 0,
+    augment: typeof augment === "string" ? AUGMENT_PRESETS[augment] : augment,
+    norm: { mean: opts.mean ?? CLIP_MEAN, std: opts.std ?? CLIP_STD },
+  };
+}
+
+/** Batches prepared ahead of the consumer by default: enough to keep every worker busy. */
+export function defaultPrefetch(opts: LoaderOptions): number {
+  const workers = opts.workers ?? 2;
+  return workers === 0 ? 0 : Math.max(1, opts.prefetch ?? Math.max(2, workers));
 }
 
 /**
- * Start a loader worker. Compiled, its `.js` file sits next to this one. Under tsx only the `.ts` file
- * exists and Node 20 does not run `--import tsx` in workers, so a small bootstrap registers tsx first.
+ * What the training loop drives: the cached Loader (images decoded once into a PixelStore) or the
+ * StreamLoader (images decoded batch by batch from a stream). Both start at any (epoch, step) and yield
+ * exactly the batches an uninterrupted iteration yields from there.
  */
-function spawnWorker(init: WorkerInit): Worker {
-  const js = new URL("./loader-worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init });
-  const ts = new URL("./loader-worker.ts", import.meta.url);
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ts.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
+export interface TrainingLoader {
+  readonly stepsPerEpoch: number;
+  readonly batchSize: number;
+  batches(startEpoch?: number, startStep?: number): AsyncGenerator<Batch, void, undefined>;
+  close(): Promise<void>;
 }
 
 /**
@@ -80,18 +106,13 @@ export function sampleCaption(s: Sample | undefined, seed: number, epoch: number
   return captions[new Rng(streamKey(seed, "caption", epoch, index)).int(captions.length)] as string;
 }
 
-export class Loader {
+export class Loader implements TrainingLoader {
   readonly stepsPerEpoch: number;
   readonly batchSize: number;
   readonly views: number;
   private readonly spec: BatchSpec;
   private readonly prefetch: number;
-  private readonly pool: PoolWorker[] = [];
-  private readonly waiting = new Map<
-    number,
-    { resolve: (p: Float32Array) => void; reject: (e: Error) => void }
-  >();
-  private nextJob = 0;
+  private readonly pool: WorkerPool;
   private orderCache: { epoch: number; order: Int32Array } | undefined;
   private closed = false;
 
@@ -105,52 +126,12 @@ export class Loader {
     }
     const n = samples.length;
     this.batchSize = opts.batchSize;
-    if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) {
-      throw new UserError(`batch size must be a positive integer, got ${opts.batchSize}`);
-    }
-    const dropLast = opts.dropLast ?? true;
-    this.stepsPerEpoch = dropLast ? Math.floor(n / opts.batchSize) : Math.ceil(n / opts.batchSize);
-    if (this.stepsPerEpoch === 0) {
-      throw new UserError(
-        `the data set has ${n} usable sample${n === 1 ? "" : "s"}, fewer than one batch of ${opts.batchSize}` +
-          (dropLast ? " (incomplete batches are dropped)" : ""),
-      );
-    }
-    this.views = opts.views ?? 1;
-    const augment = opts.augment ?? "clip";
-    this.spec = {
-      size: opts.size,
-      views: this.views,
-      seed: opts.seed ?? 0,
-      augment: typeof augment === "string" ? AUGMENT_PRESETS[augment] : augment,
-      norm: { mean: opts.mean ?? CLIP_MEAN, std: opts.std ?? CLIP_STD },
-    };
-    const workers = opts.workers ?? 2;
-    this.prefetch = workers === 0 ? 0 : Math.max(1, opts.prefetch ?? Math.max(2, workers));
+    this.stepsPerEpoch = epochSteps(n, opts);
+    this.spec = batchSpec(opts);
+    this.views = this.spec.views;
+    this.prefetch = defaultPrefetch(opts);
     const init: WorkerInit = { store: store.data(), spec: this.spec };
-    for (let i = 0; i < workers; i++) this.pool.push(this.startWorker(init));
-  }
-
-  private startWorker(init: WorkerInit): PoolWorker {
-    const worker = spawnWorker(init);
-    const entry: PoolWorker = { worker, outstanding: 0 };
-    worker.unref(); // referenced only while it has jobs, so a forgotten loader does not keep the process alive
-    worker.on("message", (reply: WorkerReply) => {
-      if (--entry.outstanding === 0 && !this.closed) worker.unref(); // close() holds a reference until exit
-      const w = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
-      if ("error" in reply) w?.reject(new Error(`loader worker failed: ${reply.error}`));
-      else w?.resolve(reply.pixels);
-    });
-    const failAll = (e: Error): void => {
-      for (const w of this.waiting.values()) w.reject(e);
-      this.waiting.clear();
-    };
-    worker.on("error", (e) => failAll(e));
-    worker.on("exit", (code) => {
-      if (!this.closed) failAll(new Error(`loader worker exited unexpectedly (code ${code})`));
-    });
-    return entry;
+    this.pool = new WorkerPool(init, opts.workers ?? 2);
   }
 
   /** The sample order of an epoch: a seeded permutation, the same wherever it is computed. */
@@ -171,15 +152,8 @@ export class Loader {
 
   private render(epoch: number, indices: number[]): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new Error("loader is closed"));
-    if (this.pool.length === 0) return Promise.resolve(augmentBatch(this.store, this.spec, epoch, indices));
-    let target = this.pool[0] as PoolWorker;
-    for (const p of this.pool) if (p.outstanding < target.outstanding) target = p;
-    const id = this.nextJob++;
-    const job: WorkerJob = { id, epoch, indices };
-    const result = new Promise<Float32Array>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    if (target.outstanding++ === 0) target.worker.ref();
-    target.worker.postMessage(job);
-    return result;
+    if (this.pool.size === 0) return Promise.resolve(augmentBatch(this.store, this.spec, epoch, indices));
+    return this.pool.run({ epoch, indices }).then((r) => r.pixels);
   }
 
   /**
@@ -224,18 +198,8 @@ export class Loader {
 
   /** Stop the worker threads; batches still being prepared are abandoned. */
   async close(): Promise<void> {
-    if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiting.values()) w.reject(new Error("loader is closed"));
-    this.waiting.clear();
-    // An unref'd worker does not keep the event loop alive, so its terminate() could be left pending with
-    // nothing else running (the process would exit mid-await): hold a reference until it has stopped.
-    await Promise.all(
-      this.pool.map((p) => {
-        p.worker.ref();
-        return p.worker.terminate();
-      }),
-    );
+    await this.pool.close();
   }
 }
 

@@ -4,7 +4,7 @@
  * row (broken JSON or UTF-8, missing or mistyped field, blank caption, absent image file) is logged and
  * skipped with its line.
  */
-import { readFile, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { jsonErrorMessage, UserError } from "../util/errors.js";
 import { parseDelimited } from "./delimited.js";
@@ -21,6 +21,30 @@ interface Row {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** One JSONL line as a row, or undefined (blank, or logged as bad). */
+function jsonlRow(raw: Uint8Array, line: number, file: string, log: SkipLog): Row | undefined {
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    log.add({ file, line }, "not UTF-8: the line holds bytes that are not valid UTF-8");
+    return undefined;
+  }
+  if (text.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    log.add({ file, line }, `invalid JSON: ${jsonErrorMessage(e)}`);
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) {
+    log.add({ file, line }, `wrong type: expected a JSON object, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return { line, value };
+}
+
 function* jsonlRows(bytes: Uint8Array, file: string, log: SkipLog): Generator<Row> {
   let line = 0;
   let pos = 0;
@@ -28,28 +52,40 @@ function* jsonlRows(bytes: Uint8Array, file: string, log: SkipLog): Generator<Ro
     line++;
     let end = bytes.indexOf(0x0a, pos);
     if (end < 0) end = bytes.length;
-    const raw = bytes.subarray(pos, end);
+    const row = jsonlRow(bytes.subarray(pos, end), line, file, log);
     pos = end + 1;
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      log.add({ file, line }, "not UTF-8: the line holds bytes that are not valid UTF-8");
-      continue;
+    if (row) yield row;
+  }
+}
+
+/** A file's lines (without the newline) read in 1 MiB windows, so memory holds one window and one line. */
+async function* fileLines(file: string): AsyncGenerator<Uint8Array> {
+  const fh = await open(file, "r").catch((e: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read manifest ${file}: ${e.code ?? e.message}`);
+  });
+  try {
+    const window = new Uint8Array(1 << 20);
+    let carry = new Uint8Array(0);
+    for (;;) {
+      const { bytesRead } = await fh.read(window, 0, window.length, null);
+      if (bytesRead === 0) break;
+      let chunk = window.subarray(0, bytesRead);
+      if (carry.length > 0) {
+        const joined = new Uint8Array(carry.length + chunk.length);
+        joined.set(carry);
+        joined.set(chunk, carry.length);
+        chunk = joined;
+      }
+      let pos = 0;
+      for (let end = chunk.indexOf(0x0a); end >= 0; end = chunk.indexOf(0x0a, pos)) {
+        yield chunk.subarray(pos, end);
+        pos = end + 1;
+      }
+      carry = chunk.slice(pos);
     }
-    if (text.trim() === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      log.add({ file, line }, `invalid JSON: ${jsonErrorMessage(e)}`);
-      continue;
-    }
-    if (typeof value !== "object" || value === null) {
-      log.add({ file, line }, `wrong type: expected a JSON object, got ${JSON.stringify(value)}`);
-      continue;
-    }
-    yield { line, value };
+    if (carry.length > 0) yield carry;
+  } finally {
+    await fh.close();
   }
 }
 
@@ -170,15 +206,8 @@ async function existing(paths: Iterable<string>): Promise<Set<string>> {
   return ok;
 }
 
-export async function readManifest(
-  file: string,
-  format: ManifestFormat,
-  opts: DatasetOptions,
-  log: SkipLog,
-): Promise<Sample[]> {
-  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new UserError(`cannot read manifest ${file}: ${e.code ?? e.message}`);
-  });
+/** Turns a manifest's rows into samples: the field paths, the template, the checks of the header. */
+function rowReader(file: string, format: ManifestFormat, opts: DatasetOptions, log: SkipLog) {
   const jsonl = format === "jsonl";
   const path = (name: string) => (jsonl ? parseFieldPath(name) : columnPath(name));
   const imagePath = path(opts.imageField ?? "image");
@@ -187,12 +216,11 @@ export async function readManifest(
   if (labelPath.fansOut)
     throw new UserError(`label field '${labelPath.source}' must name one value, not use [*]`);
   const template = opts.template === undefined ? undefined : checkTemplate(opts.template);
-  const rows = jsonl ? jsonlRows(bytes, file, log) : delimitedRows(bytes, file, format === "tsv", log);
   const base = dirname(resolve(file));
-
-  const pending: Pending[] = [];
   let checkedColumns = jsonl;
-  for (const row of rows) {
+
+  /** The images a row names, each with its captions and label (bad rows logged, none returned). */
+  const pending = (row: Row): Pending[] => {
     if (!checkedColumns) {
       const columns = Object.keys(row.value as object);
       for (const p of template === undefined ? [imagePath, textPath] : [imagePath])
@@ -209,11 +237,11 @@ export async function readManifest(
       if (typeof v === "number" || (typeof v === "string" && v.trim() !== "")) label = String(v).trim();
       else if (typeof v !== "string") {
         log.add({ file, line: row.line, field: labelPath.source }, `wrong type: the label is ${typeName(v)}`);
-        continue;
+        return [];
       }
     }
     const images = strings(row, imagePath, "image path", file, log, "missing field: the image path is empty");
-    if (!images) continue;
+    if (!images) return [];
     let texts: string[] | undefined;
     const reached = followPath(row.value, textPath);
     const list =
@@ -222,7 +250,8 @@ export async function readManifest(
       texts = [applyTemplate(template, label)];
     else if (list) texts = captionList(list, row, textPath, file, log);
     else texts = strings(row, textPath, "caption", file, log, "empty caption");
-    if (!texts) continue;
+    if (!texts) return [];
+    const out: Pending[] = [];
     for (const image of images) {
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image)) {
         log.add(
@@ -231,7 +260,7 @@ export async function readManifest(
         );
         continue;
       }
-      pending.push({
+      out.push({
         line: row.line,
         image: resolve(base, image),
         texts,
@@ -239,23 +268,76 @@ export async function readManifest(
         label,
       });
     }
-  }
+    return out;
+  };
 
-  const found = opts.checkImages === false ? undefined : await existing(pending.map((p) => p.image));
-  const samples: Sample[] = [];
-  for (const p of pending) {
-    if (found && !found.has(p.image)) {
-      log.add({ file, line: p.line, field: imagePath.source }, `missing image: ${p.image}`);
-      continue;
+  /** The samples of pending images, those whose file is missing (when checked) logged and left out. */
+  const samples = async (items: readonly Pending[]): Promise<Sample[]> => {
+    const found = opts.checkImages === false ? undefined : await existing(items.map((p) => p.image));
+    const out: Sample[] = [];
+    for (const p of items) {
+      if (found && !found.has(p.image)) {
+        log.add({ file, line: p.line, field: imagePath.source }, `missing image: ${p.image}`);
+        continue;
+      }
+      for (const text of p.alternatives ? p.texts.slice(0, 1) : p.texts) {
+        const sample: Sample = {
+          image: { kind: "file", path: p.image },
+          text,
+          origin: { file, line: p.line },
+        };
+        if (p.alternatives && p.texts.length > 1) sample.captions = p.texts;
+        if (p.label !== undefined) sample.label = p.label;
+        out.push(sample);
+      }
     }
-    for (const text of p.alternatives ? p.texts.slice(0, 1) : p.texts) {
-      const sample: Sample = { image: { kind: "file", path: p.image }, text, origin: { file, line: p.line } };
-      if (p.alternatives && p.texts.length > 1) sample.captions = p.texts;
-      if (p.label !== undefined) sample.label = p.label;
-      samples.push(sample);
+    return out;
+  };
+  return { pending, samples };
+}
+
+export async function readManifest(
+  file: string,
+  format: ManifestFormat,
+  opts: DatasetOptions,
+  log: SkipLog,
+): Promise<Sample[]> {
+  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read manifest ${file}: ${e.code ?? e.message}`);
+  });
+  const reader = rowReader(file, format, opts, log);
+  const rows =
+    format === "jsonl" ? jsonlRows(bytes, file, log) : delimitedRows(bytes, file, format === "tsv", log);
+  const pending: Pending[] = [];
+  for (const row of rows) pending.push(...reader.pending(row));
+  return reader.samples(pending);
+}
+
+/** Rows whose image files are checked at once while streaming. */
+const STREAM_CHUNK = 256;
+
+/**
+ * A JSONL manifest's samples as a stream, line by line: the same samples, in the same order and with the
+ * same skips, as readManifest, in memory that does not grow with the file (a window, and a chunk of rows
+ * whose image files are checked together).
+ */
+export async function* streamManifest(
+  file: string,
+  opts: DatasetOptions,
+  log: SkipLog,
+): AsyncGenerator<Sample> {
+  const reader = rowReader(file, "jsonl", opts, log);
+  let line = 0;
+  let chunk: Pending[] = [];
+  for await (const raw of fileLines(file)) {
+    const row = jsonlRow(raw, ++line, file, log);
+    if (row) chunk.push(...reader.pending(row));
+    if (chunk.length >= STREAM_CHUNK) {
+      yield* await reader.samples(chunk);
+      chunk = [];
     }
   }
-  return samples;
+  yield* await reader.samples(chunk);
 }
 
 /**

@@ -8,7 +8,7 @@ import { basename, extname, join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { cifarBatches, isCifarBatchName, readCifar10 } from "./cifar.js";
 import { looksLikeImageFolder, readImageFolder } from "./folder.js";
-import { type ManifestFormat, readManifest } from "./manifest.js";
+import { type ManifestFormat, readManifest, streamManifest } from "./manifest.js";
 import { isIdxImagesName, mnistImageFiles, readMnist } from "./mnist.js";
 import { type DatasetFormat, type DatasetOptions, FORMATS } from "./options.js";
 import type { Sample, SkipLog } from "./types.js";
@@ -141,16 +141,19 @@ export async function openDataset(path: string, opts: DatasetOptions, log: SkipL
 }
 
 /**
- * A data set's samples as a stream: WebDataset shards are read member by member (memory does not grow with
- * the shards); the other formats are read whole, as their samples only reference images (or, for CIFAR and
- * MNIST, are small).
+ * A data set's samples as a stream: WebDataset shards are read member by member and JSONL manifests line by
+ * line (memory does not grow with them); the other formats are read whole, as their samples only reference
+ * images (or, for CIFAR and MNIST, are small). `order` reorders the files of a shard set (an epoch's
+ * seeded order, see shuffle.ts's shardOrder).
  */
 export async function* streamDataset(
   path: string,
   opts: DatasetOptions,
   log: SkipLog,
+  order?: (shards: string[]) => string[],
 ): AsyncGenerator<Sample> {
   const { format, files } = await plan(path, opts);
-  if (format === "webdataset") yield* streamWebDataset(files, opts, log);
+  if (format === "webdataset") yield* streamWebDataset(order?.(files) ?? files, opts, log);
+  else if (format === "jsonl") yield* streamManifest(files[0] as string, opts, log);
   else yield* await openDataset(path, opts, log);
 }

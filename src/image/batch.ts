@@ -1,9 +1,11 @@
 /**
- * Filling one training batch from a PixelStore: every view of every sample augmented into a float32
- * [views · B, 3, S, S] buffer, view-major (all first views, then all second views). Shared by the loader's
- * worker threads and its synchronous mode, so both produce the same numbers.
+ * Filling one training batch: every view of every sample augmented into a float32 [views · B, 3, S, S]
+ * buffer, view-major (all first views, then all second views). Shared by the loader's worker threads and its
+ * synchronous mode, and by the cached (PixelStore) and streamed loaders, so all produce the same numbers for
+ * the same image and augmentation key.
  */
 import { type AugmentConfig, augmentInto, augmentKey, type Normalization } from "./augment.js";
+import type { RgbImage } from "./decode.js";
 import type { PixelStore } from "./store.js";
 
 export interface BatchSpec {
@@ -14,20 +16,32 @@ export interface BatchSpec {
   norm: Normalization;
 }
 
+/**
+ * Augment `image(k)` for k < keys.length, each view's randomness drawn from (seed, epoch, keys[k], view):
+ * the key is where the sample sits in the run (a store index, or a position in the epoch's stream).
+ */
+export function augmentImages(
+  image: (k: number) => RgbImage,
+  keys: readonly number[],
+  spec: BatchSpec,
+  epoch: number,
+): Float32Array {
+  const b = keys.length;
+  const out = new Float32Array(spec.views * b * 3 * spec.size * spec.size);
+  for (let v = 0; v < spec.views; v++) {
+    for (let k = 0; k < b; k++) {
+      const key = augmentKey(spec.seed, epoch, keys[k] as number, v);
+      augmentInto(image(k), spec.size, spec.augment, spec.norm, key, out, v * b + k);
+    }
+  }
+  return out;
+}
+
 export function augmentBatch(
   store: PixelStore,
   spec: BatchSpec,
   epoch: number,
   indices: readonly number[],
 ): Float32Array {
-  const b = indices.length;
-  const out = new Float32Array(spec.views * b * 3 * spec.size * spec.size);
-  for (let v = 0; v < spec.views; v++) {
-    for (let k = 0; k < b; k++) {
-      const index = indices[k] as number;
-      const key = augmentKey(spec.seed, epoch, index, v);
-      augmentInto(store.get(index), spec.size, spec.augment, spec.norm, key, out, v * b + k);
-    }
-  }
-  return out;
+  return augmentImages((k) => store.get(indices[k] as number), indices, spec, epoch);
 }

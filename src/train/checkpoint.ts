@@ -44,6 +44,7 @@ import {
   systemErrorReason,
   writeNewFile,
 } from "../util/fs.js";
+import type { LoaderRecord } from "./data.js";
 import type { DataFingerprint } from "./data-fingerprint.js";
 
 export const STATE_FILE = "state.json";
@@ -83,6 +84,8 @@ export interface TrainState {
   setupSeconds?: number;
   /** The training data as it was when the run started: absolute path and fingerprint. */
   data?: DataFingerprint;
+  /** How the run reads its data (cached or streamed) and where its next batch starts (train/data.ts). */
+  loader?: LoaderRecord;
 }
 
 /** A checkpoint found in a run folder. */

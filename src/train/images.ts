@@ -2,14 +2,12 @@
  * The image-only family: an encoder (backbone + projection head) trained on images alone with an image
  * method's loss (simclr, moco, supcon, triplet), two augmented views per sample. Builds the trainee the
  * loop drives: the encoder (the checkpoint's or fresh), the method's extra state (MoCo's key encoder and
- * queue), the data decoded once, class ids for labelled methods, and the compiled step.
+ * queue), the data (cached or streamed), class ids for labelled methods, and the compiled step.
  *
  *   RUN/model.safetensors, RUN/juxta.json   the encoder (architecture "image-encoder", class list if labelled)
  *   RUN/moco.safetensors                    MoCo only: key encoder (key.*) and queue, metadata { step }
  */
 import { join } from "node:path";
-import { Loader } from "../data/loader.js";
-import type { Sample } from "../data/types.js";
 import type { SessionOptions, Tensor } from "../engine/index.js";
 import { AUGMENT_PRESETS, type AugmentConfig } from "../image/augment.js";
 import {
@@ -22,9 +20,9 @@ import { imageEncoderFiles, loadImageEncoder, MODEL_FILE } from "../models/saved
 import type { Parameter } from "../nn/module.js";
 import { type StepResult, TrainStep } from "../nn/train-step.js";
 import { formatLocation, UserError } from "../util/errors.js";
+import { type DataSummary, openTrainingData } from "./data.js";
 import type { ImageMethod, ImageMethodSettings, MethodAugment, MethodExtras } from "./methods/index.js";
 import { type ImageSettings, methodSettings } from "./options.js";
-import { loadTrainingSet } from "./run.js";
 import { snapshotBuffers, type Trainee, type TraineeContext } from "./trainee.js";
 
 const CROP_ONLY: AugmentConfig = { ...AUGMENT_PRESETS.none, crop: AUGMENT_PRESETS.simclr.crop };
@@ -121,21 +119,21 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
   const size = cfg.backbone.imageSize;
   const settings = methodSettings(method, o);
 
-  // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
-  const { store, samples, log } = await loadTrainingSet(o.data, {
+  // Data: rows → samples (bad ones skipped and counted), decoded once into the cache or streamed.
+  const data = await openTrainingData(o.data, {
+    ...ctx.data,
     dataset: ctx.dataset,
     strict: ctx.strict,
     size,
+    seed: o.seed,
     stream: ctx.stream,
   });
-  const classes = method.labelled ? classList(samples, o.data, method.name) : undefined;
+  const classes = method.labelled ? classList(data.summary, o.data, method.name) : undefined;
   const classIndex = new Map(classes?.map((c, i) => [c, i]));
 
   const augment = settings.augment as MethodAugment;
-  const loader = new Loader(store, samples, {
+  const loader = data.loader({
     batchSize: o.batch,
-    size,
-    seed: o.seed,
     views: 2,
     augment: augment === "crop" ? CROP_ONLY : augment,
     workers: ctx.workers,
@@ -204,19 +202,22 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
       };
     },
     progress: { label: method.name, unit: "images", perTick: 2 * o.batch },
-    skipped: log.total,
+    get skipped() {
+      return data.log.total;
+    },
+    data: data.record,
     classes,
   };
 }
 
 /** Sorted distinct labels; every sample must have one. */
-function classList(samples: readonly Sample[], data: string, method: string): string[] {
-  const missing = samples.find((s) => s.label === undefined || s.label === "");
-  if (missing)
+function classList(summary: DataSummary, data: string, method: string): string[] {
+  const missing = summary.unlabelled.first;
+  if (summary.unlabelled.count > 0)
     throw new UserError(
-      `${formatLocation(missing.origin) || data}: no label; ${method} trains on labelled images (field 'label')`,
+      `${(missing && formatLocation(missing)) || data}: no label; ${method} trains on labelled images (field 'label')`,
     );
-  const classes = [...new Set(samples.map((s) => s.label as string))].sort();
+  const classes = [...summary.labels].sort();
   if (classes.length < 2)
     throw new UserError(`${data}: ${method} needs at least two classes, found ${classes.length}`);
   return classes;

@@ -28,6 +28,7 @@ import {
   showModel,
   type TrainState,
 } from "./checkpoint.js";
+import { dataPosition } from "./data.js";
 import { checkData, type DataFingerprint, fingerprintData } from "./data-fingerprint.js";
 import { startImages } from "./images.js";
 import { IMAGE_METHODS, type ImageMethodName, type MethodName, methodRecord } from "./methods/index.js";
@@ -124,6 +125,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     strict: opts.strict,
     workers: opts.workers,
     session: opts.session,
+    data: dataChoice(opts, prior),
   };
   const trainee: Trainee =
     method.family === "pairs"
@@ -156,6 +158,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       elapsedSeconds: 0,
       options: Object.fromEntries(runKeys(method).map((k) => [k, recorded[k]])),
       data: dataFingerprint(o.data),
+      loader: { ...trainee.data },
     };
   }
   const metricsPath = join(dir, "metrics.jsonl");
@@ -171,11 +174,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // Never a checkpoint of non-finite weights or moments: the previous one stays current.
     const bad = firstNonFinite(step.params, opt);
     if (bad) throw diverged(`${bad} is not finite`, state.step, kept, o.lr);
+    state.loader = { ...trainee.data, position: dataPosition(state.step, loader) };
     const files = { ...trainee.files(state.step), [OPTIMIZER_FILE]: optimizerFile(opt) };
     kept = { step: state.step, folder: saveCheckpoint(dir, state, files) };
   };
   const startStep = state.step;
-  const startEpoch = Math.floor(startStep / loader.stepsPerEpoch);
+  const start = startPosition(state, loader);
   if (found && startStep > 0)
     say(`resuming at step ${startStep} of ${state.totalSteps} from the checkpoint in ${found.folder}`);
   const collapse = method.name === "clip" ? new CollapseWatch(o.batch) : undefined;
@@ -203,7 +207,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   try {
     if (clock.evaluateAtStart) await evaluate();
-    for await (const batch of loader.batches(startEpoch, startStep % loader.stepsPerEpoch)) {
+    for await (const batch of loader.batches(start.epoch, start.sample / loader.batchSize)) {
       const r = await step.run(batch, state.step);
       if (!Number.isFinite(r.loss)) throw diverged(`the loss became ${r.loss}`, state.step, kept, o.lr);
       const lr = warmupCosine(state.step, { lr: o.lr, warmup: state.warmupSteps, total: state.totalSteps });
@@ -258,6 +262,38 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     evalSeconds: clock.evalSeconds,
     ...(clock.interrupted ? { interrupted: clock.interrupted } : {}),
   };
+}
+
+/**
+ * How this invocation reads the data: a new run as its options say; a resume as the run recorded (runs
+ * from before streaming recorded nothing: the pixel cache), refusing options that would change it.
+ */
+function dataChoice(opts: TrainOptions, prior: TrainState | undefined): TraineeContext<unknown>["data"] {
+  if (!prior) return { mode: opts.dataMode, shuffleBuffer: opts.shuffleBuffer };
+  const recorded = prior.loader ?? { mode: "cache", samples: Number.NaN };
+  if (opts.dataMode !== undefined && opts.dataMode !== "auto" && opts.dataMode !== recorded.mode)
+    throw new OptionError(
+      `{resume}: {dataMode} ${opts.dataMode} differs from the run's ${recorded.mode}; a resumed run reads its data as it did`,
+    );
+  if (opts.shuffleBuffer !== undefined && opts.shuffleBuffer !== recorded.shuffleBuffer)
+    throw new OptionError(
+      `{resume}: {shuffleBuffer} ${opts.shuffleBuffer} differs from the run's ${recorded.shuffleBuffer ?? "(none: it reads from the pixel cache)"}; a resumed run keeps it`,
+    );
+  return { recorded };
+}
+
+/**
+ * Where the loader starts: the position the checkpoint recorded (the epoch and the next batch's first sample
+ * in it), which must be the one its step implies; runs from before positions were recorded, from the step.
+ */
+function startPosition(state: TrainState, loader: Trainee["loader"]): { epoch: number; sample: number } {
+  const implied = dataPosition(state.step, loader);
+  const recorded = state.loader?.position;
+  if (recorded && (recorded.epoch !== implied.epoch || recorded.sample !== implied.sample))
+    throw new OptionError(
+      `{resume}: the checkpoint says the data stands at epoch ${recorded.epoch + 1}, sample ${recorded.sample}, but step ${state.step} of ${loader.stepsPerEpoch}-step epochs is at epoch ${implied.epoch + 1}, sample ${implied.sample}; state.json was edited or the data changed`,
+    );
+  return implied;
 }
 
 /** The data's fingerprint, or none for data that is not one file or folder (a shard pattern). */

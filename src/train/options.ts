@@ -15,6 +15,7 @@ import type { PresetName } from "../models/presets.js";
 import { OptionError } from "../util/errors.js";
 import type { ProgressStream } from "../util/progress.js";
 import type { TrainState } from "./checkpoint.js";
+import type { DataMode } from "./data.js";
 import type {
   ImageMethod,
   ImageMethodName,
@@ -58,6 +59,15 @@ export interface CommonTrainOptions {
   maxGradNorm?: number;
   strict?: boolean;
   dataset?: DatasetOptions;
+  /**
+   * How the training images are read (default "auto"): "cache" decodes every image once into memory before
+   * the first step, "stream" decodes them batch by batch in the loader's workers from a stream of the data
+   * (memory does not grow with it), "auto" streams when the cache would exceed DATA_DEFAULTS.cacheLimitBytes.
+   * A resumed run keeps its own.
+   */
+  dataMode?: DataMode;
+  /** Streamed: samples the shuffle buffer holds (default DATA_DEFAULTS.shuffleBuffer); a resume keeps it. */
+  shuffleBuffer?: number;
   workers?: number;
   /** ONNX Runtime options of the training step (threads). */
   session?: SessionOptions;

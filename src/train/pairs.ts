@@ -1,11 +1,10 @@
 /**
  * The image-text family: a CLIP model trained on captioned images with a pair method's loss (clip,
  * siglip). Builds the trainee the loop drives: the model (the checkpoint's, pretrained weights, or fresh),
- * the tokenizer (the model's, a given one, or BPE trained on the captions), the data decoded once, the
+ * the tokenizer (the model's, a given one, or BPE trained on the captions), the data (cached or streamed), the
  * compiled step, and the held-out evaluation.
  */
 import { join } from "node:path";
-import { Loader } from "../data/loader.js";
 import type { SessionOptions, Tensor } from "../engine/index.js";
 import { evaluateClip, evalValues, loadHeldOutSet } from "../eval/clip.js";
 import { CLIP } from "../models/clip.js";
@@ -26,9 +25,9 @@ import { loadInit, lockedParams } from "../pretrained/init.js";
 import type { TextTokenizer } from "../text/formats.js";
 import { loadTokenizer, trainBpe } from "../text/index.js";
 import { OptionError, UserError } from "../util/errors.js";
+import { type DataSummary, openTrainingData } from "./data.js";
 import type { PairMethod } from "./methods/index.js";
 import type { PairSettings } from "./options.js";
-import { loadTrainingSet } from "./run.js";
 import { snapshotBuffers, type Trainee, type TraineeContext } from "./trainee.js";
 
 export interface PairStepOptions {
@@ -137,17 +136,19 @@ export async function startPairs(
     ? await loadHeldOutSet(extras.evalData, { dataset: ctx.dataset, strict: ctx.strict, stream: ctx.stream })
     : undefined;
 
-  // Data: rows → samples (bad ones skipped and counted) → decoded pixels, once.
-  const { store, samples, log } = await loadTrainingSet(o.data, {
+  // Data: rows → samples (bad ones skipped and counted), decoded once into the cache or streamed.
+  const data = await openTrainingData(o.data, {
+    ...ctx.data,
     dataset: ctx.dataset,
     strict: ctx.strict,
     size,
+    seed: o.seed,
     stream: ctx.stream,
   });
-  const captioned = samples.filter((s) => s.text);
-  if (captioned.length < samples.length)
+  const { summary } = data;
+  if (summary.uncaptioned.count > 0)
     throw new UserError(
-      `${o.data}: ${samples.length - captioned.length} samples have no caption; ${method.name} trains on image-text pairs`,
+      `${o.data}: ${summary.uncaptioned.count} samples have no caption; ${method.name} trains on image-text pairs`,
     );
 
   // Tokenizer: the start model's, a given one, or one trained on these captions.
@@ -155,14 +156,15 @@ export async function startPairs(
   if (start.tokenizer) tokenizer = start.tokenizer;
   else if (extras.tokenizer) tokenizer = loadTokenizer(extras.tokenizer);
   else {
-    const texts = samples.flatMap((s) => s.captions ?? [s.text as string]);
-    say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${texts.length} captions`);
+    const texts = summary.captions;
+    const of = summary.allCaptions ? "" : ` (a seeded sample of the streamed data's captions)`;
+    say(`training a ${cfg.text.vocabSize}-token BPE tokenizer on ${texts.length} captions${of}`);
     tokenizer = trainBpe(texts, { vocabSize: cfg.text.vocabSize });
   }
   checkTokenizer(tokenizer, cfg, extras.tokenizer ?? join(dir, "tokenizer.json"));
   const ctxLength = cfg.text.contextLength;
   // SigLIP's bidirectional text tower pools the last position: it always runs the whole context.
-  const textLength = model.text.trimsPadding ? captionPositions(tokenizer, captioned, ctxLength) : ctxLength;
+  const textLength = model.text.trimsPadding ? captionPositions(tokenizer, summary, ctxLength) : ctxLength;
   if (textLength < ctxLength)
     say(
       `captions here need at most ${textLength} of ${ctxLength} token positions: the text tower runs on ${textLength}`,
@@ -170,10 +172,8 @@ export async function startPairs(
 
   // With accumulation a step takes accumFreq micro-batches of `batch` pairs; runs from before it had none.
   const accum = o.accumFreq ?? 1;
-  const loader = new Loader(store, samples, {
+  const loader = data.loader({
     batchSize: o.batch * accum,
-    size,
-    seed: o.seed,
     augment: o.augment ?? "clip",
     mean: preprocess.mean,
     std: preprocess.std,
@@ -229,7 +229,10 @@ export async function startPairs(
     snapshot: () => snapshotBuffers(buffers),
     progress: { label: "train", unit: "pairs", perTick: o.batch * accum },
     evaluate,
-    skipped: log.total,
+    get skipped() {
+      return data.log.total;
+    },
+    data: data.record,
   };
 }
 
@@ -237,15 +240,13 @@ export async function startPairs(
  * Token positions the text tower needs for these captions: the longest encoding (start and end tokens
  * included, at most the context), rounded up to a multiple of 8. Positions after a caption's end-of-text
  * token never reach CLIP's loss (causal tower, pooled there), so dropping the ones no caption uses is exact.
+ * Streamed data keeps only a sample of its captions: the others are bounded by the longest caption's UTF-8
+ * bytes (each token of a byte-level BPE, CLIP's and the trained one, covers at least one byte).
  */
-function captionPositions(
-  tokenizer: TextTokenizer,
-  samples: readonly { text?: string; captions?: string[] }[],
-  ctx: number,
-): number {
+function captionPositions(tokenizer: TextTokenizer, summary: DataSummary, ctx: number): number {
   let longest = 1;
-  for (const s of samples)
-    for (const text of s.captions ?? [s.text as string])
-      longest = Math.max(longest, Math.min(ctx, tokenizer.encode(text).length + 2));
+  for (const text of summary.captions)
+    longest = Math.max(longest, Math.min(ctx, tokenizer.encode(text).length + 2));
+  if (!summary.allCaptions) longest = Math.max(longest, Math.min(ctx, summary.longestCaptionBytes + 2));
   return Math.min(ctx, Math.ceil(longest / 8) * 8);
 }

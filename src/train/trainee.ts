@@ -3,7 +3,7 @@
  * The image-text family (train/pairs.ts) and the image-only family (train/images.ts) each build one from a
  * method record; the loop does everything else (schedule, budget, checkpoints, metrics, progress).
  */
-import type { Batch, Loader } from "../data/loader.js";
+import type { Batch, TrainingLoader } from "../data/loader.js";
 import type { DatasetOptions } from "../data/options.js";
 import type { SessionOptions } from "../engine/index.js";
 import type { Buffer, Parameter } from "../nn/module.js";
@@ -11,10 +11,13 @@ import type { StepResult } from "../nn/train-step.js";
 import type { FileData } from "../util/fs.js";
 import type { ProgressStream } from "../util/progress.js";
 import type { TrainState } from "./checkpoint.js";
+import type { DataMode, LoaderRecord } from "./data.js";
 import type { SetupTimer } from "./run.js";
 
 export interface Trainee {
-  loader: Loader;
+  loader: TrainingLoader;
+  /** How the loader reads the data (state.json's `loader`, which a resume follows). */
+  data: LoaderRecord;
   /** The compiled step on a loader batch; `params` are the trained parameters, aligned with its gradients. */
   step: {
     params: Parameter[];
@@ -57,6 +60,8 @@ export interface TraineeContext<O> {
   strict?: boolean;
   workers?: number;
   session?: SessionOptions;
+  /** How to read the data: the options' mode and shuffle buffer, or a resumed run's record. */
+  data: { mode?: DataMode; shuffleBuffer?: number; recorded?: LoaderRecord };
 }
 
 /** Remember the buffers' values (BatchNorm statistics); the result puts them back. */

@@ -6,6 +6,7 @@
 import { IMAGE_ENCODER_PRESETS } from "../../models/image-encoder.js";
 import { PRESETS } from "../../models/presets.js";
 import { readState } from "../../train/checkpoint.js";
+import { DATA_DEFAULTS, DATA_MODES } from "../../train/data.js";
 import { train as trainRun } from "../../train/loop.js";
 import { IMAGE_METHODS, METHOD_NAMES, METHODS, type MethodName } from "../../train/methods/index.js";
 import type { ImageMethodOptions } from "../../train/options.js";
@@ -168,6 +169,24 @@ export const train = defineCommand({
       ],
     },
     strict: { type: "boolean", help: "stop at the first bad input instead of skipping it" },
+    "data-mode": {
+      type: "choice",
+      choices: DATA_MODES,
+      defaultHelp: DATA_DEFAULTS.mode,
+      help: [
+        "cache: decode every image into memory once, before the first step;",
+        "stream: decode batch by batch in the loader's workers (memory does not grow",
+        "with the data); auto: stream when the cache's estimate exceeds",
+        `${Math.round(DATA_DEFAULTS.cacheLimitBytes / 2 ** 20)} MiB. A resumed run keeps its own`,
+      ],
+    },
+    "shuffle-buffer": {
+      type: "integer",
+      arg: "N",
+      min: 1,
+      defaultHelp: String(DATA_DEFAULTS.shuffleBuffer),
+      help: "streamed: samples held for shuffling (the shards are also shuffled per epoch)",
+    },
     "image-field": DATASET_OPTIONS["image-field"],
     "label-field": {
       type: "string",
@@ -292,6 +311,8 @@ export const train = defineCommand({
       resume: v.resume,
       acceptChangedData: v["accept-changed-data"],
       strict: v.strict,
+      dataMode: v["data-mode"],
+      shuffleBuffer: v["shuffle-buffer"],
       tokenizer: v.tokenizer,
       init: v.init,
       lockImage: v["lock-image"],
