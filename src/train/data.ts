@@ -77,7 +77,6 @@ class Summarizer {
   };
   private seen = 0;
   private readonly rng: Rng;
-  private readonly encoder = new TextEncoder();
 
   constructor(
     seed: number,
@@ -98,7 +97,7 @@ class Summarizer {
       s.unlabelled.first ??= sample.origin;
     } else s.labels.add(sample.label);
     for (const text of sample.captions ?? (sample.text ? [sample.text] : [])) {
-      s.longestCaptionBytes = Math.max(s.longestCaptionBytes, this.encoder.encode(text).length);
+      s.longestCaptionBytes = Math.max(s.longestCaptionBytes, Buffer.byteLength(text, "utf8"));
       // Reservoir sampling (Algorithm R): every caption equally likely to be kept, in bounded memory.
       const i = this.seen++;
       if (i < this.keep) s.captions.push(text);

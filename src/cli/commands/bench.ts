@@ -3,6 +3,7 @@ import { benchEmbed, type EmbedBenchOptions } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
 import { benchMethods, type MethodsBenchOptions } from "../../bench/methods.js";
 import { benchQ8KernelsSuite } from "../../bench/q8-kernels.js";
+import { benchScale, parseSize } from "../../bench/scale.js";
 import { benchSearch } from "../../bench/search.js";
 import { benchServe } from "../../bench/serve.js";
 import { benchTrain, type TrainBenchOptions } from "../../bench/train.js";
@@ -66,6 +67,20 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
         data_pairs_per_s: Math.round(r.pairsPerSec),
       };
     },
+  },
+  scale: {
+    about: [
+      "peak RSS of juxta embed and of a training epoch (streamed; cached up to 100k images) over",
+      "generated shards of --sizes images (default 10k; e.g. 10k,100k,1m), each a child process, then",
+      "streamed vs cached training on the emoji set; --batch (128), --data-dir DIR keeps the data",
+    ],
+    run: (v) =>
+      benchScale({
+        sizes: (v.sizes ?? "10k").split(",").map(parseSize),
+        dir: v["data-dir"],
+        batch: count(v, "batch", 128, 2),
+        log: (line) => console.error(`bench scale: ${line}`),
+      }),
   },
   search: {
     about: ["exact top-10 search latency over 100k 256-d vectors"],
@@ -135,6 +150,12 @@ const OPTIONS = {
   batch: { type: "integer", arg: "N", min: 1, defaultHelp: "per suite, above", help: "batch size" },
   steps: { type: "integer", arg: "N", min: 1, defaultHelp: "per suite, above", help: "timed steps" },
   "no-peer": { type: "boolean", help: "skip the PyTorch peer (train, embed)" },
+  sizes: { type: "string", arg: "LIST", help: "scale: data set sizes, e.g. 10k,100k,1m (default 10k)" },
+  "data-dir": {
+    type: "string",
+    arg: "DIR",
+    help: "scale: where the generated shards, model and emoji set are kept (default /tmp/juxta-scale-bench)",
+  },
   json: { type: "boolean", help: "one JSON line per suite" },
 } as const satisfies OptionSpecs;
 
