@@ -71,8 +71,11 @@ export class CLIP extends Module {
     this.logit_bias = undefined;
   }
 
-  encodeImage(images: Tensor, normalize = false): Tensor {
-    const e = this.visual.forward(images);
+  /** `keep`: patch dropout's kept tokens (training a ViT tower only; see VisionTransformer.forward). */
+  encodeImage(images: Tensor, normalize = false, keep?: Tensor): Tensor {
+    if (keep && !(this.visual instanceof VisionTransformer))
+      throw new Error("patch dropout needs a ViT image tower (OpenAI/OpenCLIP layout)");
+    const e = keep ? (this.visual as VisionTransformer).forward(images, keep) : this.visual.forward(images);
     return normalize ? l2Normalize(e) : e;
   }
 

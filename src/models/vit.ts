@@ -49,13 +49,25 @@ export class VisionTransformer extends Module {
     return (this.cfg.imageSize / this.cfg.patchSize) ** 2 + 1;
   }
 
-  /** [B, 3, S, S] normalized pixels → [B, embed] (not normalized). */
-  forward(images: Tensor): Tensor {
+  /**
+   * [B, 3, S, S] normalized pixels → [B, embed] (not normalized). `keep` (training with patch dropout only,
+   * models/patch-dropout.ts): int32 row indices into the [B × tokens] token rows, the class token and the
+   * same number of patches for each image; the blocks then run on those tokens alone.
+   */
+  forward(images: Tensor, keep?: Tensor): Tensor {
     const { width } = this.cfg;
     const b = images.shape[0] as Dim;
     const x = embedPatches(images, this.conv1, this.cfg.imageSize);
     const cls = this.class_embedding.value.reshape([1, 1, width]).expand([b, 1, width]);
-    const h = concat([cls, x], 1).add(this.positional_embedding.value);
+    let h = concat([cls, x], 1).add(this.positional_embedding.value);
+    if (keep) {
+      if (typeof b !== "number") throw new Error("vit: patch dropout needs a fixed batch size");
+      const kept = (keep.shape[0] as number) / b;
+      h = h
+        .reshape([b * this.tokens, width])
+        .gather(keep)
+        .reshape([b, kept, width]);
+    }
     const classToken = (t: Tensor) => t.slice(1, 0, 1).squeeze(1);
     const pooled = this.transformer.forward(this.ln_pre.forward(h), classToken);
     return this.ln_post.forward(pooled).matmul(this.proj.value);

@@ -100,6 +100,11 @@ export interface ClipTrainOptions extends CommonTrainOptions {
   accumFreq?: number;
   /** The training images' augmentation (default "clip": OpenCLIP's crop of 90-100 % of the image). */
   augment?: AugmentPreset | AugmentConfig;
+  /**
+   * Patch dropout (FLIP, open_clip's patch_dropout): the share of a ViT image tower's patch tokens left
+   * out of each training image, chosen anew every step (default 0; inference always sees every patch).
+   */
+  patchDropout?: number;
 }
 
 /** An image-only encoder (methods simclr, moco, supcon, triplet). */
@@ -137,6 +142,7 @@ export interface PairSettings extends CommonSettings {
   lockText: boolean;
   accumFreq: number;
   augment: AugmentPreset | AugmentConfig;
+  patchDropout: number;
 }
 
 export interface ImageSettings extends CommonSettings, ImageMethodSettings {
@@ -158,7 +164,15 @@ const COMMON_KEYS = [
   "seed",
   "maxGradNorm",
 ] as const;
-const PAIR_KEYS = ["config", "init", "lockImage", "lockText", "accumFreq", "augment"] as const;
+const PAIR_KEYS = [
+  "config",
+  "init",
+  "lockImage",
+  "lockText",
+  "accumFreq",
+  "augment",
+  "patchDropout",
+] as const;
 /** Options only image-text training reads (beyond its settings; image methods read augment too). */
 const PAIR_ONLY = [
   ...PAIR_KEYS.filter((k) => k !== "augment"),
@@ -220,10 +234,10 @@ export function resolveSettings(
   checkApplicable(method, given);
   if (prior) {
     // Runs from before SigLIP existed recorded no method, runs from before accumulation no accumFreq, and
-    // runs from before CLIP's augmentation was an option none (they used "clip").
+    // runs from before CLIP's augmentation and patch dropout were options neither ("clip", none).
     const saved = {
       method: "clip",
-      ...(method.family === "pairs" ? { accumFreq: 1, augment: "clip" } : {}),
+      ...(method.family === "pairs" ? { accumFreq: 1, augment: "clip", patchDropout: 0 } : {}),
       ...prior.options,
     } as Record<string, unknown>;
     for (const k of runKeys(method)) {
@@ -272,10 +286,18 @@ export function resolveSettings(
       throw new OptionError(
         `{accumFreq} must be a whole number of micro-batches (1 or more), got ${accumFreq}`,
       );
+    const patchDropout = o.patchDropout ?? 0;
+    if (!(patchDropout >= 0 && patchDropout < 1))
+      throw new OptionError(
+        `{patchDropout} is the share of patches left out, in [0, 1); got ${patchDropout}`,
+      );
+    if (patchDropout > 0 && accumFreq > 1)
+      throw new OptionError(`{patchDropout} does not combine with {accumFreq} yet; use one of them`);
     return {
       ...common,
       method: method.name,
       preset: o.config ? "custom" : o.init ? "init" : common.preset,
+      patchDropout,
       config: o.config,
       init: o.init,
       lockImage: o.lockImage ?? false,

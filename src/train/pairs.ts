@@ -6,8 +6,10 @@
  */
 import { join } from "node:path";
 import type { SessionOptions, Tensor } from "../engine/index.js";
+import { streamKey } from "../engine/random.js";
 import { evaluateClip, evalValues, loadHeldOutSet } from "../eval/clip.js";
 import { CLIP } from "../models/clip.js";
+import { patchesKept, patchKeepIndices } from "../models/patch-dropout.js";
 import { type PresetName, presetConfig } from "../models/presets.js";
 import {
   checkTokenizer,
@@ -40,6 +42,11 @@ export interface PairStepOptions {
   textLength?: number;
   trainable?: (p: Parameter) => boolean;
   session?: SessionOptions;
+  /**
+   * Patch dropout's share (ViT image towers): the step then takes `keep`, the token rows each image keeps
+   * (patchKeepIndices for this batch size, the tower's patch count and this share).
+   */
+  patchDropout?: number;
 }
 
 /** The step's data inputs for `b` pairs. */
@@ -51,13 +58,32 @@ function pairInputs(model: CLIP, b: number, textLength: number) {
   };
 }
 
+/** The patch tokens of `model`'s ViT image tower; patch dropout on any other tower is a UserError. */
+export function vitPatches(model: CLIP): number {
+  const v = model.cfg.vision;
+  if (v.type !== "vit")
+    throw new UserError(`patch dropout needs a ViT image tower; this model's is ${v.type ?? "a ResNet"}`);
+  return (v.imageSize / v.patchSize) ** 2;
+}
+
 /** A pair method's compiled step for `model`: both towers, the loss, its gradients and metrics. */
 export function createPairStep(method: PairMethod, model: CLIP, opts: PairStepOptions): Promise<TrainStep> {
+  const p = opts.patchDropout ?? 0;
+  const inputs: Record<string, { shape: number[]; dtype?: "int32" }> = pairInputs(
+    model,
+    opts.batch,
+    opts.textLength ?? model.cfg.text.contextLength,
+  );
+  if (p > 0) inputs.keep = { shape: [opts.batch * (patchesKept(vitPatches(model), p) + 1)], dtype: "int32" };
   return TrainStep.create({
     model,
-    inputs: pairInputs(model, opts.batch, opts.textLength ?? model.cfg.text.contextLength),
-    loss: ({ images, tokens }) =>
-      method.loss(model, model.encodeImage(images as Tensor), model.encodeText(tokens as Tensor)),
+    inputs,
+    loss: ({ images, tokens, keep }) =>
+      method.loss(
+        model,
+        model.encodeImage(images as Tensor, false, keep),
+        model.encodeText(tokens as Tensor),
+      ),
     trainable: opts.trainable,
     session: opts.session,
   });
@@ -202,10 +228,26 @@ export async function startPairs(
       );
   } else {
     ctx.setup.say("compiling the training step (forward, loss and backward as one ONNX model)");
-    const step = await createPairStep(method, model, stepOptions);
+    const p = o.patchDropout ?? 0;
+    const step = await createPairStep(method, model, { ...stepOptions, patchDropout: p });
     compiled = step;
+    const patches = p > 0 ? vitPatches(model) : 0;
+    if (p > 0)
+      say(
+        `patch dropout ${p}: each training image keeps ${patchesKept(patches, p)} of its ${patches} patches`,
+      );
     run = (batch, index) =>
-      step.run({ images: batch.pixels, tokens: tokenizer.encodeBatch(batch.texts, textLength) }, index);
+      step.run(
+        {
+          images: batch.pixels,
+          tokens: tokenizer.encodeBatch(batch.texts, textLength),
+          // The patches kept depend on the step alone, so a resumed run keeps the same ones.
+          ...(p > 0
+            ? { keep: patchKeepIndices(o.batch, patches, p, streamKey(o.seed, "patch-dropout", index)) }
+            : {}),
+        },
+        index,
+      );
   }
 
   let evaluate: Trainee["evaluate"];

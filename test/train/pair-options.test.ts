@@ -52,3 +52,16 @@ test("CLIP's augmentation: the method's default, a preset or config by name, rec
     /augment "clip-strong" differs from the run's "clip"/,
   );
 });
+
+test("patch dropout: a share in [0, 1), recorded (0 by default and for older runs), not with accumulation", () => {
+  assert.equal(resolveSettings(clip, base, undefined).patchDropout, 0);
+  assert.equal(resolveSettings(clip, { ...base, patchDropout: 0.5 }, undefined).patchDropout, 0.5);
+  assert.throws(() => resolveSettings(clip, { ...base, patchDropout: 1 }, undefined), /in \[0, 1\); got 1/);
+  assert.throws(
+    () => resolveSettings(clip, { ...base, patchDropout: 0.5, accumFreq: 2 }, undefined),
+    /patchDropout does not combine with accumFreq/,
+  );
+  const { patchDropout: _, ...old } = resolveSettings(clip, base, undefined);
+  const prior = { step: 1, totalSteps: 10, options: old } as unknown as TrainState;
+  assert.equal(resolveSettings(clip, { out: "runs/x", resume: true }, prior).patchDropout, 0);
+});

@@ -217,6 +217,17 @@ export const train = defineCommand({
         "recomputed per micro-batch; exact)",
       ],
     },
+    "patch-dropout": {
+      type: "number",
+      arg: "P",
+      min: 0,
+      max: 0.99,
+      defaultHelp: "0",
+      help: [
+        "share of a ViT image tower's patches left out of each training image (FLIP,",
+        "open_clip's patch_dropout; cheaper steps); inference sees every patch",
+      ],
+    },
     "eval-data": {
       type: "string",
       arg: "FILE",
@@ -318,6 +329,7 @@ export const train = defineCommand({
       lockImage: v["lock-image"],
       lockText: v["lock-text"],
       accumFreq: v["accum-freq"],
+      patchDropout: v["patch-dropout"],
       evalData: v["eval-data"],
       evalEvery: v["eval-every"],
       temperature: v.temperature,
