@@ -15,8 +15,11 @@ import { projectRoot, sharedDir } from "../util/paths.js";
 
 const PYTHON = "/usr/bin/python3";
 export const PEER_SCRIPT = join(sharedDir, "bench", "peer", "clip_torch.py");
-/** PyTorch's dynamic int8 (quantize_dynamic) of the same towers: the project's own addition to the peer. */
-export const PEER_INT8_SCRIPT = join(projectRoot, "src", "bench", "peer_int8.py");
+/**
+ * The peer's towers in the modes its script lacks (PyTorch's dynamic int8, b32 shapes, given token ids): the
+ * project's own addition to the peer.
+ */
+export const PEER_EMBED_SCRIPT = join(projectRoot, "src", "bench", "peer_embed.py");
 
 export interface PeerResult {
   [key: string]: unknown;

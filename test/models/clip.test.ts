@@ -90,10 +90,13 @@ describe("ClipEncoders", () => {
     const trimmed = await ClipEncoders.create(model, { towers: ["text"], chunk: 4 });
     const want = await full.encodeTexts(ids);
     const got = await trimmed.encodeTexts(ids);
+    // Bitwise: positions after the end token never reach the pooled row (causal mask), and a row's float32
+    // arithmetic does not depend on how many positions or rows run beside it.
     const d = cfg.embedDim;
     for (let r = 0; r < lengths.length; r++)
-      assert.ok(
-        relativeError(got.subarray(r * d, (r + 1) * d), want.subarray(r * d, (r + 1) * d)) < 1e-5,
+      assert.deepEqual(
+        got.subarray(r * d, (r + 1) * d),
+        want.subarray(r * d, (r + 1) * d),
         `row ${r} (${lengths[r]} tokens)`,
       );
     // Shortest first in chunks of 4: lengths ≤ 5, ≤ 12, ≤ 32 → graphs for 8, 16 and 32 tokens.

@@ -43,13 +43,15 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
   },
   embed: {
     about: [
-      "images/s and texts/s through the inference graphs vs the PyTorch peer in the same run;",
-      "--preset, --batch (128), --no-peer",
+      "fp32 and q8 images/s and texts/s (full context, and the emoji test captions) through the",
+      "inference graphs vs the PyTorch peer (fp32, dynamic int8) in the same run; --preset, --batch",
+      "(128), --steps (6), --no-peer",
     ],
     run: (v) =>
       benchEmbed({
         preset: v.preset as EmbedBenchOptions["preset"],
         batch: count(v, "batch", 128, 1),
+        runs: count(v, "steps", 6, 2),
         peer: !v["no-peer"],
       }),
   },
@@ -100,8 +102,19 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
       }),
   },
   b32: {
-    about: ["ViT-B/32-sized embedding throughput (random weights), images and texts per second"],
-    run: async () => ({ suite: "b32", ...(await benchB32()) }),
+    about: [
+      "the embed suite at ViT-B/32's shapes (random weights): fp32 and q8 images/s and texts/s vs",
+      "the peer's towers at those shapes (fp32 and PyTorch's dynamic int8); --batch (32), --steps (4),",
+      "--no-peer",
+    ],
+    run: async (v) => ({
+      suite: "b32",
+      ...(await benchB32({
+        batch: count(v, "batch", 32, 1),
+        runs: count(v, "steps", 4, 2),
+        peer: !v["no-peer"],
+      })),
+    }),
   },
   int8: {
     about: [
@@ -186,7 +199,7 @@ export const bench = defineCommand({
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`# ${name}`);
-        for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(28)} ${v}`);
+        for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(32)} ${v}`);
       }
     }
   },
