@@ -9,11 +9,12 @@
  *   DynamicQuantizeLinear → MatMulInteger → Cast → Mul → Add chain, the form ONNX Runtime's own
  *   `quantize_dynamic` writes and transformers.js's `*_quantized.onnx` files hold (ONNX Runtime fuses it back
  *   into one kernel on the CPU).
- *   Packed self-attention (the contrib Attention kernel) becomes DynamicQuantizeMatMul for q/k/v and
- *   MultiHeadAttention where it is wide enough to gain ({@link QUANTIZED_ATTENTION_MIN_WIDTH}).
- *   What stays float32, measured with `juxta bench --suite int8` (docs/quantization.md): narrower
- *   Attention kernels, convolutions (ConvInteger ran at about half the speed of float32 Conv), embedding
- *   tables and norms.
+ *   Packed self-attention (the contrib Attention kernel) becomes QAttention: its q/k/v projection int8 the
+ *   same way, its input quantized by a DynamicQuantizeLinear. With contrib ops the erf GELU becomes its
+ *   tanh form (FastGelu), whose difference (under 1e-3) is far inside int8's rounding. Each of the two cut
+ *   the q8 towers' CPU time, measured in the whole towers (docs/quantization.md).
+ *   What stays float32: convolutions (ConvInteger ran at about half the speed of float32 Conv), the
+ *   attention's score and softmax products, embedding tables and norms.
  * - `fp16`: every float32 weight is stored as float16 and widened by a Cast at the start of the graph. The
  *   file is half the size; ONNX Runtime folds the Casts when it loads the graph, so it computes in float32
  *   at float32's speed (MLAS has no fast float16 kernels on x86 CPUs): the only change is the rounding of
@@ -42,17 +43,19 @@ export function quantizeWeights(model: OnnxModel, format: WeightFormat, opts: Qu
   if (format === "fp32") return;
   const weights = new Set(opts.weights);
   foldWeightLayout(model, weights);
-  if (format === "q8") quantizeProducts(model, weights, opts.contrib);
-  else halveWeights(model, weights);
+  if (format === "q8") {
+    quantizeProducts(model, weights, opts.contrib);
+    if (opts.contrib) approximateGelu(model);
+  } else halveWeights(model, weights);
   dropUnused(model);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * Fold Transpose and Reshape nodes that read a weight straight into new weights, so that the products see
- * their weight as an initializer (the patch embedding reshapes its conv weight, portable attention
- * transposes its in_proj).
+ * Fold Transpose, Reshape and Slice nodes that read a weight straight into new weights, so that the products
+ * see their weight as an initializer (the patch embedding reshapes its conv weight, portable attention
+ * transposes its in_proj, the image tower's last block slices it).
  */
 function foldWeightLayout(model: OnnxModel, weights: Set<string>): void {
   const inits = new Map(model.initializers.map((t) => [t.name, t]));
@@ -79,6 +82,7 @@ function foldLayout(node: OnnxNode, w: Init, inits: Map<string, Init>): Omit<Ini
     const [r, c] = w.dims as [number, number];
     return { dtype: "float32", dims: [c, r], data: transpose(w.data as Float32Array, r, c) };
   }
+  if (node.op === "Slice") return sliceOf(node, w, inits);
   if (node.op === "Reshape") {
     const shape = inits.get(node.inputs[1] as string);
     if (shape?.dtype !== "int64") return undefined;
@@ -89,6 +93,36 @@ function foldLayout(node: OnnxNode, w: Init, inits: Map<string, Init>): Omit<Ini
     return { dtype: "float32", dims: resolved, data: w.data };
   }
   return undefined;
+}
+
+/**
+ * A one-axis, unit-step Slice of a weight (the image tower's last block computes q for the class token only
+ * and slices the packed in_proj into its q and k/v parts).
+ */
+function sliceOf(node: OnnxNode, w: Init, inits: Map<string, Init>): Omit<Init, "name"> | undefined {
+  const ints = (i: number) => {
+    const t = inits.get(node.inputs[i] as string);
+    return t?.dtype === "int64" ? Array.from(t.data as BigInt64Array, Number) : undefined;
+  };
+  const [starts, ends] = [ints(1), ints(2)];
+  const axes = node.inputs[3] ? ints(3) : [0];
+  const steps = node.inputs[4] ? ints(4) : [1];
+  if (starts?.length !== 1 || ends?.length !== 1 || axes?.length !== 1 || steps?.[0] !== 1) return undefined;
+  const rank = w.dims.length;
+  const axis = (axes[0] as number) < 0 ? (axes[0] as number) + rank : (axes[0] as number);
+  const size = w.dims[axis] as number;
+  const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+  const [from, to] = [clamp(starts[0] as number), clamp(ends[0] as number)];
+  if (to <= from) return undefined;
+  const outer = w.dims.slice(0, axis).reduce((p, d) => p * d, 1);
+  const inner = w.dims.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const data = new Float32Array(outer * (to - from) * inner);
+  for (let o = 0; o < outer; o++)
+    data.set(
+      (w.data as Float32Array).subarray((o * size + from) * inner, (o * size + to) * inner),
+      o * (to - from) * inner,
+    );
+  return { dtype: "float32", dims: w.dims.map((d, i) => (i === axis ? to - from : d)), data };
 }
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -163,21 +197,13 @@ export function quantizeColumns(
   return { q, scale };
 }
 
-/**
- * The narrowest packed self-attention whose q/k/v projection is worth quantizing: from this width on, one
- * DynamicQuantizeMatMul for q/k/v and MultiHeadAttention for the rest ran faster than the float32 Attention
- * kernel (b32's 768: 1.2-1.4×); at the tiny preset's 256 both int8 forms ran slower (0.6-0.95×).
- */
-export const QUANTIZED_ATTENTION_MIN_WIDTH = 512;
-
-/** A contrib Attention node with an initializer weight [D, 3D] and bias [3D], wide enough to quantize. */
+/** A contrib Attention node with an initializer weight [D, 3D] and bias [3D]. */
 function attentionOf(node: OnnxNode, inits: Map<string, Init>, weights: Set<string>) {
   if (node.op !== "Attention" || node.domain !== "com.microsoft" || node.inputs.length !== 3) return;
   const [x, wName, b] = node.inputs as [string, string, string];
   const w = inits.get(wName);
   if (!w || !weights.has(wName) || w.dtype !== "float32" || !inits.has(b)) return;
   const [d, n] = w.dims as [number, number];
-  if (d < QUANTIZED_ATTENTION_MIN_WIDTH) return;
   return { x, w: w.data as Float32Array, d, n, b, y: node.outputs[0] as string, attrs: node.attrs ?? {} };
 }
 
@@ -194,27 +220,15 @@ function quantizeProducts(model: OnnxModel, weights: Set<string>, contrib: boole
         { name: `${id}_w`, dtype: "int8", dims: [att.d, att.n], data: q },
         { name: `${id}_w_scale`, dtype: "float32", dims: [att.n], data: scale },
       );
-      const [qkv, qq, kk, vv] = ["qkv", "q", "k", "v"].map((s) => `${id}_${s}`) as [
-        string,
-        string,
-        string,
-        string,
-      ];
-      const ms = "com.microsoft";
+      const [xq, xs, xz] = [`${id}_x`, `${id}_x_scale`, `${id}_x_zero`];
       nodes.push(
+        { op: "DynamicQuantizeLinear", inputs: [att.x], outputs: [xq, xs, xz] },
         {
-          op: "DynamicQuantizeMatMul",
-          inputs: [att.x, `${id}_w`, `${id}_w_scale`, "", att.b],
-          outputs: [qkv],
-          domain: ms,
-        },
-        { op: "Split", inputs: [qkv], outputs: [qq, kk, vv], attrs: { axis: 2 } },
-        {
-          op: "MultiHeadAttention",
-          inputs: [qq, kk, vv],
+          op: "QAttention",
+          inputs: [xq, `${id}_w`, att.b, xs, `${id}_w_scale`, "", xz],
           outputs: [att.y],
-          attrs: { num_heads: att.attrs.num_heads, unidirectional: att.attrs.unidirectional },
-          domain: ms,
+          attrs: att.attrs,
+          domain: "com.microsoft",
         },
       );
       continue;
@@ -247,6 +261,30 @@ function quantizeProducts(model: OnnxModel, weights: Set<string>, contrib: boole
     if (p.bias) nodes.push({ op: "Add", inputs: [v("y"), p.bias], outputs: [p.y] });
   }
   model.nodes = nodes;
+}
+
+/**
+ * The contrib erf GELU as its tanh approximation (FastGelu): |difference| < 1e-3 for every input, a
+ * fraction of what int8 weights and activations move, and its kernel ran faster in the q8 towers. A bias
+ * added just before it (the MLP's first layer) goes into the kernel, as ONNX Runtime's BiasGelu does for Gelu.
+ */
+function approximateGelu(model: OnnxModel): void {
+  const inits = new Map(model.initializers.map((t) => [t.name, t]));
+  const readers = new Map<string, number>();
+  for (const n of model.nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const producer = new Map(model.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const folded = new Set<OnnxNode>();
+  for (const node of model.nodes) {
+    if (node.op !== "Gelu" || node.domain !== "com.microsoft") continue;
+    node.op = "FastGelu";
+    const add = producer.get(node.inputs[0] as string);
+    if (add?.op !== "Add" || add.domain || readers.get(add.outputs[0] as string) !== 1) continue;
+    const bias = add.inputs.findIndex((i) => inits.get(i)?.dims.length === 1);
+    if (bias < 0) continue;
+    node.inputs = [add.inputs[1 - bias] as string, add.inputs[bias] as string];
+    folded.add(add);
+  }
+  model.nodes = model.nodes.filter((n) => !folded.has(n));
 }
 
 // ---------------------------------------------------------------------------------------------------------

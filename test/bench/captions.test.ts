@@ -15,7 +15,10 @@ describe("the embed bench's real captions", () => {
     for (let r = 0; r < got.rows; r++) {
       const row = Array.from(got.ids.subarray(r * ctx, (r + 1) * ctx));
       const end = row.indexOf(Math.max(...row));
-      assert.ok(row.every((id) => id >= 0 && id < cfg.text.vocabSize), `row ${r}: id out of the vocabulary`);
+      assert.ok(
+        row.every((id) => id >= 0 && id < cfg.text.vocabSize),
+        `row ${r}: id out of the vocabulary`,
+      );
       assert.ok(
         row.slice(end + 1).every((id) => id === 0),
         `row ${r}: not zero after its end token`,

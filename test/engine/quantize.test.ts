@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { compile, input, Session, type WeightFormat } from "../../src/engine/index.js";
-import { QUANTIZED_ATTENTION_MIN_WIDTH, quantizeColumns } from "../../src/engine/quantize.js";
+import { quantizeColumns } from "../../src/engine/quantize.js";
 import { fillNormal } from "../../src/engine/random.js";
 import { ModelHandle } from "../../src/handle/model.js";
 import { CLIP, type ClipConfig } from "../../src/models/clip.js";
@@ -104,7 +104,7 @@ describe("q8 and fp16 inference graphs", () => {
   it("q8 CLIP embeddings stay within 0.99 cosine of fp32; fp16 within 0.9999", async () => {
     for (const [width, heads] of [
       [64, 2],
-      [QUANTIZED_ATTENTION_MIN_WIDTH, 8],
+      [256, 4],
     ] as const) {
       const model = smallClip(width, heads);
       const fp32 = await embedAll(model, "fp32");
@@ -121,15 +121,30 @@ describe("q8 and fp16 inference graphs", () => {
     }
   });
 
-  it("at attention widths ≥ 512 the causal text attention is quantized and matches its mask", async () => {
-    const model = smallClip(QUANTIZED_ATTENTION_MIN_WIDTH, 8);
+  it("q8 lowers attention to QAttention (the text tower's keeps its causal mask), GELU to FastGelu, every product int8", () => {
+    const model = smallClip(64, 2);
     model.eval();
     bind(model);
-    const ids = input("input_ids", ["batch", 12], "int32");
-    const g = compile({ e: model.encodeText(ids) }, { freeze: stateDict(model), weights: "q8" });
-    const mha = g.model.nodes.filter((n) => n.op === "MultiHeadAttention");
-    assert.ok(mha.length > 0 && mha.every((n) => n.attrs?.unidirectional === 1));
-    assert.ok(!g.model.nodes.some((n) => n.op === "Attention"));
+    const { imageSize: s } = model.cfg.vision;
+    const text = compile(
+      { e: model.encodeText(input("input_ids", ["batch", 12], "int32")) },
+      { freeze: stateDict(model), weights: "q8" },
+    );
+    const image = compile(
+      { e: model.encodeImage(input("pixel_values", ["batch", 3, s, s])) },
+      { freeze: stateDict(model), weights: "q8" },
+    );
+    for (const [g, causal] of [
+      [text, 1],
+      [image, 0],
+    ] as const) {
+      const ops = g.model.nodes.map((n) => n.op);
+      const qa = g.model.nodes.filter((n) => n.op === "QAttention");
+      assert.ok(qa.length > 0 && qa.every((n) => (n.attrs?.unidirectional ?? 0) === causal));
+      assert.ok(!ops.includes("Attention") && !ops.includes("Gelu") && ops.includes("FastGelu"));
+      // The image tower's last block slices its in_proj (q for the class token only): folded, then int8.
+      assert.ok(!ops.includes("Gemm"), `a float32 Gemm is left: ${ops.join(" ")}`);
+    }
   });
 
   it("fp16 stores every weight as float16, widened by a Cast", () => {
