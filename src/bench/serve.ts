@@ -188,7 +188,7 @@ export async function benchServe(opts: ServeBenchOptions = {}): Promise<Record<s
       out[`text_c${c}`] = summary(await search(c, seconds));
     }
     // /health while images are embedded: clients search by uploaded image (embedding, no write) and
-    // others add uploads (embedding plus a committed generation of the whole index per upload).
+    // others add uploads (embedding plus a committed generation per upload: the new row as a segment).
     const images = await Promise.all(Array.from({ length: 64 }, (_, i) => pngOf(i, 256)));
     const health = () => cannon({ url: `${url}/health`, connections: 1, duration: seconds });
     const loadWith = async (route: "search" | "items", clients: number) => {

@@ -11,7 +11,7 @@
  * - At build time its recall@10 against the exact scan is measured on the index's own vectors (a sample
  *   of stored items as queries, each item left out of its own results), and kept with the graph.
  * - Saved with the index's generations (generations.ts): each generation folder holds `hnsw.usearch`
- *   (the graph; hard-linked from the previous generation when unchanged), `hnsw.keys` (per row of
+ *   (the graph; hard-linked from the previous generation when unchanged), `hnsw.keys` (per live row of
  *   vectors.f32, its graph key + 1, or 0 for a pending item) and `hnsw.json` (parameters, recall).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";

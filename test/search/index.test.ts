@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { benchSearch } from "../../src/bench/search.js";
 import { fillNormal, streamKey } from "../../src/engine/random.js";
+import { engineTopK } from "../../src/search/engine-scan.js";
 import { type Metric, type SearchHit, VectorIndex } from "../../src/search/index.js";
 import { UserError } from "../../src/util/errors.js";
 
@@ -256,4 +257,21 @@ test("concurrent searchAsync calls on a large index share batched scans and each
   const after = await pending;
   assert.equal(after.length, 5);
   assert.ok(!after.some((h) => h.id === "v10"));
+});
+
+test("the engine scan in row chunks (the event loop free between them) equals one scan over all rows", async () => {
+  const [rows, dim] = [3000, 16];
+  const v = new Float32Array(rows * dim);
+  fillNormal(v, streamKey(5, "chunked-scan"));
+  // Exact ties across chunk borders: rows 10, 1500 and 2999 are the same vector.
+  v.copyWithin(1500 * dim, 10 * dim, 11 * dim);
+  v.copyWithin(2999 * dim, 10 * dim, 11 * dim);
+  const q = v.slice(10 * dim, 13 * dim);
+  const whole = await engineTopK(q, v, rows, dim, 25, rows * dim);
+  for (const chunkRows of [7, 256, 1000]) {
+    const parts = await engineTopK(q, v, rows, dim, 25, chunkRows * dim);
+    assert.deepEqual(parts.rows, whole.rows, `chunks of ${chunkRows} rows`);
+    assert.deepEqual(parts.scores, whole.scores);
+  }
+  assert.deepEqual([...whole.rows.slice(0, 3)], [10n, 1500n, 2999n], "ties keep row order");
 });
