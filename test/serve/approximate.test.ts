@@ -41,7 +41,7 @@ describe("the approximate index in juxta index and juxta serve", () => {
     assert.equal(printed[0], `${out}: 4 images (added 4)`);
     assert.match(
       printed[1] ?? "",
-      /^approximate index \(HNSW, i8, M 16, ef 128\): 4 vectors, recall@10 1\.000 against the exact scan \(4 of its own vectors as queries\), built in \d+\.\d s$/,
+      /^approximate index \(HNSW, i8, M 16, ef 512\): 4 vectors, recall@10 1\.000 against the exact scan \(4 of its own vectors as queries\), built in \d+\.\d s$/,
     );
     assert.ok(existsSync(join(currentFiles(out), HNSW_HEADER)));
     const store = await openIndexStore(out);
