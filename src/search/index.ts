@@ -67,6 +67,8 @@ export interface SavePlan {
   write: { name: string; data: Uint8Array }[];
   /** Record that `folder` (holding these files) is now the index's current generation. */
   saved(folder: string): void;
+  /** The plan is written or given up: the index may compact its rows again (call it in any case). */
+  release(): void;
 }
 
 export class VectorIndex {
@@ -82,6 +84,8 @@ export class VectorIndex {
   private waiting: WaitingQuery[] = [];
   /** The segment files this index was last loaded from or saved to as a generation (savePlan reuses them). */
   private disk?: { folder: string; segments: HeaderSegment[]; rows: number; epoch: number };
+  /** Save plans handed out and not yet released. */
+  private plans = 0;
   private scanning = false;
 
   private constructor(
@@ -183,7 +187,8 @@ export class VectorIndex {
     const rows = vectors.slice();
     for (let r = 0; r < n; r++) this.checkRow(rows, r, `vector for id '${ids[r]}'`);
     // Reclaim tombstones once they are the majority, so remove/add churn cannot grow memory without bound.
-    if (2 * (this.rows - this.slots.size) > this.rows) this.compact();
+    // Not while a save plan is being written: its files are views of the rows as they are.
+    if (2 * (this.rows - this.slots.size) > this.rows && this.plans === 0) this.compact();
     this.reserve(this.rows + n);
     this.data.set(rows, this.rows * this.dim);
     for (let r = 0; r < n; r++) {
@@ -512,16 +517,26 @@ export class VectorIndex {
     const header = this.headerJson(segments, removed);
     write.push({ name: HEADER, data: Buffer.from(`${JSON.stringify(header, null, 2)}\n`, "utf8") });
     const state = { segments, rows: this.rows, epoch: this.epoch };
+    this.plans++;
+    let held = true;
     return {
       link: link.map((name) => ({ from: join(from, name), name })),
       write,
       saved: (folder) => {
         this.disk = { folder, ...state };
       },
+      release: () => {
+        if (held) this.plans--;
+        held = false;
+      },
     };
   }
 
-  /** Rows [start, start + rows) as a segment's two files (copies: the caller writes them later). */
+  /**
+   * Rows [start, start + rows) as a segment's two files. The vectors are a view, not a copy (a 1M-row
+   * index would hold a second GiB while it is written): rows are never changed in place except by
+   * compaction, which waits for the plans to be released, and a buffer outgrown by `add` stays as it was.
+   */
   private segmentFile(start: number, rows: number) {
     const lines: string[] = [];
     for (let r = start; r < start + rows; r++) {
@@ -530,8 +545,7 @@ export class VectorIndex {
       lines.push(`${JSON.stringify(meta === undefined ? { id } : { id, meta })}\n`);
     }
     const items = Buffer.from(lines.join(""), "utf8");
-    const v = this.data.slice(start * this.dim, (start + rows) * this.dim);
-    const vectors = new Uint8Array(v.buffer, 0, v.byteLength);
+    const vectors = new Uint8Array(this.data.buffer, start * this.dim * 4, rows * this.dim * 4);
     const suffix = start === 0 ? "" : `-${start}`;
     const header: HeaderSegment = {
       start,

@@ -105,15 +105,19 @@ function exactStore(index: VectorIndex, dir: string, hnsw = new HnswIndex(index)
       // What to write is settled now (synchronously); the writing runs off the event loop.
       const ids = index.liveIds();
       const plan = index.savePlan();
-      const folder = await commitGenerationAsync(dir, async (folder) => {
-        for (const f of plan.link) await linkIntoGeneration(f.from, join(folder, f.name));
-        for (const f of plan.write) await writeNewFileAsync(join(folder, f.name), f.data);
-        await hnsw.save(folder, ids);
-        for (const [name, value] of Object.entries(files))
-          await writeNewFileAsync(join(folder, name), `${JSON.stringify(value, null, 2)}\n`);
-      });
-      plan.saved(folder);
-      hnsw.committed(folder);
+      try {
+        const folder = await commitGenerationAsync(dir, async (folder) => {
+          for (const f of plan.link) await linkIntoGeneration(f.from, join(folder, f.name));
+          for (const f of plan.write) await writeNewFileAsync(join(folder, f.name), f.data);
+          await hnsw.save(folder, ids);
+          for (const [name, value] of Object.entries(files))
+            await writeNewFileAsync(join(folder, name), `${JSON.stringify(value, null, 2)}\n`);
+        });
+        plan.saved(folder);
+        hnsw.committed(folder);
+      } finally {
+        plan.release();
+      }
     },
     approximate: () => hnsw.status,
     buildApproximate: (opts) => hnsw.build(opts),

@@ -171,3 +171,22 @@ test("a segmented header that names other files, or does not add up, is a clear 
   writeFileSync(file, good);
   assert.equal(VectorIndex.load(dir).size, 11);
 });
+
+test("a save plan's rows stay as planned until it is released, though removals would compact them", () => {
+  const index = VectorIndex.create(DIM);
+  const ids = Array.from({ length: 10 }, (_, i) => `r${i}`);
+  index.add(ids, rows(10, 4));
+  const plan = index.savePlan();
+  const vectors = plan.write.find((f) => f.name === "vectors.f32")?.data as Uint8Array;
+  const before = Buffer.from(vectors).toString("base64");
+  index.remove(ids.slice(0, 8)); // the majority: the next add would compact
+  index.add(["new"], rows(1, 5));
+  assert.equal(Buffer.from(vectors).toString("base64"), before, "the planned bytes are untouched");
+  plan.release();
+  index.remove(["new"]);
+  index.add(["newer"], rows(1, 6));
+  const next = index.savePlan();
+  assert.equal(index.size, 3);
+  assert.equal(next.write.find((f) => f.name === "vectors.f32")?.data.byteLength, 3 * DIM * 4);
+  next.release();
+});
