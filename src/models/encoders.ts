@@ -7,8 +7,9 @@
  * after it never reach the embedding (SigLIP's is bidirectional and pools the last position, so it always
  * runs the whole context). Rows are taken shortest first and each chunk runs through a graph compiled
  * for the shortest of a few lengths (a quarter, half or all of the context) that holds its longest caption;
- * emoji captions (median 11 of 32 tokens) encode ~1.7× faster (1,094 vs 631 texts/s), the same to float
- * rounding.
+ * emoji captions (median 11 of 32 tokens) encode ~1.7× faster (1,094 vs 631 texts/s), bitwise the same in
+ * fp32. In q8 not bitwise: the activations' int8 range is chosen per tensor, over every position run
+ * (padding included), so trimming moves the numbers by about as much as batching does (docs/quantization.md).
  */
 import { compile, input, Session, type SessionOptions, type WeightFormat } from "../engine/index.js";
 import { bind, stateDict } from "../nn/module.js";
