@@ -175,7 +175,7 @@ const OPTIONS = {
 export const bench = defineCommand({
   name: "bench",
   summary: "measure throughput (engine, train, embed, data, search) against the PyTorch peer in the same run",
-  usage: `juxta bench --suite ${Object.keys(SUITES).join("|")}|all [--preset NAME] [--batch N] [--steps N] [--no-peer] [--json]`,
+  usage: `juxta bench --suite ${Object.keys(SUITES).join("|")}|all [--preset NAME] [--batch N] [--steps N] [--no-peer] [--sizes LIST] [--data-dir DIR] [--json]`,
   intro: suiteList(),
   options: OPTIONS,
   notes: ["example:", "  juxta bench --suite train --preset tiny --batch 128 --json"],
