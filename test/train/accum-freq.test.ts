@@ -6,34 +6,11 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { train as trainCommand } from "../../src/cli/commands/train.js";
-import type { ClipConfig } from "../../src/models/clip.js";
 import { train, trainClip } from "../../src/train/loop.js";
 import { runCommand } from "../apps/fixtures.js";
+import { TINY_CLIP } from "./fixtures.js";
 
-const CONFIG: ClipConfig = {
-  embedDim: 16,
-  vision: {
-    type: "vit",
-    imageSize: 16,
-    patchSize: 8,
-    width: 16,
-    layers: 1,
-    heads: 2,
-    mlpRatio: 2,
-    act: "gelu",
-    lnEps: 1e-5,
-  },
-  text: {
-    vocabSize: 600,
-    contextLength: 8,
-    width: 16,
-    layers: 1,
-    heads: 2,
-    mlpRatio: 2,
-    act: "gelu",
-    lnEps: 1e-5,
-  },
-};
+const CONFIG = TINY_CLIP;
 
 /** 16 captioned squares in 8 colours and 2 sizes. */
 async function makeData(): Promise<string> {

@@ -10,37 +10,14 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { train as trainCommand } from "../../src/cli/commands/train.js";
-import type { ClipConfig } from "../../src/models/clip.js";
 import { openTrainingData } from "../../src/train/data.js";
 import { train, trainClip, trainImageMethod } from "../../src/train/loop.js";
 import { runCommand } from "../apps/fixtures.js";
 import { tar } from "../data/fixtures.js";
 import { quiet, TINY_ENCODER, writeShapeSet } from "../methods/fixtures.js";
+import { TINY_CLIP } from "./fixtures.js";
 
-const CONFIG: ClipConfig = {
-  embedDim: 16,
-  vision: {
-    type: "vit",
-    imageSize: 16,
-    patchSize: 8,
-    width: 16,
-    layers: 1,
-    heads: 2,
-    mlpRatio: 2,
-    act: "gelu",
-    lnEps: 1e-5,
-  },
-  text: {
-    vocabSize: 600,
-    contextLength: 8,
-    width: 16,
-    layers: 1,
-    heads: 2,
-    mlpRatio: 2,
-    act: "gelu",
-    lnEps: 1e-5,
-  },
-};
+const CONFIG = TINY_CLIP;
 
 const colours = ["red", "green", "blue", "yellow", "purple", "orange"];
 const temp = (what: string) => mkdtempSync(join(tmpdir(), `juxta-stream-${what}-`));
