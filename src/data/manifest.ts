@@ -7,7 +7,7 @@
 import { open, readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { jsonErrorMessage, UserError } from "../util/errors.js";
-import { parseDelimited } from "./delimited.js";
+import { type DelimitedRecord, parseDelimited, streamDelimited } from "./delimited.js";
 import { type FieldPath, followPath, parseFieldPath, type Reached } from "./fieldpath.js";
 import { applyTemplate, checkTemplate, type DatasetOptions } from "./options.js";
 import type { Sample, SkipLog } from "./types.js";
@@ -89,14 +89,17 @@ async function* fileLines(file: string): AsyncGenerator<Uint8Array> {
   }
 }
 
-function* delimitedRows(bytes: Uint8Array, file: string, tsv: boolean, log: SkipLog): Generator<Row> {
-  const records = parseDelimited(bytes, { delimiter: tsv ? "\t" : ",", quotes: !tsv });
+/**
+ * Turns a CSV/TSV file's records into rows: the first is the header (a broken or repeated column is fatal),
+ * each later one a row keyed by it (a record with another field count is logged and skipped).
+ */
+function delimitedRowsOf(file: string, log: SkipLog): (rec: DelimitedRecord) => Row | undefined {
   let header: string[] | undefined;
-  for (const rec of records) {
+  return (rec) => {
     if ("error" in rec) {
       if (!header) throw new UserError(`${file}:${rec.line}: cannot read the header row: ${rec.error}`);
       log.add({ file, line: rec.line }, rec.error);
-      continue;
+      return undefined;
     }
     if (!header) {
       header = rec.fields.map((h) => h.trim());
@@ -106,20 +109,54 @@ function* delimitedRows(bytes: Uint8Array, file: string, tsv: boolean, log: Skip
           throw new UserError(`${file}:${rec.line}: column '${h}' appears twice in the header row`);
         seen.add(h);
       }
-      continue;
+      return undefined;
     }
     if (rec.fields.length !== header.length) {
       log.add(
         { file, line: rec.line },
         `wrong field count: expected ${header.length} fields (as in the header), got ${rec.fields.length}`,
       );
-      continue;
+      return undefined;
     }
     const value: Record<string, string> = {};
     header.forEach((h, i) => {
       value[h] = rec.fields[i]!;
     });
-    yield { line: rec.line, value };
+    return { line: rec.line, value };
+  };
+}
+
+function delimiterOf(format: ManifestFormat) {
+  return { delimiter: format === "tsv" ? "\t" : ",", quotes: format !== "tsv" } as const;
+}
+
+function* delimitedRows(
+  bytes: Uint8Array,
+  file: string,
+  format: ManifestFormat,
+  log: SkipLog,
+): Generator<Row> {
+  const rowOf = delimitedRowsOf(file, log);
+  for (const rec of parseDelimited(bytes, delimiterOf(format))) {
+    const row = rowOf(rec);
+    if (row) yield row;
+  }
+}
+
+/** A manifest's rows read window by window (see fileLines and streamDelimited). */
+async function* streamRows(file: string, format: ManifestFormat, log: SkipLog): AsyncGenerator<Row> {
+  if (format === "jsonl") {
+    let line = 0;
+    for await (const raw of fileLines(file)) {
+      const row = jsonlRow(raw, ++line, file, log);
+      if (row) yield row;
+    }
+    return;
+  }
+  const rowOf = delimitedRowsOf(file, log);
+  for await (const rec of streamDelimited(file, delimiterOf(format))) {
+    const row = rowOf(rec);
+    if (row) yield row;
   }
 }
 
@@ -306,8 +343,7 @@ export async function readManifest(
     throw new UserError(`cannot read manifest ${file}: ${e.code ?? e.message}`);
   });
   const reader = rowReader(file, format, opts, log);
-  const rows =
-    format === "jsonl" ? jsonlRows(bytes, file, log) : delimitedRows(bytes, file, format === "tsv", log);
+  const rows = format === "jsonl" ? jsonlRows(bytes, file, log) : delimitedRows(bytes, file, format, log);
   const pending: Pending[] = [];
   for (const row of rows) pending.push(...reader.pending(row));
   return reader.samples(pending);
@@ -317,21 +353,20 @@ export async function readManifest(
 const STREAM_CHUNK = 256;
 
 /**
- * A JSONL manifest's samples as a stream, line by line: the same samples, in the same order and with the
- * same skips, as readManifest, in memory that does not grow with the file (a window, and a chunk of rows
- * whose image files are checked together).
+ * A manifest's samples as a stream, row by row (JSONL line by line, CSV and TSV record by record): the same
+ * samples, in the same order and with the same skips and errors, as readManifest, in memory that does not
+ * grow with the file (a read window, and a chunk of rows whose image files are checked together).
  */
 export async function* streamManifest(
   file: string,
   opts: DatasetOptions,
   log: SkipLog,
+  format: ManifestFormat = "jsonl",
 ): AsyncGenerator<Sample> {
-  const reader = rowReader(file, "jsonl", opts, log);
-  let line = 0;
+  const reader = rowReader(file, format, opts, log);
   let chunk: Pending[] = [];
-  for await (const raw of fileLines(file)) {
-    const row = jsonlRow(raw, ++line, file, log);
-    if (row) chunk.push(...reader.pending(row));
+  for await (const row of streamRows(file, format, log)) {
+    chunk.push(...reader.pending(row));
     if (chunk.length >= STREAM_CHUNK) {
       yield* await reader.samples(chunk);
       chunk = [];

@@ -141,9 +141,9 @@ export async function openDataset(path: string, opts: DatasetOptions, log: SkipL
 }
 
 /**
- * A data set's samples as a stream: WebDataset shards are read member by member and JSONL manifests line by
- * line (memory does not grow with them); the other formats are read whole, as their samples only reference
- * images (or, for CIFAR and MNIST, are small). `order` reorders the files of a shard set (an epoch's
+ * A data set's samples as a stream: WebDataset shards are read member by member and manifests row by row
+ * (JSONL line by line, CSV and TSV record by record), so memory does not grow with them; the other formats
+ * are read whole, as their samples only reference images (or, for CIFAR and MNIST, are small). `order` reorders the files of a shard set (an epoch's
  * seeded order, see shuffle.ts's shardOrder).
  */
 export async function* streamDataset(
@@ -154,6 +154,7 @@ export async function* streamDataset(
 ): AsyncGenerator<Sample> {
   const { format, files } = await plan(path, opts);
   if (format === "webdataset") yield* streamWebDataset(order?.(files) ?? files, opts, log);
-  else if (format === "jsonl") yield* streamManifest(files[0] as string, opts, log);
+  else if (format === "jsonl" || format === "csv" || format === "tsv")
+    yield* streamManifest(files[0] as string, opts, log, format);
   else yield* await openDataset(path, opts, log);
 }

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { parseDelimited } from "../../src/data/delimited.js";
+import { type DelimitedRecord, parseDelimited, streamDelimited } from "../../src/data/delimited.js";
 import { followPath, parseFieldPath } from "../../src/data/fieldpath.js";
-import { openDataset } from "../../src/data/open.js";
+import { readManifest, streamManifest } from "../../src/data/manifest.js";
+import { openDataset, streamDataset } from "../../src/data/open.js";
 import { SkipLog } from "../../src/data/types.js";
 import { UserError } from "../../src/util/errors.js";
 import { png, tempDir } from "./fixtures.js";
@@ -84,6 +85,52 @@ describe("delimited parser", () => {
     assert.equal(recs.length, 3);
     assert.match((recs[1] as { error: string }).error, /^not UTF-8/);
     assert.deepEqual(recs[2], { line: 3, fields: ["c", "d"] });
+  });
+});
+
+describe("delimited parser in chunks", () => {
+  /** Parse `bytes` cut at `cut` as a streaming driver does: the first chunk not final, its rest carried. */
+  function inTwo(bytes: Uint8Array, cut: number, tsv: boolean): DelimitedRecord[] {
+    const opts = { delimiter: tsv ? "\t" : ",", quotes: !tsv } as const;
+    const out: DelimitedRecord[] = [];
+    const first = parseDelimited(bytes.subarray(0, cut), opts, { final: false });
+    let r = first.next();
+    for (; !r.done; r = first.next()) out.push(r.value);
+    const rest = new Uint8Array([...bytes.subarray(r.value.consumed, cut), ...bytes.subarray(cut)]);
+    out.push(...parseDelimited(rest, opts, { line: r.value.line }));
+    return out;
+  }
+
+  test("cut at every byte, the records, lines and errors are those of the whole text", () => {
+    const texts: [string, boolean][] = [
+      ['a,b\r\n"x, y","say ""hi"""\r\n\r\n"two\nlines",\n3,"last"', false],
+      ['a,b\n"x"y,z\nok,1\n"open,2\nmore', false],
+      ['h,i\n"q""",\n,\n"end"', false],
+      ['a\tb\n"q"\tx\n\nlast\t', true],
+    ];
+    for (const [text, tsv] of texts) {
+      const bytes = enc.encode(text);
+      const whole = [...parseDelimited(bytes, { delimiter: tsv ? "\t" : ",", quotes: !tsv })];
+      for (let cut = 0; cut <= bytes.length; cut++)
+        assert.deepEqual(inTwo(bytes, cut, tsv), whole, `${JSON.stringify(text)} cut at ${cut}`);
+    }
+  });
+
+  test("streamDelimited reads a file in windows: records longer than a window, an unclosed quote", async () => {
+    const dir = tempDir();
+    const file = join(dir, "big.csv");
+    const long = "y".repeat(1_500_000); // longer than a 1 MiB window
+    const rows = ["a,b"];
+    for (let i = 0; i < 3000; i++)
+      rows.push(i % 500 === 7 ? `"${long}\n${i}",x` : `${i},"${"z".repeat(600)}"`);
+    rows.push('"never closed,1', "after,2");
+    writeFileSync(file, rows.join("\r\n"));
+    const whole = [...parseDelimited(readFileSync(file), { delimiter: ",", quotes: true })];
+    const streamed: DelimitedRecord[] = [];
+    for await (const rec of streamDelimited(file, { delimiter: ",", quotes: true })) streamed.push(rec);
+    assert.equal(streamed.length, whole.length);
+    assert.deepEqual(streamed, whole);
+    assert.match((whole.at(-2) as { error: string }).error, /^unterminated quote/);
   });
 });
 
@@ -307,5 +354,48 @@ describe("CSV and TSV manifests", () => {
     );
     assert.equal(log.examples[0]!.origin.line, 3);
     assert.equal(log.examples[0]!.reason, "empty caption");
+  });
+
+  test("streamed (streamManifest, streamDataset): the samples, skips and errors of the whole-file reader", async () => {
+    const dir = await withImages();
+    const csv = join(dir, "long.csv");
+    const rows = ["image,text,label"];
+    // Long quoted captions with line breaks, so that records cross the 1 MiB read windows.
+    for (let i = 0; i < 700; i++)
+      rows.push(
+        i % 9 === 4
+          ? `gone.png,"row ${i}",x`
+          : `${i % 2 ? "a.png" : "sub/c.png"},"row ${i}\n${"w".repeat(3000)}",${i % 3}`,
+      );
+    rows.splice(20, 0, "a.png,too,many,fields", "", 'b.png,"bad"quote,1', "b.png,,2");
+    writeFileSync(csv, rows.join("\n"));
+    const tsv = join(dir, "long.tsv");
+    writeFileSync(tsv, rows.map((r) => r.replaceAll(",", "\t").replaceAll("\n", " ")).join("\n"));
+    for (const [file, format] of [
+      [csv, "csv"],
+      [tsv, "tsv"],
+    ] as const) {
+      const logA = new SkipLog(false, 50);
+      const logB = new SkipLog(false, 50);
+      const logC = new SkipLog(false, 50);
+      const whole = await readManifest(file, format, {}, logA);
+      const streamed: unknown[] = [];
+      for await (const s of streamManifest(file, {}, logB, format)) streamed.push(s);
+      const viaOpen: unknown[] = [];
+      for await (const s of streamDataset(file, {}, logC)) viaOpen.push(s);
+      assert.ok(whole.length > 600, format);
+      assert.deepEqual(streamed, whole, format);
+      assert.deepEqual(viaOpen, whole, format);
+      assert.ok(logA.total >= 80, format);
+      for (const log of [logB, logC]) {
+        assert.deepEqual([...log.byReason], [...logA.byReason], format);
+        assert.deepEqual(log.examples, logA.examples, format);
+      }
+    }
+    // A broken header is the same error either way, before any sample.
+    const broken = join(dir, "dup.csv");
+    writeFileSync(broken, "image,text,image\na.png,hi,x\n");
+    const stream = streamManifest(broken, {}, new SkipLog(), "csv");
+    await assert.rejects(stream.next(), /dup\.csv:1: column 'image' appears twice in the header row/);
   });
 });
