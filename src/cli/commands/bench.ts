@@ -1,6 +1,7 @@
 import { benchB32 } from "../../bench/b32.js";
 import { benchEmbed, type EmbedBenchOptions } from "../../bench/embed.js";
 import { benchEngine } from "../../bench/engine.js";
+import { benchLance } from "../../bench/lance.js";
 import { benchMethods, type MethodsBenchOptions } from "../../bench/methods.js";
 import { benchQ8KernelsSuite } from "../../bench/q8-kernels.js";
 import { benchScale, parseSize } from "../../bench/scale.js";
@@ -84,6 +85,23 @@ const SUITES: Record<string, { about: string[]; run: (v: Flags) => Promise<Recor
         log: (line) => console.error(`bench scale: ${line}`),
       }),
   },
+  lance: {
+    about: [
+      "the LanceDB backend over --sizes vectors (default 1m, 256-d): add and IVF-PQ build time, disk,",
+      "peak RSS, query p50/p99 at two probe settings, recall@10 and latency against the exact scan;",
+      "--steps N: timed queries (default 200); --data-dir DIR: where the table is written (then removed)",
+    ],
+    run: (v) => {
+      const sizes = (v.sizes ?? "1m").split(",").map(parseSize);
+      if (sizes.length !== 1) throw new UserError("--sizes for the lance suite is one count, e.g. 1m");
+      return benchLance({
+        vectors: sizes[0],
+        queries: count(v, "steps", 200, 1),
+        dir: v["data-dir"],
+        log: (line) => console.error(`bench lance: ${line}`),
+      });
+    },
+  },
   search: {
     about: ["exact top-10 search latency over 100k 256-d vectors"],
     run: async () => ({ suite: "search", ...(await benchSearch()) }),
@@ -163,11 +181,15 @@ const OPTIONS = {
   batch: { type: "integer", arg: "N", min: 1, defaultHelp: "per suite, above", help: "batch size" },
   steps: { type: "integer", arg: "N", min: 1, defaultHelp: "per suite, above", help: "timed steps" },
   "no-peer": { type: "boolean", help: "skip the PyTorch peer (train, embed)" },
-  sizes: { type: "string", arg: "LIST", help: "scale: data set sizes, e.g. 10k,100k,1m (default 10k)" },
+  sizes: {
+    type: "string",
+    arg: "LIST",
+    help: "scale: data set sizes, e.g. 10k,100k,1m (default 10k); lance: vectors (default 1m)",
+  },
   "data-dir": {
     type: "string",
     arg: "DIR",
-    help: "scale: where the generated shards, model and emoji set are kept (default /tmp/juxta-scale-bench)",
+    help: "scale: where the generated shards, model and emoji set are kept (default /tmp/juxta-scale-bench); lance: where its table is written",
   },
   json: { type: "boolean", help: "one JSON line per suite" },
 } as const satisfies OptionSpecs;
