@@ -4,7 +4,7 @@
  * Class names come from `classes`, else batches.meta.txt beside the batch, else the standard ten.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { UserError } from "../util/errors.js";
 import { applyTemplate, checkTemplate, type DatasetOptions, DEFAULT_TEMPLATE } from "./options.js";
@@ -55,42 +55,69 @@ async function classNames(batch: string, opts: DatasetOptions): Promise<string[]
   return names;
 }
 
-export async function readCifar10(batches: string[], opts: DatasetOptions, log: SkipLog): Promise<Sample[]> {
+/** Records read at once: 3 MB, whatever the batch's size. */
+const READ_RECORDS = 1000;
+
+/**
+ * CIFAR-10 batches' samples as a stream: records read by offset, a thousand at a time, each sample holding
+ * its own 3 KB of pixels (so a shuffle buffer keeps only the records it holds). A batch whose length is not
+ * a whole number of records is refused before its first record, as readCifar10 refuses it.
+ */
+export async function* streamCifar10(
+  batches: string[],
+  opts: DatasetOptions,
+  log: SkipLog,
+): AsyncGenerator<Sample> {
   const template = checkTemplate(opts.template ?? DEFAULT_TEMPLATE);
-  const samples: Sample[] = [];
   for (const file of batches) {
     const classes = await classNames(file, opts);
-    const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    const fh = await open(file, "r").catch((e: NodeJS.ErrnoException) => {
       throw new UserError(`cannot read CIFAR-10 batch ${file}: ${e.code ?? e.message}`);
     });
-    const count = Math.floor(bytes.length / RECORD);
-    if (bytes.length % RECORD !== 0)
-      throw new UserError(
-        `${file}: truncated CIFAR-10 batch at byte offset ${count * RECORD}: records are ${RECORD} bytes and ` +
-          `${bytes.length % RECORD} bytes are left over (is ${basename(file)} a CIFAR-10 binary batch?)`,
-      );
-    const hwc = new Uint8Array(count * 3 * PLANE);
-    for (let r = 0; r < count; r++) {
-      const origin = { file, line: r + 1 };
-      const at = r * RECORD;
-      const index = bytes[at]!;
-      const label = classes[index];
-      if (label === undefined) {
-        log.add(origin, `label out of range: ${index}, there are ${classes.length} classes`);
-        continue;
+    try {
+      const { size } = await fh.stat();
+      const count = Math.floor(size / RECORD);
+      if (size % RECORD !== 0)
+        throw new UserError(
+          `${file}: truncated CIFAR-10 batch at byte offset ${count * RECORD}: records are ${RECORD} bytes and ` +
+            `${size % RECORD} bytes are left over (is ${basename(file)} a CIFAR-10 binary batch?)`,
+        );
+      const bytes = new Uint8Array(READ_RECORDS * RECORD);
+      for (let r0 = 0; r0 < count; r0 += READ_RECORDS) {
+        const records = Math.min(READ_RECORDS, count - r0);
+        const { bytesRead } = await fh.read(bytes, 0, records * RECORD, r0 * RECORD);
+        if (bytesRead !== records * RECORD)
+          throw new UserError(`${file}: changed while being read (record ${r0 + 1} is no longer there)`);
+        for (let k = 0; k < records; k++) {
+          const origin = { file, line: r0 + k + 1 };
+          const at = k * RECORD;
+          const index = bytes[at]!;
+          const label = classes[index];
+          if (label === undefined) {
+            log.add(origin, `label out of range: ${index}, there are ${classes.length} classes`);
+            continue;
+          }
+          const pixels = new Uint8Array(3 * PLANE);
+          for (let c = 0; c < 3; c++) {
+            const plane = at + 1 + c * PLANE;
+            for (let p = 0; p < PLANE; p++) pixels[p * 3 + c] = bytes[plane + p]!;
+          }
+          yield {
+            image: { kind: "raw", width: SIDE, height: SIDE, channels: 3, pixels },
+            text: applyTemplate(template, label),
+            label,
+            origin,
+          };
+        }
       }
-      const pixels = hwc.subarray(r * 3 * PLANE, (r + 1) * 3 * PLANE);
-      for (let c = 0; c < 3; c++) {
-        const plane = at + 1 + c * PLANE;
-        for (let p = 0; p < PLANE; p++) pixels[p * 3 + c] = bytes[plane + p]!;
-      }
-      samples.push({
-        image: { kind: "raw", width: SIDE, height: SIDE, channels: 3, pixels },
-        text: applyTemplate(template, label),
-        label,
-        origin,
-      });
+    } finally {
+      await fh.close();
     }
   }
+}
+
+export async function readCifar10(batches: string[], opts: DatasetOptions, log: SkipLog): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  for await (const s of streamCifar10(batches, opts, log)) samples.push(s);
   return samples;
 }

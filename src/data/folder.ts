@@ -40,9 +40,17 @@ export async function looksLikeImageFolder(root: string): Promise<boolean> {
   return false;
 }
 
-export async function readImageFolder(root: string, opts: DatasetOptions, log: SkipLog): Promise<Sample[]> {
+/**
+ * An image folder's samples as a stream, class folder by class folder (in name order): memory holds one
+ * folder's listing, not the whole data set's. The same samples, order, skips and errors as readImageFolder.
+ */
+export async function* streamImageFolder(
+  root: string,
+  opts: DatasetOptions,
+  log: SkipLog,
+): AsyncGenerator<Sample> {
   const template = checkTemplate(opts.template ?? DEFAULT_TEMPLATE);
-  const samples: Sample[] = [];
+  let found = 0;
   for (const top of await listing(root)) {
     const at = join(root, top.name);
     if (top.kind !== "dir") {
@@ -56,10 +64,18 @@ export async function readImageFolder(root: string, opts: DatasetOptions, log: S
       if (e.kind === "dir") log.add({ file }, "nested folder: only <root>/<class>/<image> is read");
       else if (e.kind !== "file" || !isImageName(e.name))
         log.add({ file }, `unsupported file type: expected ${IMAGE_EXTENSIONS.join(", ")}`);
-      else samples.push({ image: { kind: "file", path: file }, text, label, origin: { file } });
+      else {
+        found++;
+        yield { image: { kind: "file", path: file }, text, label, origin: { file } };
+      }
     }
   }
-  if (samples.length === 0)
+  if (found === 0)
     throw new UserError(`${root}: no images found in class folders (expected <root>/<class>/*.jpg|png|…)`);
+}
+
+export async function readImageFolder(root: string, opts: DatasetOptions, log: SkipLog): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  for await (const s of streamImageFolder(root, opts, log)) samples.push(s);
   return samples;
 }

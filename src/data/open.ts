@@ -6,8 +6,8 @@ import { existsSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { UserError } from "../util/errors.js";
-import { cifarBatches, isCifarBatchName, readCifar10 } from "./cifar.js";
-import { looksLikeImageFolder, readImageFolder } from "./folder.js";
+import { cifarBatches, isCifarBatchName, readCifar10, streamCifar10 } from "./cifar.js";
+import { looksLikeImageFolder, readImageFolder, streamImageFolder } from "./folder.js";
 import { type ManifestFormat, readManifest, streamManifest } from "./manifest.js";
 import { isIdxImagesName, mnistImageFiles, readMnist } from "./mnist.js";
 import { type DatasetFormat, type DatasetOptions, FORMATS } from "./options.js";
@@ -141,9 +141,10 @@ export async function openDataset(path: string, opts: DatasetOptions, log: SkipL
 }
 
 /**
- * A data set's samples as a stream: WebDataset shards are read member by member and manifests row by row
- * (JSONL line by line, CSV and TSV record by record), so memory does not grow with them; the other formats
- * are read whole, as their samples only reference images (or, for CIFAR and MNIST, are small). `order` reorders the files of a shard set (an epoch's
+ * A data set's samples as a stream, so memory does not grow with it: WebDataset shards member by member,
+ * manifests row by row (JSONL line by line, CSV and TSV record by record), image folders class folder by
+ * class folder, CIFAR-10 batches record by record (read by offset); MNIST's IDX files (47 MB) are read
+ * whole. `order` reorders the files of a shard set (an epoch's
  * seeded order, see shuffle.ts's shardOrder).
  */
 export async function* streamDataset(
@@ -156,5 +157,7 @@ export async function* streamDataset(
   if (format === "webdataset") yield* streamWebDataset(order?.(files) ?? files, opts, log);
   else if (format === "jsonl" || format === "csv" || format === "tsv")
     yield* streamManifest(files[0] as string, opts, log, format);
+  else if (format === "folder") yield* streamImageFolder(files[0] as string, opts, log);
+  else if (format === "cifar10") yield* streamCifar10(files, opts, log);
   else yield* await openDataset(path, opts, log);
 }

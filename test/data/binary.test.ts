@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { CIFAR10_CLASSES } from "../../src/data/cifar.js";
-import { openDataset } from "../../src/data/open.js";
+import { openDataset, streamDataset } from "../../src/data/open.js";
 import { SkipLog } from "../../src/data/types.js";
 import { UserError } from "../../src/util/errors.js";
 import { tempDir } from "./fixtures.js";
@@ -86,6 +86,37 @@ describe("CIFAR-10 batches", () => {
       assert.match(e.message, /test_batch\.bin: truncated CIFAR-10 batch at byte offset 3073/);
       return true;
     });
+  });
+});
+
+describe("CIFAR-10 streamed", () => {
+  test("records read by offset across read chunks: the samples of the whole-file read, each its own pixels", async () => {
+    const dir = tempDir();
+    const file = join(dir, "data_batch_1.bin");
+    // 1,003 records: past the stream's 1,000-record read, with an out-of-range label on each side of it.
+    const labels = Array.from({ length: 1003 }, (_, i) => (i === 998 || i === 1001 ? 10 : i % 10));
+    const bytes = new Uint8Array(1003 * 3073);
+    labels.forEach((label, i) => {
+      const r = cifarRecord(label);
+      r[1] = i & 255; // record i's first red pixel says which record it is
+      bytes.set(r, i * 3073);
+    });
+    writeFileSync(file, bytes);
+    const log = new SkipLog();
+    const streamed = [];
+    for await (const s of streamDataset(file, {}, log)) streamed.push(s);
+    assert.equal(streamed.length, 1001);
+    assert.deepEqual(
+      log.examples.map((s) => s.origin.line),
+      [999, 1002],
+    );
+    const whole = await openDataset(file, {}, new SkipLog());
+    assert.deepEqual(streamed, whole);
+    for (const s of [streamed[0]!, streamed[999]!, streamed[1000]!]) {
+      const img = s.image;
+      assert.ok(img.kind === "raw" && img.pixels.length === 3072 && img.pixels.byteOffset === 0);
+      assert.equal(img.pixels[0], (s.origin.line! - 1) & 255);
+    }
   });
 });
 
