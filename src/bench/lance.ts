@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { VectorIndex } from "../search/index.js";
 import { LanceIndex } from "../search/lance.js";
 import { structuredVectors } from "./serve.js";
-import { round } from "./timing.js";
+import { peakRssMb, percentile, round } from "./timing.js";
 
 export interface LanceBenchOptions {
   /** Vectors in the index (default 1,000,000). */
@@ -30,12 +30,6 @@ const DIM = 256;
 const CHUNK = 50_000;
 
 const rssMb = () => round(process.memoryUsage().rss / 2 ** 20, 0);
-const peakMb = () => round(process.resourceUsage().maxRSS / 1024, 0);
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return round(s[Math.min(s.length - 1, Math.floor(p * s.length))] as number, 2);
-}
 
 export async function benchLance(opts: LanceBenchOptions = {}): Promise<Record<string, unknown>> {
   const n = opts.vectors ?? 1_000_000;
@@ -65,12 +59,14 @@ export async function benchLance(opts: LanceBenchOptions = {}): Promise<Record<s
     out.ivf_pq_build_s = round((performance.now() - t0) / 1000, 1);
     out.ivf_pq_partitions = Math.round(Math.sqrt(n));
     // Each figure is logged as it is measured, so that a run stopped part-way still says what it measured.
-    log(`lance: added in ${out.add_s} s, IVF-PQ built in ${out.ivf_pq_build_s} s, peak RSS ${peakMb()} MB`);
+    log(
+      `lance: added in ${out.add_s} s, IVF-PQ built in ${out.ivf_pq_build_s} s, peak RSS ${peakRssMb()} MB`,
+    );
     out.disk_mb = Number(
       execFileSync("du", ["-sm", join(dir, "index")], { encoding: "utf8" }).split("\t")[0],
     );
     out.rss_before_mb = rssBefore;
-    out.peak_rss_after_build_mb = peakMb();
+    out.peak_rss_after_build_mb = peakRssMb();
 
     const q = structuredVectors(queries, DIM, 999_999);
     const query = (r: number) => q.subarray(r * DIM, (r + 1) * DIM);
@@ -98,7 +94,7 @@ export async function benchLance(opts: LanceBenchOptions = {}): Promise<Record<s
       log(`lance: p50 ${out[`${s.name}_p50_ms`]} ms, p99 ${out[`${s.name}_p99_ms`]} ms`);
     }
     out.rss_after_queries_mb = rssMb();
-    out.peak_rss_lance_mb = peakMb();
+    out.peak_rss_lance_mb = peakRssMb();
     index.close();
 
     log("exact: the in-memory index over the same vectors (ground truth and the scan to compare with)");

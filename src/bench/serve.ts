@@ -24,7 +24,7 @@ import { VectorIndex } from "../search/index.js";
 import { createIndexStore } from "../search/store.js";
 import { trainBpe } from "../text/train.js";
 import { UserError } from "../util/errors.js";
-import { round } from "./timing.js";
+import { percentile, round } from "./timing.js";
 
 export interface ServeBenchOptions {
   /** Items in the served index (default 100,000). */
@@ -275,10 +275,6 @@ export async function benchApproximate(
     const approx = new Set((await hnsw.search(query, 10)).map((h) => h.id));
     found += truth.filter((h) => approx.has(h.id)).length / 10;
   }
-  const pct = (xs: number[], p: number) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return round(s[Math.min(s.length - 1, Math.floor(p * s.length))] as number, 2);
-  };
   return {
     vectors: n,
     dim,
@@ -287,9 +283,9 @@ export async function benchApproximate(
     recall_at_10_build: stats.recallAt10,
     recall_queries: stats.recallQueries,
     recall_at_10_fresh: round(found / checked, 3),
-    query_p50_ms: pct(times, 0.5),
-    query_p99_ms: pct(times, 0.99),
-    exact_p50_ms: pct(exactTimes, 0.5),
-    speedup_p50: round(pct(exactTimes, 0.5) / pct(times, 0.5), 1),
+    query_p50_ms: percentile(times, 0.5),
+    query_p99_ms: percentile(times, 0.99),
+    exact_p50_ms: percentile(exactTimes, 0.5),
+    speedup_p50: round(percentile(exactTimes, 0.5) / percentile(times, 0.5), 1),
   };
 }

@@ -20,6 +20,12 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
+/** The p-quantile of `xs` (0 ≤ p ≤ 1) as the sample at rank ⌊p·n⌋ (nearest rank, no interpolation), rounded to 0.01. */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return round(s[Math.min(s.length - 1, Math.floor(p * s.length))] as number, 2);
+}
+
 export const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Peak resident set size of this process so far, in MB (Linux: VmHWM). */
