@@ -33,6 +33,8 @@ export interface ServeBenchOptions {
   seconds?: number;
   /** Concurrent clients for the text-query runs (default 1, 8, 32). */
   connections?: number[];
+  /** Also run the text queries against a server with q8 query embeddings (`--dtype q8`; default true). */
+  q8?: boolean;
   /** Vectors for the approximate-index measurement (default 1,000,000; 0 skips it). */
   annItems?: number;
   /** Single queries timed on the approximate index (default 500). */
@@ -92,13 +94,13 @@ async function buildIndex(dir: string, model: string, n: number, dim: number): P
 }
 
 /** `juxta serve` on a free port in a child process; resolves with its URL once it listens. */
-function serveChild(index: string): Promise<{ url: string; child: ChildProcess }> {
+function serveChild(index: string, dtype = "fp32"): Promise<{ url: string; child: ChildProcess }> {
   // From dist/ the compiled CLI; from src/ (node --import tsx) the TypeScript one, under the same flags.
   const js = fileURLToPath(new URL("../cli/main.js", import.meta.url));
   const cli = existsSync(js) ? js : js.replace(/\.js$/, ".ts");
   const child = spawn(
     process.execPath,
-    [...process.execArgv, cli, "serve", "--index", index, "--port", "0"],
+    [...process.execArgv, cli, "serve", "--index", index, "--port", "0", "--dtype", dtype],
     {
       stdio: ["ignore", "ignore", "pipe"],
     },
@@ -161,7 +163,7 @@ export async function benchServe(opts: ServeBenchOptions = {}): Promise<Record<s
     const dim = presetConfig("tiny").embedDim;
     log(`building a ${n}-item index`);
     const index = await buildIndex(dir, model, n, dim);
-    const served = await serveChild(index);
+    let served = await serveChild(index);
     child = served.child;
     const url = served.url;
     const query = () =>
@@ -171,7 +173,7 @@ export async function benchServe(opts: ServeBenchOptions = {}): Promise<Record<s
       });
     const search = (connections: number, duration: number) =>
       cannon({
-        url: `${url}/search`,
+        url: `${served.url}/search`,
         connections,
         duration,
         requests: [
@@ -182,11 +184,14 @@ export async function benchServe(opts: ServeBenchOptions = {}): Promise<Record<s
           },
         ],
       });
-    await search(4, 2); // warm-up: V8, ONNX Runtime's first runs
-    for (const c of opts.connections ?? [1, 8, 32]) {
-      log(`text queries, ${c} clients, ${seconds} s`);
-      out[`text_c${c}`] = summary(await search(c, seconds));
-    }
+    const textRuns = async (dtype: string) => {
+      await search(4, 2); // warm-up: V8, ONNX Runtime's first runs
+      for (const c of opts.connections ?? [1, 8, 32]) {
+        log(`text queries, ${c} clients, ${seconds} s (${dtype} query embeddings)`);
+        out[`text_${dtype === "fp32" ? "" : `${dtype}_`}c${c}`] = summary(await search(c, seconds));
+      }
+    };
+    await textRuns("fp32");
     // /health while images are embedded: clients search by uploaded image (embedding, no write) and
     // others add uploads (embedding plus a committed generation per upload: the new row as a segment).
     const images = await Promise.all(Array.from({ length: 64 }, (_, i) => pngOf(i, 256)));
@@ -219,6 +224,13 @@ export async function benchServe(opts: ServeBenchOptions = {}): Promise<Record<s
     out.health_during_image_search = await loadWith("search", 4);
     log("/health while 2 clients add uploads");
     out.health_during_uploads = await loadWith("items", 2);
+    if (opts.q8 ?? true) {
+      child.kill("SIGTERM");
+      await new Promise((done) => child?.once("exit", done));
+      served = await serveChild(index, "q8");
+      child = served.child;
+      await textRuns("q8");
+    }
   } finally {
     child?.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  * measures this against one run per query (`batchTexts: false`).
  */
 import { Worker } from "node:worker_threads";
+import type { WeightFormat } from "../engine/index.js";
 import { UserError } from "../util/errors.js";
 
 export type WorkerRequest =
@@ -26,6 +27,8 @@ interface Job {
 export interface InferenceOptions {
   model: string;
   tokenizer?: string;
+  /** Inference precision (default fp32; docs/quantization.md). */
+  dtype?: WeightFormat;
   /** Put the text queries waiting for the worker into one run (default true). */
   batchTexts?: boolean;
   /** Texts per batched run at most. */
@@ -56,7 +59,7 @@ export class Inference {
   /** Start the worker and wait until it has opened the model. */
   static async start(opts: InferenceOptions): Promise<Inference> {
     const worker = new Worker(new URL("./worker.js", import.meta.url), {
-      workerData: { model: opts.model, tokenizer: opts.tokenizer },
+      workerData: { model: opts.model, tokenizer: opts.tokenizer, dtype: opts.dtype },
     });
     let onMessage: (m: WorkerReply) => void = () => {};
     let onError: (e: Error) => void = () => {};

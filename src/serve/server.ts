@@ -21,6 +21,7 @@ import {
   indexModelJson,
   readIndexModel,
 } from "../apps/image-index.js";
+import type { WeightFormat } from "../engine/index.js";
 import type { ImageInput } from "../handle/inputs.js";
 import { resolveSource } from "../handle/open.js";
 import { type EmbeddingModel, Moderator } from "../moderate/moderate.js";
@@ -44,6 +45,11 @@ export interface ServeOptions {
   /** Another copy of the index's model (default: the model the index records). */
   model?: string;
   tokenizer?: string;
+  /**
+   * Precision of the query embeddings (default fp32). The stored vectors stay as the index has them: a q8
+   * query against fp32 vectors drifts as little as docs/quantization.md measures for q8 against fp32.
+   */
+  dtype?: WeightFormat;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -130,6 +136,7 @@ export async function startServer(opts: ServeOptions): Promise<SearchServer> {
     inference = await Inference.start({
       model: modelDir,
       tokenizer: opts.tokenizer ?? info.tokenizer,
+      dtype: opts.dtype,
       batchTexts: opts.batchTexts,
     });
     if (inference.dim !== store.dim)

@@ -14,7 +14,7 @@ it("bench --suite serve runs end to end on a small index", async () => {
     annItems: 2000,
     annQueries: 10,
   })) as Record<string, Record<string, number>>;
-  for (const key of ["text_c2", "health_during_image_search", "health_during_uploads"]) {
+  for (const key of ["text_c2", "text_q8_c2", "health_during_image_search", "health_during_uploads"]) {
     const m = r[key] as Record<string, number>;
     assert.equal(m.errors, 0, key);
     assert.ok(m.req_per_s > 0 && m.p99_ms >= m.p50_ms, key);

@@ -291,6 +291,21 @@ describe("juxta serve", () => {
     }
     await assert.rejects(startServer({ index: join(dir, "nothing"), port: 0 }), /not an index/);
   });
+
+  it("dtype q8 embeds queries in int8 against the index's float32 vectors", async () => {
+    const other = join(dir, "q8.index");
+    cpSync(indexDir, other, { recursive: true, filter: (p) => !p.endsWith("writer.lock") });
+    const s = await startServer({ index: other, port: 0, dtype: "q8" });
+    try {
+      const b64 = (await png([220, 20, 30])).toString("base64");
+      const top = ((await post(`${s.url}/search`, { image: b64, k: 1 })).body.hits as Hit[])[0]!;
+      assert.equal(top.id, join(img, "red.png"));
+      // The stored vector is the fp32 embedding of this image: a q8 query is close to it, not equal.
+      assert.ok(top.score > 0.99 && top.score < 1 - 1e-6, `score ${top.score}`);
+    } finally {
+      await s.close();
+    }
+  });
 });
 
 /** Start `juxta serve` as a process; resolves with its URL once it listens. */

@@ -1,11 +1,13 @@
 /** `juxta serve`: an image index and its model as an HTTP service with a JSON API (docs/serve.md). */
 import { startServer } from "../../serve/server.js";
 import { defineCommand } from "../command.js";
+import { DTYPE_OPTION } from "../options.js";
 
 export const serve = defineCommand({
   name: "serve",
   summary: "serve an image index (juxta index) over HTTP: search by text or image, add and remove images",
-  usage: "juxta serve --index INDEX [--host 127.0.0.1] [--port 8080] [--token T] [--root DIR] [--policy P]",
+  usage:
+    "juxta serve --index INDEX [--host 127.0.0.1] [--port 8080] [--dtype fp32|q8|fp16] [--token T] [--root DIR] [--policy P]",
   options: {
     index: {
       type: "string",
@@ -15,6 +17,7 @@ export const serve = defineCommand({
     },
     model: { type: "string", arg: "RUN", help: "use another copy of the index's model" },
     tokenizer: { type: "string", arg: "FILE", help: "use another copy of the index's tokenizer" },
+    ...DTYPE_OPTION,
     host: {
       type: "string",
       arg: "HOST",
@@ -60,6 +63,7 @@ export const serve = defineCommand({
       index: v.index,
       model: v.model,
       tokenizer: v.tokenizer,
+      dtype: v.dtype,
       host: v.host,
       port: v.port,
       token: v.token ?? process.env.JUXTA_SERVE_TOKEN,
