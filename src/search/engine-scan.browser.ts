@@ -5,13 +5,19 @@
  */
 import { dot, TopK } from "./kernels.js";
 
+export interface TopRows {
+  scores: Float32Array;
+  rows: BigInt64Array;
+  k: number;
+}
+
 export async function engineTopK(
   queries: Float32Array,
   vectors: Float32Array,
   rows: number,
   dim: number,
   k: number,
-): Promise<{ scores: Float32Array; rows: BigInt64Array; k: number }> {
+): Promise<TopRows> {
   const nq = queries.length / dim;
   const kk = Math.min(k, rows);
   const scores = new Float32Array(nq * kk);
@@ -20,6 +26,43 @@ export async function engineTopK(
   for (let q = 0; q < nq; q++) {
     heap.clear();
     for (let r = 0; r < rows; r++) heap.push(dot(queries, q * dim, vectors, r * dim, dim), r);
+    heap.sorted().forEach(({ index, score }, j) => {
+      scores[q * kk + j] = score;
+      top[q * kk + j] = BigInt(index);
+    });
+  }
+  return { scores, rows: top, k: kk };
+}
+
+/** `engineCandidates` of engine-scan.ts: the int8 codes' approximate top `k` of each query, in JavaScript. */
+export async function engineCandidates(
+  queries: Int8Array,
+  combine: Float32Array,
+  nq: number,
+  codes: Uint8Array,
+  scales: Float32Array,
+  rows: number,
+  dim: number,
+  k: number,
+): Promise<TopRows> {
+  const m = queries.length / dim;
+  const kk = Math.min(k, rows);
+  const scores = new Float32Array(nq * kk);
+  const top = new BigInt64Array(nq * kk);
+  const heap = new TopK(kk);
+  const dots = new Float64Array(m);
+  for (let q = 0; q < nq; q++) {
+    heap.clear();
+    for (let r = 0; r < rows; r++) {
+      dots.fill(0);
+      for (let j = 0; j < dim; j++) {
+        const c = (codes[r * dim + j] as number) - 128;
+        for (let i = 0; i < m; i++) dots[i] = (dots[i] as number) + c * (queries[j * m + i] as number);
+      }
+      let s = 0;
+      for (let i = 0; i < m; i++) s += (dots[i] as number) * (combine[i * nq + q] as number);
+      heap.push(s * (scales[r] as number), r);
+    }
     heap.sorted().forEach(({ index, score }, j) => {
       scores[q * kk + j] = score;
       top[q * kk + j] = BigInt(index);

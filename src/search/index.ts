@@ -23,6 +23,7 @@ import { inputError, UserError } from "../util/errors.js";
 import { ensureDir } from "../util/fs.js";
 import { engineTopK } from "./engine-scan.js";
 import { currentFiles, writeNewFile } from "./generations.js";
+import { Int8Copy, int8TopK } from "./int8-scan.js";
 import { dot, normalizeRow, rowCount, TopK } from "./kernels.js";
 
 /** Stored values (rows × dim) from which a scan runs on ONNX Runtime rather than in JavaScript. */
@@ -87,6 +88,9 @@ export class VectorIndex {
   /** Save plans handed out and not yet released. */
   private plans = 0;
   private scanning = false;
+  /** The int8 copy the engine scan reads first (int8-scan.ts), made at the second engine scan. */
+  private int8?: Int8Copy;
+  private engineScans = 0;
 
   private constructor(
     readonly dim: number,
@@ -296,7 +300,9 @@ export class VectorIndex {
       const want = ks.map((k) => Math.min(k, this.size));
       // Removed rows are still in the matrix: ask for enough extra to drop them and keep k.
       const dead = rows - this.slots.size;
-      const top = await engineTopK(q, this.data, rows, this.dim, Math.max(0, ...want) + dead);
+      const k = Math.max(0, ...want) + dead;
+      const top =
+        (await this.int8Scan(q, want, k, rows)) ?? (await engineTopK(q, this.data, rows, this.dim, k));
       if (this.epoch !== epoch) continue;
       const out: SearchHit[][] = [];
       let short = false;
@@ -318,6 +324,18 @@ export class VectorIndex {
       }
       if (!short) return out;
     }
+  }
+
+  /**
+   * The engine scan through the int8 copy, or undefined where its bound could not prove the answer. Not at
+   * the first scan: a process that searches once (juxta search) would spend more coding every row than
+   * the int8 scan saves it.
+   */
+  private async int8Scan(q: Float32Array, want: number[], k: number, rows: number) {
+    if (++this.engineScans < 2) return undefined;
+    this.int8 ??= new Int8Copy(this.dim);
+    this.int8.sync(this.data, rows, this.epoch);
+    return int8TopK(this.int8, this.data, rows, this.alive, q, want, k);
   }
 
   /** `search` for each row of `queries` (row-major, `dim` values a row). */
