@@ -11,10 +11,16 @@ import { type ImageItem, isShardSet, listImages, streamImages } from "../data/im
 import type { DatasetOptions } from "../data/options.js";
 import type { SkipLog } from "../data/types.js";
 import { type HandleModel, type ModelHandle, withHandle } from "../handle/model.js";
-import { writeNpy } from "../io/npy.js";
-import { readSafetensors, type SafetensorsInput, writeSafetensors } from "../io/safetensors.js";
+import { NpyRowWriter, writeNpy } from "../io/npy.js";
+import {
+  readSafetensors,
+  type SafetensorsInput,
+  type SafetensorsSpec,
+  safetensorsHead,
+  writeSafetensors,
+} from "../io/safetensors.js";
 import { inputError, jsonErrorMessage, OptionError, UserError } from "../util/errors.js";
-import { writeJsonAtomic } from "../util/fs.js";
+import { AtomicFile, writeJsonAtomic } from "../util/fs.js";
 import { Progress, type ProgressStream } from "../util/progress.js";
 
 export interface EmbedInputs {
@@ -73,13 +79,21 @@ export async function embedInputs(
         );
       out.image = { embeds: r.embeds, ids: r.kept.map((i) => images[i]!.id) };
     }
-    if (streamed)
-      out.image = await embedStream(
-        handle,
-        streamImages(inputs.images as string, { dataset: inputs.dataset, log: inputs.log }),
-        inputs.log,
-        opts.progress,
-      );
+    if (streamed) {
+      const parts: Float32Array[] = [];
+      const ids: string[] = [];
+      await embedStream(handle, inputs, opts.progress, (embeds, blockIds) => {
+        parts.push(embeds);
+        ids.push(...blockIds);
+      });
+      const embeds = new Float32Array(ids.length * handle.dim);
+      let at = 0;
+      for (const p of parts) {
+        embeds.set(p, at);
+        at += p.length;
+      }
+      out.image = { embeds, ids };
+    }
     if (texts) out.text = { embeds: await handle.embedTexts(texts), texts };
     return out;
   });
@@ -88,20 +102,24 @@ export async function embedInputs(
 /** Images per block of a streamed embedding: held (as encoded bytes) while their block is embedded. */
 const STREAM_BLOCK = 1024;
 
-/** Embed a stream of images block by block; unreadable ones are skipped as embedInputs skips them. */
+/**
+ * Embed the streamed images of `inputs` block by block, handing each block's rows and ids to `sink`;
+ * unreadable ones are skipped as embedInputs skips them. Returns the images embedded.
+ */
 async function embedStream(
   handle: ModelHandle,
-  items: AsyncIterable<ImageItem>,
-  log: SkipLog | undefined,
+  inputs: EmbedInputs,
   progress: ProgressStream | undefined,
-): Promise<{ embeds: Float32Array; ids: string[] }> {
-  const parts: Float32Array[] = [];
-  const ids: string[] = [];
+  sink: (embeds: Float32Array, ids: string[]) => void,
+): Promise<number> {
+  const log = inputs.log;
+  const items = streamImages(inputs.images as string, { dataset: inputs.dataset, log });
   const bar = progress
     ? new Progress({ label: "embed images", unit: "images", stream: progress })
     : undefined;
   let block: ImageItem[] = [];
   let seen = 0;
+  let kept = 0;
   const flush = async () => {
     const r = await handle.embedImagesSkipping(
       block.map((im) => im.ref),
@@ -112,8 +130,12 @@ async function embedStream(
       if (!log) throw new UserError(`cannot embed ${block[s.index]!.id}: ${s.reason}`);
       log.add({ file: block[s.index]!.id }, s.reason);
     }
-    if (r.kept.length > 0) parts.push(r.embeds);
-    for (const i of r.kept) ids.push(block[i]!.id);
+    if (r.kept.length > 0)
+      sink(
+        r.embeds,
+        r.kept.map((i) => block[i]!.id),
+      );
+    kept += r.kept.length;
     bar?.tick(block.length);
     block = [];
   };
@@ -127,15 +149,137 @@ async function embedStream(
   } finally {
     bar?.done();
   }
-  if (ids.length === 0) throw new UserError(`no image of ${seen} could be embedded`);
-  const embeds = new Float32Array(ids.length * handle.dim);
-  let at = 0;
-  for (const p of parts) {
-    embeds.set(p, at);
-    at += p.length;
-  }
-  return { embeds, ids };
+  if (kept === 0) throw new UserError(`no image of ${seen} could be embedded`);
+  return kept;
 }
+
+/**
+ * `embedInputs` then `writeEmbeddings`, except that streamed images (WebDataset shards) go to the file
+ * as they are embedded, so memory does not grow with them: to .npy the rows and the ids both stream; to
+ * .safetensors the rows stream to a temporary file and the ids wait for the header, which holds them.
+ */
+export async function embedToFile(
+  model: ModelHandle | HandleModel,
+  inputs: EmbedInputs,
+  file: string,
+  meta: { model: string },
+  opts: { progress?: ProgressStream } = {},
+): Promise<{ dim: number; images: number; texts: number }> {
+  const ext = extname(file).toLowerCase();
+  if (ext !== ".npy" && ext !== ".safetensors")
+    throw new UserError(`${file}: the output must end in .safetensors or .npy`);
+  const streamed =
+    inputs.images !== undefined && inputs.pixels === undefined && isShardSet(inputs.images, inputs.dataset);
+  if (!streamed) {
+    const emb = await embedInputs(model, inputs, opts);
+    writeEmbeddings(file, emb, meta);
+    return { dim: emb.dim, images: emb.image?.ids.length ?? 0, texts: emb.text?.texts.length ?? 0 };
+  }
+  if (ext === ".npy" && inputs.texts !== undefined)
+    throw new UserError(
+      `${file}: an .npy file holds one array; write image and text embeddings to a .safetensors file`,
+    );
+  return withHandle(model, { progress: opts.progress }, async (handle) => {
+    if (inputs.texts !== undefined && !handle.hasText) throw handle.noTextTower("it cannot embed texts");
+    const texts = inputs.texts === undefined ? undefined : readTexts(inputs.texts);
+    const writer =
+      ext === ".npy" ? new NpyEmbeddingWriter(file, handle.dim) : new SafetensorsEmbeddingWriter(file);
+    try {
+      const images = await embedStream(handle, inputs, opts.progress, (e, ids) => writer.add(e, ids));
+      const text = texts ? { embeds: await handle.embedTexts(texts), texts } : undefined;
+      writer.finish(handle.dim, meta, text);
+      return { dim: handle.dim, images, texts: texts?.length ?? 0 };
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
+  });
+}
+
+/** Streamed image embeddings to .npy: rows into the array, ids into `<name>.ids.json` as they come. */
+class NpyEmbeddingWriter {
+  private readonly rows: NpyRowWriter;
+  private readonly ids: AtomicFile;
+  private count = 0;
+
+  constructor(file: string, dim: number) {
+    this.rows = new NpyRowWriter(file, dim);
+    this.ids = AtomicFile.create(idsFile(file));
+  }
+
+  add(embeds: Float32Array, ids: string[]): void {
+    this.rows.append(embeds);
+    // The format writeJsonAtomic gives a list: one element a line, indented by two.
+    const lines = ids.map((id, i) => `${this.count + i === 0 ? "[\n" : ",\n"}  ${JSON.stringify(id)}`);
+    this.ids.write(Buffer.from(lines.join(""), "utf8"));
+    this.count += ids.length;
+  }
+
+  finish(): void {
+    this.ids.write(Buffer.from(this.count === 0 ? "[]\n" : "\n]\n", "utf8"));
+    this.rows.finish();
+    this.ids.commit();
+  }
+
+  abort(): void {
+    this.rows.abort();
+    this.ids.abort();
+  }
+}
+
+/** Streamed image embeddings to .safetensors: rows to a temporary file, copied in after the header. */
+class SafetensorsEmbeddingWriter {
+  private readonly rows: AtomicFile;
+  private readonly ids: string[] = [];
+
+  constructor(private readonly file: string) {
+    this.rows = AtomicFile.create(`${file}.rows`);
+  }
+
+  add(embeds: Float32Array, ids: string[]): void {
+    this.rows.write(new Uint8Array(embeds.buffer, embeds.byteOffset, embeds.byteLength));
+    for (const id of ids) this.ids.push(id);
+  }
+
+  finish(dim: number, meta: { model: string }, text?: { embeds: Float32Array; texts: string[] }): void {
+    const metadata: Record<string, string> = { model: meta.model, image_ids: JSON.stringify(this.ids) };
+    const specs: Record<string, SafetensorsSpec> = {
+      image_embeds: { dtype: "F32", shape: [this.ids.length, dim], byteLength: this.rows.size },
+    };
+    if (text) {
+      specs.text_embeds = {
+        dtype: "F32",
+        shape: [text.texts.length, dim],
+        byteLength: text.embeds.byteLength,
+      };
+      metadata.texts = JSON.stringify(text.texts);
+    }
+    const { head, order } = safetensorsHead(specs, metadata, this.file);
+    const out = AtomicFile.create(this.file);
+    try {
+      for (const chunk of head) out.write(chunk);
+      for (const name of order) {
+        if (name === "text_embeds" && text)
+          out.write(new Uint8Array(text.embeds.buffer, text.embeds.byteOffset, text.embeds.byteLength));
+        else
+          for (let at = 0; at < this.rows.size; at += COPY_BYTES)
+            out.write(this.rows.readAt(at, Math.min(COPY_BYTES, this.rows.size - at)));
+      }
+    } catch (e) {
+      out.abort();
+      throw e;
+    }
+    out.commit();
+    this.rows.abort();
+  }
+
+  abort(): void {
+    this.rows.abort();
+  }
+}
+
+/** Bytes a copy of the streamed rows reads at a time. */
+const COPY_BYTES = 8 << 20;
 
 /** Write embeddings as .safetensors or .npy, chosen by the extension of `file`. */
 export function writeEmbeddings(file: string, emb: Embeddings, meta: { model: string }): void {

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { inputError, UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { AtomicFile, writeFileAtomic } from "../util/fs.js";
 
 const MAGIC = Buffer.from([0x93, ...Buffer.from("NUMPY", "latin1")]);
 /** NumPy pads the header so that the data starts on a 64-byte boundary. */
@@ -25,6 +25,50 @@ export function writeNpy(path: string, data: Float32Array, shape: readonly numbe
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length)
     throw new UserError(`${path}: shape [${shape}] needs ${count} elements, data has ${data.length}`);
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  writeFileAtomic(path, [...npyHeader(path, shape), bytes]);
+}
+
+/**
+ * A [rows, dim] float32 `.npy` file written a block of rows at a time (memory does not grow with the
+ * rows) and renamed into place by `finish`. The header is written first with 0 rows and rewritten at the
+ * end: NumPy's padding for a first dimension of up to 21 digits keeps its length the same.
+ */
+export class NpyRowWriter {
+  private readonly file: AtomicFile;
+  private rows = 0;
+
+  constructor(
+    readonly path: string,
+    readonly dim: number,
+  ) {
+    if (endianness() !== "LE") throw new Error(".npy I/O assumes a little-endian host");
+    this.file = AtomicFile.create(path);
+    for (const chunk of npyHeader(path, [0, dim])) this.file.write(chunk);
+  }
+
+  /** Append rows (row-major, a multiple of `dim` values). */
+  append(rows: Float32Array): void {
+    if (rows.length % this.dim !== 0)
+      throw new Error(`${this.path}: ${rows.length} values are not whole rows of ${this.dim}`);
+    this.file.write(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+    this.rows += rows.length / this.dim;
+  }
+
+  /** Write the final row count into the header and rename the file into place; returns the rows. */
+  finish(): number {
+    this.file.writeAt(0, Buffer.concat(npyHeader(this.path, [this.rows, this.dim])));
+    this.file.commit();
+    return this.rows;
+  }
+
+  abort(): void {
+    this.file.abort();
+  }
+}
+
+/** The magic, version and header dict of a version-1.0 `<f4` file of this shape, padded as NumPy pads it. */
+function npyHeader(path: string, shape: readonly number[]): Buffer[] {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
   let dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
   // NumPy leaves room for the first dimension to grow to 21 digits (appending in place); doing the same
@@ -38,8 +82,7 @@ export function writeNpy(path: string, data: Float32Array, shape: readonly numbe
   head[6] = 1;
   head[7] = 0;
   head.writeUInt16LE(dict.length, 8);
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  writeFileAtomic(path, [head, Buffer.from(dict, "latin1"), bytes]);
+  return [head, Buffer.from(dict, "latin1")];
 }
 
 /** Reads a `.npy` file of `<f4` in C order; anything else is a UserError naming the file. */

@@ -105,10 +105,36 @@ export function encodeSafetensors(
   metadata?: Record<string, string>,
   where = "safetensors",
 ): Uint8Array[] {
-  const path = where;
   checkHost();
-  const names = Object.keys(tensors).sort((a, b) => {
-    const d = DTYPE_BYTES[tensors[b]!.dtype] - DTYPE_BYTES[tensors[a]!.dtype];
+  const bytes = new Map(Object.entries(tensors).map(([name, t]) => [name, tensorBytes(where, name, t)]));
+  const specs = Object.fromEntries(
+    Object.entries(tensors).map(([name, t]) => [
+      name,
+      { dtype: t.dtype, shape: t.shape, byteLength: (bytes.get(name) as Uint8Array).byteLength },
+    ]),
+  );
+  const { head, order } = safetensorsHead(specs, metadata, where);
+  return [...head, ...order.map((name) => bytes.get(name) as Uint8Array)];
+}
+
+/** A tensor as a safetensors header describes it: its bytes are written after the header, in `order`. */
+export interface SafetensorsSpec {
+  dtype: SafetensorsDtype;
+  shape: readonly number[];
+  byteLength: number;
+}
+
+/**
+ * The length prefix and JSON header of a safetensors file holding these tensors, and the order their
+ * bytes follow it in (widest dtype first, then by name): for writers that stream the tensors' bytes.
+ */
+export function safetensorsHead(
+  specs: Record<string, SafetensorsSpec>,
+  metadata?: Record<string, string>,
+  path = "safetensors",
+): { head: Uint8Array[]; order: string[] } {
+  const order = Object.keys(specs).sort((a, b) => {
+    const d = DTYPE_BYTES[specs[b]!.dtype] - DTYPE_BYTES[specs[a]!.dtype];
     return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
   });
   const header: Record<string, unknown> = {};
@@ -118,21 +144,18 @@ export function encodeSafetensors(
         throw new UserError(`${path}: metadata '${k}' must be a string, got ${typeof v}`);
     header[METADATA_KEY] = metadata;
   }
-  const chunks: Uint8Array[] = [];
   let offset = 0;
-  for (const name of names) {
-    const bytes = tensorBytes(path, name, tensors[name]!);
-    const t = tensors[name]!;
-    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
-    chunks.push(bytes);
-    offset += bytes.byteLength;
+  for (const name of order) {
+    const t = specs[name]!;
+    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.byteLength] };
+    offset += t.byteLength;
   }
   let json = JSON.stringify(header);
   const len = Buffer.byteLength(json, "utf8");
   json += " ".repeat((8 - (len % 8)) % 8);
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json, "utf8")));
-  return [head, Buffer.from(json, "utf8"), ...chunks];
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json, "utf8")));
+  return { head: [prefix, Buffer.from(json, "utf8")], order };
 }
 
 function tensorBytes(path: string, name: string, t: SafetensorsInput): Uint8Array {

@@ -10,6 +10,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -28,29 +29,104 @@ export type FileData = string | Uint8Array | readonly Uint8Array[];
  * removed and the old file is left as it was.
  */
 export function writeFileAtomic(path: string, data: FileData): void {
-  const dir = dirname(path);
-  // Same folder: rename is atomic only within one file system.
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, "wx");
-  } catch (e) {
-    throw writeError(path, e);
-  }
+  const file = AtomicFile.create(path);
   try {
     const chunks = typeof data === "string" ? [Buffer.from(data, "utf8")] : isBytes(data) ? [data] : data;
-    for (const chunk of chunks) writeAll(fd, chunk);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    for (const chunk of chunks) file.write(chunk);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw writeError(path, e);
+    file.abort();
+    throw e;
   }
-  syncDir(dir);
-  removeStaleTemps(path);
+  file.commit();
+}
+
+/**
+ * A file written piece by piece under a temporary name next to `path` and renamed over it by `commit`,
+ * as `writeFileAtomic` writes one: for outputs too large to hold (streamed embeddings). Until `commit`
+ * readers see the old file or none; `abort` (or a crash) leaves nothing at `path`.
+ */
+export class AtomicFile {
+  private closed = false;
+  /** Bytes appended so far. */
+  size = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly fd: number,
+  ) {}
+
+  static create(path: string): AtomicFile {
+    // Same folder: rename is atomic only within one file system.
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
+    try {
+      return new AtomicFile(path, tmp, openSync(tmp, "wx+"));
+    } catch (e) {
+      throw writeError(path, e);
+    }
+  }
+
+  /** Append `chunk`. */
+  write(chunk: Uint8Array): void {
+    this.guard(() => writeAll(this.fd, chunk));
+    this.size += chunk.byteLength;
+  }
+
+  /** Overwrite bytes already written, from `offset` (a header whose counts are known only at the end). */
+  writeAt(offset: number, chunk: Uint8Array): void {
+    if (offset + chunk.byteLength > this.size)
+      throw new Error(`writeAt: ${offset}+${chunk.byteLength} runs past the ${this.size} bytes written`);
+    this.guard(() => {
+      let done = 0;
+      while (done < chunk.byteLength) {
+        const n = writeSync(this.fd, chunk, done, chunk.byteLength - done, offset + done);
+        if (n <= 0) throw Object.assign(new Error("the file system accepted no bytes"), { code: "EIO" });
+        done += n;
+      }
+    });
+  }
+
+  /** Read back `length` bytes written from `offset`. */
+  readAt(offset: number, length: number): Buffer {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    this.guard(() => {
+      while (done < length) {
+        const n = readSync(this.fd, buf, done, length - done, offset + done);
+        if (n <= 0) break;
+        done += n;
+      }
+    });
+    return buf.subarray(0, done);
+  }
+
+  /** Flush to disk and rename over `path`. */
+  commit(): void {
+    this.guard(() => {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.closed = true;
+      renameSync(this.tmp, this.path);
+    });
+    syncDir(dirname(this.path));
+    removeStaleTemps(this.path);
+  }
+
+  /** Give up: the temporary file is removed and `path` left as it was. */
+  abort(): void {
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
+    rmSync(this.tmp, { force: true });
+  }
+
+  private guard(run: () => void): void {
+    try {
+      run();
+    } catch (e) {
+      this.abort();
+      throw writeError(this.path, e);
+    }
+  }
 }
 
 /**

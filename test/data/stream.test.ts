@@ -1,9 +1,9 @@
 /** Streaming data: the tar stream, WebDataset samples as a stream, the bounded shuffle, and embedding shards. */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { embedInputs } from "../../src/apps/embed.js";
+import { embedInputs, embedToFile, idsFile, writeEmbeddings } from "../../src/apps/embed.js";
 import { listImages } from "../../src/data/image-set.js";
 import { shardOrder, shuffleStream } from "../../src/data/shuffle.js";
 import { readTar, streamTar } from "../../src/data/tar.js";
@@ -152,6 +152,48 @@ describe("WebDataset shards as a stream", () => {
       assert.equal(r.image?.ids.length, 3);
       assert.equal(log.total, 2, "the sample without a caption, the image that does not decode");
       await assert.rejects(embedInputs(handle, { images: files[1]! }), /cannot embed .*bad\.png/);
+    } finally {
+      await handle.dispose();
+    }
+  });
+
+  test("embedToFile writes streamed shards as they come: the bytes writeEmbeddings writes from memory", async () => {
+    const files = await shards();
+    const dir = tempDir();
+    const handle = await openModel(tinyModel());
+    const texts = join(dir, "texts.txt");
+    writeFileSync(texts, "a red square\na blue circle\n");
+    try {
+      const meta = { model: "m" };
+      const inputs = { images: files[1]!, log: new SkipLog() };
+      const whole = await embedInputs(handle, { ...inputs, texts, log: new SkipLog() });
+      const imagesOnly = { dim: whole.dim, image: whole.image };
+      writeEmbeddings(join(dir, "mem.npy"), imagesOnly, meta);
+      writeEmbeddings(join(dir, "mem.safetensors"), whole, meta);
+      const npy = await embedToFile(handle, inputs, join(dir, "out.npy"), meta);
+      const st = await embedToFile(
+        handle,
+        { ...inputs, texts, log: new SkipLog() },
+        join(dir, "out.safetensors"),
+        meta,
+      );
+      assert.deepEqual(npy, { dim: whole.dim, images: 3, texts: 0 });
+      assert.deepEqual(st, { dim: whole.dim, images: 3, texts: 2 });
+      const same = (a: string, b: string) =>
+        assert.ok(readFileSync(join(dir, a)).equals(readFileSync(join(dir, b))), `${a} = ${b}`);
+      same("out.npy", "mem.npy");
+      same(idsFile("out.npy"), idsFile("mem.npy"));
+      same("out.safetensors", "mem.safetensors");
+      assert.ok(!readdirSync(dir).some((f) => f.endsWith(".tmp")), "no temporary file is left");
+      // A failure midway (a broken image under no skip log) leaves neither the file nor a temporary one.
+      await assert.rejects(
+        embedToFile(handle, { images: files[1]! }, join(dir, "bad.npy"), meta),
+        /cannot embed/,
+      );
+      assert.ok(
+        !readdirSync(dir).some((f) => f.startsWith("bad") || f.includes(".bad.")),
+        readdirSync(dir).join(),
+      );
     } finally {
       await handle.dispose();
     }

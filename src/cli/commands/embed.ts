@@ -2,7 +2,7 @@
  * `juxta embed`: image or text embeddings of a CLIP model, or the backbone features of an image-only
  * encoder, to a .safetensors or .npy file.
  */
-import { type Embeddings, embedInputs, writeEmbeddings } from "../../apps/embed.js";
+import { embedToFile } from "../../apps/embed.js";
 import { SkipLog } from "../../data/types.js";
 import { DEFAULT_QUEUE, DEFAULT_SHARD_SIZE, enqueueEmbedding } from "../../distributed/queue.js";
 import { UserError } from "../../util/errors.js";
@@ -75,20 +75,19 @@ export const embed = defineCommand({
         "nothing to embed: give --images FILE|DIR, --pixels FILE.safetensors or --texts FILE",
       );
     const model = await modelFlag(v);
-    let emb: Embeddings;
+    let done: { dim: number; images: number; texts: number };
     try {
       if (v.texts !== undefined && !model.hasText)
         throw new UserError(`${v.model} is an image encoder (no text tower); it cannot embed --texts`);
-      emb = await embedInputs(model, inputs);
+      done = await embedToFile(model, inputs, v.out, { model: v.model as string });
     } finally {
       await model.dispose();
     }
     reportSkips(log);
-    writeEmbeddings(v.out, emb, { model: v.model as string });
     const parts = [];
-    if (emb.image) parts.push(`${emb.image.ids.length} image`);
-    if (emb.text) parts.push(`${emb.text.texts.length} text`);
-    console.log(`wrote ${parts.join(" and ")} embeddings (${emb.dim}-d) to ${v.out}`);
+    if (v.images !== undefined || v.pixels !== undefined) parts.push(`${done.images} image`);
+    if (v.texts !== undefined) parts.push(`${done.texts} text`);
+    console.log(`wrote ${parts.join(" and ")} embeddings (${done.dim}-d) to ${v.out}`);
   },
 });
 
