@@ -10,6 +10,7 @@ import { formatLocation, inputError, UserError } from "../util/errors.js";
 import { IMAGE_EXTENSIONS, isImageName } from "./folder.js";
 import { formatFromName, openDataset, streamDataset } from "./open.js";
 import type { DatasetOptions } from "./options.js";
+import { SeenIds } from "./seen-ids.js";
 import type { ImageRef } from "./types.js";
 import { type Sample, SkipLog } from "./types.js";
 import { expandBraces } from "./webdataset.js";
@@ -131,17 +132,16 @@ export function isShardSet(path: string, dataset?: DatasetOptions): boolean {
 
 /**
  * The distinct images of a data set as a stream, in listing order (as listImages gives them, without
- * holding them all): only the ids seen so far are kept, to skip repeats.
+ * holding them all): only a hash of each id seen so far is kept, to skip repeats (seen-ids.ts).
  */
 export async function* streamImages(
   path: string,
   opts: { dataset?: DatasetOptions; log?: SkipLog } = {},
 ): AsyncGenerator<ImageItem> {
-  const seen = new Set<string>();
+  const seen = new SeenIds();
   for await (const s of streamDataset(path, opts.dataset ?? {}, opts.log ?? new SkipLog())) {
     const id = imageId(s);
-    if (seen.has(id)) continue;
-    seen.add(id);
+    if (!seen.add(id)) continue;
     yield { id, ref: s.image, text: s.text, label: s.label };
   }
   if (seen.size === 0) throw new UserError(`${path}: no images in this data set`);
