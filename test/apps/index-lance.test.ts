@@ -5,7 +5,8 @@ import { before, describe, it } from "node:test";
 import { searchImageIndex } from "../../src/apps/image-index.js";
 import { index } from "../../src/cli/commands/index.js";
 import { isLanceIndex } from "../../src/search/lance.js";
-import { colourImages, runCommand, tempDir, tinyModel } from "./fixtures.js";
+import { startServer } from "../../src/serve/server.js";
+import { colourImages, png, runCommand, tempDir, tinyModel } from "./fixtures.js";
 
 describe("juxta index --backend lance", () => {
   let model: string;
@@ -65,5 +66,56 @@ describe("juxta index --backend lance", () => {
       runCommand(index, ["--model", model, "--images", img, "--out", join(dir, "x"), "--backend", "faiss"]),
       /--backend expects one of exact, lance, got 'faiss'/,
     );
+  });
+
+  it("juxta serve serves a lance index: search, add, remove, and the writes persist", async () => {
+    const lance = join(dir, "served.index");
+    await runCommand(index, ["--model", model, "--images", img, "--out", lance, "--backend", "lance"]);
+    const post = async (url: string, body: unknown) => {
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    type Hit = { id: string; score: number };
+    let server = await startServer({ index: lance, port: 0, root: dir });
+    let upload = "";
+    try {
+      const health = await (await fetch(`${server.url}/health`)).json();
+      assert.equal(health.items, 4);
+      const byText = await post(`${server.url}/search`, { text: "a red square", k: 4 });
+      const expected = await searchImageIndex(lance, { text: "a red square" }, 4);
+      assert.deepEqual(
+        (byText.body.hits as Hit[]).map((h) => h.id),
+        expected.map((h) => h.id),
+      );
+      const b64 = (await png([10, 200, 10])).toString("base64");
+      const added = await post(`${server.url}/items`, { images: [{ image: b64 }] });
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+      upload = (added.body.ids as string[])[0] as string;
+      assert.match(upload, /^upload:/);
+      const byImage = await post(`${server.url}/search`, { image: b64, k: 1 });
+      assert.equal((byImage.body.hits as Hit[])[0]?.id, upload);
+      const del = await fetch(`${server.url}/items/${encodeURIComponent(join(img, "red.png"))}`, {
+        method: "DELETE",
+      });
+      assert.equal(del.status, 200);
+    } finally {
+      await server.close();
+    }
+    // A new server (and the CLI's search) sees the writes.
+    server = await startServer({ index: lance, port: 0 });
+    try {
+      const health = await (await fetch(`${server.url}/health`)).json();
+      assert.equal(health.items, 4);
+      const item = await fetch(`${server.url}/items/${encodeURIComponent(upload)}`);
+      assert.equal(item.status, 200);
+    } finally {
+      await server.close();
+    }
+    const ids = (await searchImageIndex(lance, { text: "a red square" }, 10)).map((h) => h.id);
+    assert.ok(ids.includes(upload) && !ids.includes(join(img, "red.png")), ids.join());
   });
 });
