@@ -18,20 +18,7 @@ export async function engineTopK(
   dim: number,
   k: number,
 ): Promise<TopRows> {
-  const nq = queries.length / dim;
-  const kk = Math.min(k, rows);
-  const scores = new Float32Array(nq * kk);
-  const top = new BigInt64Array(nq * kk);
-  const heap = new TopK(kk);
-  for (let q = 0; q < nq; q++) {
-    heap.clear();
-    for (let r = 0; r < rows; r++) heap.push(dot(queries, q * dim, vectors, r * dim, dim), r);
-    heap.sorted().forEach(({ index, score }, j) => {
-      scores[q * kk + j] = score;
-      top[q * kk + j] = BigInt(index);
-    });
-  }
-  return { scores, rows: top, k: kk };
+  return topRows(queries.length / dim, rows, k, (q, r) => dot(queries, q * dim, vectors, r * dim, dim));
 }
 
 /** `engineCandidates` of engine-scan.ts: the int8 codes' approximate top `k` of each query, in JavaScript. */
@@ -46,23 +33,28 @@ export async function engineCandidates(
   k: number,
 ): Promise<TopRows> {
   const m = queries.length / dim;
+  const dots = new Float64Array(m);
+  return topRows(nq, rows, k, (q, r) => {
+    dots.fill(0);
+    for (let j = 0; j < dim; j++) {
+      const c = (codes[r * dim + j] as number) - 128;
+      for (let i = 0; i < m; i++) dots[i] = (dots[i] as number) + c * (queries[j * m + i] as number);
+    }
+    let s = 0;
+    for (let i = 0; i < m; i++) s += (dots[i] as number) * (combine[i * nq + q] as number);
+    return s * (scales[r] as number);
+  });
+}
+
+/** The best `k` of `rows` rows for each of `nq` queries by `score(query, row)`, ties to the lower row. */
+function topRows(nq: number, rows: number, k: number, score: (q: number, r: number) => number): TopRows {
   const kk = Math.min(k, rows);
   const scores = new Float32Array(nq * kk);
   const top = new BigInt64Array(nq * kk);
   const heap = new TopK(kk);
-  const dots = new Float64Array(m);
   for (let q = 0; q < nq; q++) {
     heap.clear();
-    for (let r = 0; r < rows; r++) {
-      dots.fill(0);
-      for (let j = 0; j < dim; j++) {
-        const c = (codes[r * dim + j] as number) - 128;
-        for (let i = 0; i < m; i++) dots[i] = (dots[i] as number) + c * (queries[j * m + i] as number);
-      }
-      let s = 0;
-      for (let i = 0; i < m; i++) s += (dots[i] as number) * (combine[i * nq + q] as number);
-      heap.push(s * (scales[r] as number), r);
-    }
+    for (let r = 0; r < rows; r++) heap.push(score(q, r), r);
     heap.sorted().forEach(({ index, score }, j) => {
       scores[q * kk + j] = score;
       top[q * kk + j] = BigInt(index);
