@@ -10,6 +10,8 @@
  *   node --import tsx scripts/fashion-mnist-experiment.ts --out runs/fmnist
  *     [--train 5000] [--test 10000] [--epochs 1] [--batch 64] [--seeds 3] [--only simclr-crop,moco]
  *     [--from /usr/share/datasets/fashion-mnist] [--table]   (--table: print the table of what is done)
+ *     [--minutes M]   (each run trains M minutes of wall time instead of --epochs: the issue's budget)
+ *     [--no-pixels]   (skip the raw-pixel reference: its kNN is a JavaScript scan, minutes at 60k × 10k)
  *
  * Runs are appended to OUT/results.jsonl as they finish and skipped when the command is run again, so an
  * interrupted experiment continues where it stopped. Seeds are the outer loop: after the first pass every
@@ -38,6 +40,8 @@ const { values } = parseArgs({
     train: { type: "string", default: "5000" },
     test: { type: "string", default: "10000" },
     epochs: { type: "string", default: "1" },
+    minutes: { type: "string" },
+    "no-pixels": { type: "boolean", default: false },
     batch: { type: "string", default: "64" },
     seeds: { type: "string", default: "3" },
     only: { type: "string" },
@@ -52,6 +56,7 @@ if (!values.out) {
 }
 const out = values.out;
 const epochs = Number(values.epochs);
+const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
 const batch = Number(values.batch);
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i);
 mkdirSync(out, { recursive: true });
@@ -144,7 +149,7 @@ if (!values.table) {
       test: Number(values.test),
     });
 
-  if (!has("pixels", 0)) {
+  if (!values["no-pixels"] && !has("pixels", 0)) {
     // Raw pixels in [0, 1]: kNN on their cosine (L2-normalized), the probe on the pixels themselves.
     const pixels = async (split: "train" | "test") => {
       const rows = await openDataset(dataDir, { split }, new SkipLog(true));
@@ -207,7 +212,7 @@ if (!values.table) {
         data: dataDir,
         out: dir,
         preset,
-        epochs,
+        ...(minutes === undefined ? { epochs } : { minutes }),
         batch,
         seed,
         workers: 1,
