@@ -182,7 +182,7 @@ export async function embedToFile(
   return withHandle(model, { progress: opts.progress }, async (handle) => {
     if (inputs.texts !== undefined && !handle.hasText) throw handle.noTextTower("it cannot embed texts");
     const texts = inputs.texts === undefined ? undefined : readTexts(inputs.texts);
-    const writer =
+    const writer: EmbeddingFileWriter =
       ext === ".npy" ? new NpyEmbeddingWriter(file, handle.dim) : new SafetensorsEmbeddingWriter(file);
     try {
       const images = await embedStream(handle, inputs, opts.progress, (e, ids) => writer.add(e, ids));
@@ -196,8 +196,15 @@ export async function embedToFile(
   });
 }
 
+/** Where `embedToFile` puts streamed image embeddings: blocks as they come, then the file in place. */
+interface EmbeddingFileWriter {
+  add(embeds: Float32Array, ids: string[]): void;
+  finish(dim: number, meta: { model: string }, text?: { embeds: Float32Array; texts: string[] }): void;
+  abort(): void;
+}
+
 /** Streamed image embeddings to .npy: rows into the array, ids into `<name>.ids.json` as they come. */
-class NpyEmbeddingWriter {
+class NpyEmbeddingWriter implements EmbeddingFileWriter {
   private readonly rows: NpyRowWriter;
   private readonly ids: AtomicFile;
   private count = 0;
@@ -228,7 +235,7 @@ class NpyEmbeddingWriter {
 }
 
 /** Streamed image embeddings to .safetensors: rows to a temporary file, copied in after the header. */
-class SafetensorsEmbeddingWriter {
+class SafetensorsEmbeddingWriter implements EmbeddingFileWriter {
   private readonly rows: AtomicFile;
   private readonly ids: string[] = [];
 

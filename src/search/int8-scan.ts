@@ -15,6 +15,7 @@
  * If a + E is below the k-th best exact score among the candidates, the candidates hold the top k.
  */
 import { engineCandidates, type TopRows } from "./engine-scan.js";
+import { dot } from "./kernels.js";
 
 /** An int8 copy of an index's rows, kept up to date lazily (`sync`) before each scan. */
 export class Int8Copy {
@@ -114,7 +115,7 @@ export async function int8TopK(
     const cand: { row: number; score: number }[] = [];
     for (let j = 0; j < found.k; j++) {
       const row = Number(found.rows[r * found.k + j]);
-      cand.push({ row, score: dot64(queries, r * dim, data, row * dim, dim) });
+      cand.push({ row, score: dot(queries, r * dim, data, row * dim, dim) });
     }
     cand.sort((a, b) => b.score - a.score || a.row - b.row);
     if (found.k < rows) {
@@ -179,11 +180,4 @@ function quantizeQueries(q: Float32Array, nq: number, dim: number) {
     errors[r] = Math.sqrt(error);
   }
   return { codes, combine, norms, errors };
-}
-
-/** A dot product accumulated in float64, as the JavaScript scan scores rows. */
-function dot64(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s = 0;
-  for (let j = 0; j < dim; j++) s += (a[ao + j] as number) * (b[bo + j] as number);
-  return s;
 }

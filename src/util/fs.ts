@@ -76,14 +76,7 @@ export class AtomicFile {
   writeAt(offset: number, chunk: Uint8Array): void {
     if (offset + chunk.byteLength > this.size)
       throw new Error(`writeAt: ${offset}+${chunk.byteLength} runs past the ${this.size} bytes written`);
-    this.guard(() => {
-      let done = 0;
-      while (done < chunk.byteLength) {
-        const n = writeSync(this.fd, chunk, done, chunk.byteLength - done, offset + done);
-        if (n <= 0) throw Object.assign(new Error("the file system accepted no bytes"), { code: "EIO" });
-        done += n;
-      }
-    });
+    this.guard(() => writeAll(this.fd, chunk, offset));
   }
 
   /** Read back `length` bytes written from `offset`. */
@@ -290,10 +283,12 @@ function isBytes(data: Uint8Array | readonly Uint8Array[]): data is Uint8Array {
   return data instanceof Uint8Array;
 }
 
-function writeAll(fd: number, chunk: Uint8Array): void {
+/** Write all of `chunk`, at the file's position or from `position`. */
+function writeAll(fd: number, chunk: Uint8Array, position?: number): void {
   let done = 0;
   while (done < chunk.byteLength) {
-    const n = writeSync(fd, chunk, done, chunk.byteLength - done);
+    const at = position === undefined ? null : position + done;
+    const n = writeSync(fd, chunk, done, chunk.byteLength - done, at);
     // A file system that accepts nothing (and says no error) would otherwise loop here forever.
     if (n <= 0) throw Object.assign(new Error("the file system accepted no bytes"), { code: "EIO" });
     done += n;
