@@ -109,17 +109,44 @@ defineOp("conv2d", {
   },
 });
 
-/** ∂conv/∂x: a transposed convolution of the output gradient with the same weights (first order only). */
+/**
+ * ∂conv/∂x (first order only). At stride 1 it is a plain convolution of the output gradient with the
+ * weights flipped in space and transposed (out ↔ in channels), padded by d·(k−1)−p: ONNX Runtime's Conv is
+ * 4–5× faster here than its ConvTranspose on the same shapes. Other strides use ConvTranspose.
+ */
 defineOp("convInputGrad", {
   infer: ([g], a) => ({ shape: a.inputShape, dtype: g!.dtype }),
   lower: (l, n, [y]) => {
     const a = n.attrs;
     const [g, w] = [inp(n, 0), inp(n, 1)];
+    const [kh, kw] = [w.shape[2] as number, w.shape[3] as number];
+    const [padH, padW] = [a.dilation * (kh - 1) - a.padding, a.dilation * (kw - 1) - a.padding];
+    if (a.stride === 1 && padH >= 0 && padW >= 0) {
+      const [flipped, wt] = [l.tmp(), l.tmp()];
+      l.emit(
+        "Slice",
+        [
+          l.name(w),
+          int64s(l, [-1, -1]),
+          int64s(l, [-(kh + 1), -(kw + 1)]),
+          int64s(l, [2, 3]),
+          int64s(l, [-1, -1]),
+        ],
+        [flipped],
+      );
+      l.emit("Transpose", [flipped], [wt], { perm: [1, 0, 2, 3] });
+      l.emit("Conv", [l.name(g), wt], [y as string], {
+        strides: [1, 1],
+        pads: [padH, padW, padH, padW],
+        dilations: [a.dilation, a.dilation],
+      });
+      return;
+    }
     const pad = (size: number, ho: number, k: number) =>
       size - ((ho - 1) * a.stride - 2 * a.padding + a.dilation * (k - 1) + 1);
     const outputPadding = [
-      pad(a.inputShape[2] as number, g.shape[2] as number, w.shape[2] as number),
-      pad(a.inputShape[3] as number, g.shape[3] as number, w.shape[3] as number),
+      pad(a.inputShape[2] as number, g.shape[2] as number, kh),
+      pad(a.inputShape[3] as number, g.shape[3] as number, kw),
     ];
     l.emit("ConvTranspose", [l.name(g), l.name(w)], [y as string], {
       ...convOnnxAttrs(a),
@@ -129,25 +156,57 @@ defineOp("convInputGrad", {
 });
 
 /**
- * ∂conv/∂w as a convolution: treat channels as the batch and the batch as channels, so that the output
- * gradient becomes the kernel (stride and dilation swap roles), then crop to the kernel size (first order
- * only).
+ * ∂conv/∂w as one matrix product (first order only): dW[o, (c,i,j)] = Σ over (n,y,x) of g[n,o,y,x] ·
+ * x̃[n,c, y·s+i·d, x·s+j·d], with x̃ the padded input. The input, channels first ([C, N, H, W]), is sliced once
+ * per kernel tap into the columns [C·kh·kw, N·Ho·Wo] (im2col), and one Gemm against the output gradient
+ * [O, N·Ho·Wo] sums over the batch and the positions together. (A convolution with batch and channels
+ * swapped computes the same but as C products of [O, N·Ho·Wo]·[N·Ho·Wo, kh·kw], whose few columns run
+ * ~10× slower.)
  */
 defineOp("convWeightGrad", {
   infer: ([x], a) => ({ shape: a.weightShape, dtype: x!.dtype }),
   lower: (l, n, [y]) => {
     const a = n.attrs;
     const [x, g] = [inp(n, 0), inp(n, 1)];
-    const [xt, gt, r, crop] = [l.tmp(), l.tmp(), l.tmp(), l.tmp()];
+    const [o, c, kh, kw] = a.weightShape as [number, number, number, number];
+    const [ho, wo] = [g.shape[2] as number, g.shape[3] as number];
+    const xt = l.tmp();
     l.emit("Transpose", [l.name(x)], [xt], { perm: [1, 0, 2, 3] });
+    let xp = xt;
+    if (a.padding > 0) {
+      xp = l.tmp();
+      const p = a.padding;
+      l.emit("Pad", [xt, int64s(l, [0, 0, p, p, 0, 0, p, p])], [xp]);
+    }
+    const taps: string[] = [];
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) {
+        const [tap, col] = [l.tmp(), l.tmp()];
+        const [h0, w0] = [i * a.dilation, j * a.dilation];
+        l.emit(
+          "Slice",
+          [
+            xp,
+            int64s(l, [h0, w0]),
+            int64s(l, [h0 + a.stride * (ho - 1) + 1, w0 + a.stride * (wo - 1) + 1]),
+            int64s(l, [2, 3]),
+            int64s(l, [a.stride, a.stride]),
+          ],
+          [tap],
+        );
+        l.emit("Reshape", [tap, int64s(l, [c, 1, -1])], [col]);
+        taps.push(col);
+      }
+    const [gt, g2] = [l.tmp(), l.tmp()];
     l.emit("Transpose", [l.name(g)], [gt], { perm: [1, 0, 2, 3] });
-    l.emit("Conv", [xt, gt], [r], {
-      strides: [a.dilation, a.dilation],
-      pads: [a.padding, a.padding, a.padding, a.padding],
-      dilations: [a.stride, a.stride],
-    });
-    const [kh, kw] = [a.weightShape[2] as number, a.weightShape[3] as number];
-    l.emit("Slice", [r, int64s(l, [0, 0]), int64s(l, [kh, kw]), int64s(l, [2, 3])], [crop]);
-    l.emit("Transpose", [crop], [y as string], { perm: [1, 0, 2, 3] });
+    l.emit("Reshape", [gt, int64s(l, [o, -1])], [g2]);
+    const [cols, cols2, dw] = [l.tmp(), l.tmp(), l.tmp()];
+    if (taps.length === 1) l.emit("Reshape", [taps[0] as string, int64s(l, [c, -1])], [cols2]);
+    else {
+      l.emit("Concat", taps, [cols], { axis: 1 });
+      l.emit("Reshape", [cols, int64s(l, [c * kh * kw, -1])], [cols2]);
+    }
+    l.emit("Gemm", [g2, cols2], [dw], { transB: 1 });
+    l.emit("Reshape", [dw, int64s(l, [o, c, kh, kw])], [y as string]);
   },
 });
