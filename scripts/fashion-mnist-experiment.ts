@@ -177,7 +177,7 @@ if (!values.table) {
       }
       return o;
     };
-    const knn = knnAccuracy(norm(tr.x), tr.y, norm(te.x), te.y, tr.dim);
+    const knn = await knnAccuracy(norm(tr.x), tr.y, norm(te.x), te.y, tr.dim);
     const probe = await linearProbe(tr.x, tr.y, te.x, te.y, tr.dim);
     record({ config: "pixels", seed: 0, knn: knn.top1, probe: probe.top1, probeTrain: probe.trainTop1 });
   }

@@ -310,7 +310,7 @@ async function probes(
   };
   const trainY = Int32Array.from(trainImages, (im) => classOf(im.label as string));
   const testY = Int32Array.from(testLabels, classOf);
-  const knn = knnAccuracy(trainEmb, trainY, testEmb, testY, dim, { k: 200, t: 0.1, ...opts.knn });
+  const knn = await knnAccuracy(trainEmb, trainY, testEmb, testY, dim, { k: 200, t: 0.1, ...opts.knn });
   const out: Pick<EvalResult, "knn" | "linear_probe"> = { knn: { top1: knn.top1, top5: knn.top5 } };
   if (opts.linearProbe !== false) {
     const probe = await linearProbe(trainEmb, trainY, testEmb, testY, dim, opts.linearProbe || {});

@@ -72,7 +72,7 @@ export async function evaluateImageEncoder(dir: string, opts: ImageEvalOptions):
   const dim = handle.dim;
   const trainY = labelsOf(trainRows);
   const testY = labelsOf(testRows);
-  const knn = knnAccuracy(
+  const knn = await knnAccuracy(
     normalizeRows(trainX, dim),
     trainY,
     normalizeRows(testX, dim),

@@ -3,9 +3,12 @@
  * lightly's knn_predict: the k most similar training vectors vote for their class with weight exp(sim/t),
  * class scores are the summed votes. Similarity is the dot product (cosine for L2-normalized features).
  * Neighbours tied in similarity are taken in training order; a class tied with the true one ranks ahead of
- * it (pessimistic), so a true class with no votes never counts as a hit.
+ * it (pessimistic), so a true class with no votes never counts as a hit. The neighbours come from the
+ * search layer's engine scan (one product and a TopK on ONNX Runtime): 10,000 test × 60,000 training
+ * 128-d features take seconds, where a JavaScript loop took 100 s.
  */
-import { pessimisticRank, rowCount, scoreBlock, TopK } from "../search/kernels.js";
+import { engineTopK } from "../search/engine-scan.js";
+import { pessimisticRank, rowCount } from "../search/kernels.js";
 import { UserError } from "../util/errors.js";
 
 export interface KnnOptions {
@@ -20,18 +23,18 @@ export interface KnnResult {
   top5: number;
 }
 
-/** Test rows scored at once against the whole training set. */
-const QUERY_BLOCK = 32;
+/** Test rows scored at once against the whole training set (their scores: 256 × a scan chunk). */
+const QUERY_BLOCK = 256;
 
 /** Top-1/top-5 accuracy (fractions) of test features labelled with integer classes 0..C−1. */
-export function knnAccuracy(
+export async function knnAccuracy(
   trainEmb: Float32Array,
   trainLabels: ArrayLike<number>,
   testEmb: Float32Array,
   testLabels: ArrayLike<number>,
   dim: number,
   opts: KnnOptions = {},
-): KnnResult {
+): Promise<KnnResult> {
   const nTrain = rowCount(trainEmb, dim, "kNN: training features");
   const nTest = rowCount(testEmb, dim, "kNN: test features");
   if (trainLabels.length !== nTrain)
@@ -46,28 +49,20 @@ export function knnAccuracy(
   if (!Number.isInteger(k) || k < 1) throw new UserError(`kNN: k must be a positive integer, got ${opts.k}`);
   if (!(t > 0)) throw new UserError(`kNN: temperature must be positive, got ${t}`);
 
-  const sims = new Float32Array(Math.min(QUERY_BLOCK, nTest) * nTrain);
   const votes = new Float64Array(classes);
-  const heap = new TopK(k);
   let top1 = 0;
   let top5 = 0;
   for (let q0 = 0; q0 < nTest; q0 += QUERY_BLOCK) {
     const rows = Math.min(QUERY_BLOCK, nTest - q0);
-    scoreBlock(testEmb, q0, rows, trainEmb, nTrain, dim, sims);
+    const near = await engineTopK(testEmb.subarray(q0 * dim, (q0 + rows) * dim), trainEmb, nTrain, dim, k);
     for (let r = 0; r < rows; r++) {
-      heap.clear();
-      const o = r * nTrain;
-      for (let j = 0; j < nTrain; j++) {
-        const s = sims[o + j] as number;
-        if (s > heap.threshold) heap.push(s, j);
-      }
       votes.fill(0);
-      // Shifting by the best similarity scales every vote alike (same ranking) and keeps exp finite.
-      let best = Number.NEGATIVE_INFINITY;
-      for (let h = 0; h < heap.size; h++) best = Math.max(best, heap.scores[h] as number);
-      for (let h = 0; h < heap.size; h++)
-        votes[trainLabels[heap.indices[h] as number] as number]! += Math.exp(
-          ((heap.scores[h] as number) - best) / t,
+      // Best first: shifting by the best similarity scales every vote alike (same ranking), keeps exp finite.
+      const o = r * near.k;
+      const best = near.scores[o] as number;
+      for (let h = 0; h < near.k; h++)
+        votes[trainLabels[Number(near.rows[o + h])] as number]! += Math.exp(
+          ((near.scores[o + h] as number) - best) / t,
         );
       const rank = pessimisticRank(votes, 0, classes, testLabels[q0 + r] as number);
       if (rank < 1) top1++;

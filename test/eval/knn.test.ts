@@ -10,33 +10,45 @@ const train = Float32Array.from([1, 0, 0.8, 0.6, 0.6, 0.8, 0, 1]);
 const trainLabels = [0, 1, 1, 0];
 const query = Float32Array.from([1, 0]);
 
-test("votes exp(sim/t) summed per class decide, and the temperature matters", () => {
+test("votes exp(sim/t) summed per class decide, and the temperature matters", async () => {
   // k=3, t=1: class 0 gets e^1 = 2.72, class 1 gets e^0.8 + e^0.6 = 4.05 → predicts 1.
-  assert.deepEqual(knnAccuracy(train, trainLabels, query, [0], 2, { k: 3, t: 1 }), { top1: 0, top5: 1 });
-  assert.deepEqual(knnAccuracy(train, trainLabels, query, [1], 2, { k: 3, t: 1 }), { top1: 1, top5: 1 });
+  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [0], 2, { k: 3, t: 1 }), {
+    top1: 0,
+    top5: 1,
+  });
+  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [1], 2, { k: 3, t: 1 }), {
+    top1: 1,
+    top5: 1,
+  });
   // t=0.1: class 0 gets e^10, class 1 gets e^8 + e^6 → predicts 0.
-  assert.deepEqual(knnAccuracy(train, trainLabels, query, [0], 2, { k: 3, t: 0.1 }), { top1: 1, top5: 1 });
+  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [0], 2, { k: 3, t: 0.1 }), {
+    top1: 1,
+    top5: 1,
+  });
   // k=1: only the nearest (class 0) votes.
-  assert.deepEqual(knnAccuracy(train, trainLabels, query, [1], 2, { k: 1, t: 1 }), { top1: 0, top5: 1 });
+  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [1], 2, { k: 1, t: 1 }), {
+    top1: 0,
+    top5: 1,
+  });
   // The default k (200) is capped at the 4 training points: class 0 e^1 + e^0 = 3.72 < 4.05 → 1.
-  assert.deepEqual(knnAccuracy(train, trainLabels, query, [1], 2, { t: 1 }), { top1: 1, top5: 1 });
+  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [1], 2, { t: 1 }), { top1: 1, top5: 1 });
 });
 
-test("a true class without votes misses even at top 5; tied neighbours go by training order", () => {
+test("a true class without votes misses even at top 5; tied neighbours go by training order", async () => {
   // Classes 0..6 exist; the 2 neighbours vote for 0 and 1, so the true class 6 ties at zero with 2..5
   // and ranks behind all six others.
-  assert.deepEqual(knnAccuracy(train, [0, 1, 1, 2], query, [6], 2, { k: 2 }), { top1: 0, top5: 0 });
+  assert.deepEqual(await knnAccuracy(train, [0, 1, 1, 2], query, [6], 2, { k: 2 }), { top1: 0, top5: 0 });
   // With fewer zero-vote rivals (classes 0..3) it is within the top 5.
-  assert.deepEqual(knnAccuracy(train, [0, 1, 1, 2], query, [3], 2, { k: 2 }), { top1: 0, top5: 1 });
+  assert.deepEqual(await knnAccuracy(train, [0, 1, 1, 2], query, [3], 2, { k: 2 }), { top1: 0, top5: 1 });
   const twins = Float32Array.from([1, 0, 1, 0]);
-  assert.equal(knnAccuracy(twins, [1, 0], query, [1], 2, { k: 1 }).top1, 1);
-  assert.equal(knnAccuracy(twins, [0, 1], query, [1], 2, { k: 1 }).top1, 0);
+  assert.equal((await knnAccuracy(twins, [1, 0], query, [1], 2, { k: 1 })).top1, 1);
+  assert.equal((await knnAccuracy(twins, [0, 1], query, [1], 2, { k: 1 })).top1, 0);
 });
 
-test("blockwise kNN equals a sort-based reference", () => {
+test("blockwise kNN equals a sort-based reference", async () => {
   const dim = 6;
   const nTrain = 120;
-  const nTest = 75; // more than two query blocks
+  const nTest = 600; // more than two query blocks
   const classes = 7;
   const tr = new Float32Array(nTrain * dim);
   const te = new Float32Array(nTest * dim);
@@ -61,14 +73,14 @@ test("blockwise kNN equals a sort-based reference", () => {
     if (rank < 1) top1++;
     if (rank < 5) top5++;
   }
-  const r = knnAccuracy(tr, yTrain, te, yTest, dim, { k, t });
+  const r = await knnAccuracy(tr, yTrain, te, yTest, dim, { k, t });
   assert.ok(Math.abs(r.top1 - top1 / nTest) < 1e-12, `${r.top1} vs ${top1 / nTest}`);
   assert.ok(Math.abs(r.top5 - top5 / nTest) < 1e-12, `${r.top5} vs ${top5 / nTest}`);
 });
 
-test("kNN input errors", () => {
-  assert.throws(() => knnAccuracy(train, [0, 1], query, [0], 2), UserError);
-  assert.throws(() => knnAccuracy(train, trainLabels, query, [0.5], 2), UserError);
-  assert.throws(() => knnAccuracy(train, trainLabels, query, [0], 2, { t: 0 }), UserError);
-  assert.throws(() => knnAccuracy(train, trainLabels, query, [0], 2, { k: 0 }), UserError);
+test("kNN input errors", async () => {
+  await assert.rejects(knnAccuracy(train, [0, 1], query, [0], 2), UserError);
+  await assert.rejects(knnAccuracy(train, trainLabels, query, [0.5], 2), UserError);
+  await assert.rejects(knnAccuracy(train, trainLabels, query, [0], 2, { t: 0 }), UserError);
+  await assert.rejects(knnAccuracy(train, trainLabels, query, [0], 2, { k: 0 }), UserError);
 });
