@@ -5,7 +5,8 @@
  * Neighbours tied in similarity are taken in training order; a class tied with the true one ranks ahead of
  * it (pessimistic), so a true class with no votes never counts as a hit. The neighbours come from the
  * search layer's engine scan (one product and a TopK on ONNX Runtime): 10,000 test × 60,000 training
- * 128-d features take seconds, where a JavaScript loop took 100 s.
+ * 128-d features take seconds, where a JavaScript loop took 100 s. Similarities are float32 products, so
+ * two neighbours a rounding error apart may swap (exact ties keep training order).
  */
 import { engineTopK } from "../search/engine-scan.js";
 import { pessimisticRank, rowCount } from "../search/kernels.js";

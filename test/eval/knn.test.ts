@@ -2,44 +2,35 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fillNormal, streamKey } from "../../src/engine/random.js";
-import { knnAccuracy } from "../../src/eval/knn.js";
+import { type KnnOptions, knnAccuracy } from "../../src/eval/knn.js";
 import { UserError } from "../../src/util/errors.js";
 
 // Training points on the unit circle: sims to the query (1, 0) are 1, 0.8, 0.6, 0.
 const train = Float32Array.from([1, 0, 0.8, 0.6, 0.6, 0.8, 0, 1]);
 const trainLabels = [0, 1, 1, 0];
 const query = Float32Array.from([1, 0]);
+/** kNN of the one query whose true class is `truth`. */
+const classify = (labels: number[], truth: number, opts: KnnOptions) =>
+  knnAccuracy(train, labels, query, [truth], 2, opts);
 
 test("votes exp(sim/t) summed per class decide, and the temperature matters", async () => {
   // k=3, t=1: class 0 gets e^1 = 2.72, class 1 gets e^0.8 + e^0.6 = 4.05 → predicts 1.
-  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [0], 2, { k: 3, t: 1 }), {
-    top1: 0,
-    top5: 1,
-  });
-  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [1], 2, { k: 3, t: 1 }), {
-    top1: 1,
-    top5: 1,
-  });
+  assert.deepEqual(await classify(trainLabels, 0, { k: 3, t: 1 }), { top1: 0, top5: 1 });
+  assert.deepEqual(await classify(trainLabels, 1, { k: 3, t: 1 }), { top1: 1, top5: 1 });
   // t=0.1: class 0 gets e^10, class 1 gets e^8 + e^6 → predicts 0.
-  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [0], 2, { k: 3, t: 0.1 }), {
-    top1: 1,
-    top5: 1,
-  });
+  assert.deepEqual(await classify(trainLabels, 0, { k: 3, t: 0.1 }), { top1: 1, top5: 1 });
   // k=1: only the nearest (class 0) votes.
-  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [1], 2, { k: 1, t: 1 }), {
-    top1: 0,
-    top5: 1,
-  });
+  assert.deepEqual(await classify(trainLabels, 1, { k: 1, t: 1 }), { top1: 0, top5: 1 });
   // The default k (200) is capped at the 4 training points: class 0 e^1 + e^0 = 3.72 < 4.05 → 1.
-  assert.deepEqual(await knnAccuracy(train, trainLabels, query, [1], 2, { t: 1 }), { top1: 1, top5: 1 });
+  assert.deepEqual(await classify(trainLabels, 1, { t: 1 }), { top1: 1, top5: 1 });
 });
 
 test("a true class without votes misses even at top 5; tied neighbours go by training order", async () => {
   // Classes 0..6 exist; the 2 neighbours vote for 0 and 1, so the true class 6 ties at zero with 2..5
   // and ranks behind all six others.
-  assert.deepEqual(await knnAccuracy(train, [0, 1, 1, 2], query, [6], 2, { k: 2 }), { top1: 0, top5: 0 });
+  assert.deepEqual(await classify([0, 1, 1, 2], 6, { k: 2 }), { top1: 0, top5: 0 });
   // With fewer zero-vote rivals (classes 0..3) it is within the top 5.
-  assert.deepEqual(await knnAccuracy(train, [0, 1, 1, 2], query, [3], 2, { k: 2 }), { top1: 0, top5: 1 });
+  assert.deepEqual(await classify([0, 1, 1, 2], 3, { k: 2 }), { top1: 0, top5: 1 });
   const twins = Float32Array.from([1, 0, 1, 0]);
   assert.equal((await knnAccuracy(twins, [1, 0], query, [1], 2, { k: 1 })).top1, 1);
   assert.equal((await knnAccuracy(twins, [0, 1], query, [1], 2, { k: 1 })).top1, 0);
