@@ -13,7 +13,7 @@
  *     [--minutes M]   (each run trains M minutes of wall time instead of --epochs: the issue's budget)
  *     [--no-pixels]   (skip the raw-pixel reference)
  *   The 10-minute recipes (configurations that set their own batch and learning rate):
- *     ... --train 60000 --test 10000 --minutes 10 --seeds 1 --only simclr-10min,supcon-10min
+ *     ... --train 60000 --test 10000 --minutes 10 --seeds 1 --only simclr-10min,supcon-10min,supcon-10min-1view
  *
  * Runs are appended to OUT/results.jsonl as they finish and skipped when the command is run again, so an
  * interrupted experiment continues where it stopped. Seeds are the outer loop: after the first pass every
@@ -129,6 +129,17 @@ const CONFIGS: Config[] = [
     method: "supcon",
     augment: { ...FLIP, crop: { scale: [0.35, 1], ratio: [3 / 4, 4 / 3] } },
     batch: 128,
+    lr: 2e-3,
+  },
+  // One view per image: the labels give every image its positives, so the step holds 256 distinct images
+  // for about the cost of 128 in two views.
+  {
+    name: "supcon-10min-1view",
+    label: "SupCon crop + flip (τ 0.1, labels), one view, batch 256, lr 2e-3",
+    method: "supcon",
+    augment: { ...FLIP, crop: { scale: [0.35, 1], ratio: [3 / 4, 4 / 3] } },
+    views: 1,
+    batch: 256,
     lr: 2e-3,
   },
 ];

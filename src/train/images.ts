@@ -1,6 +1,6 @@
 /**
  * The image-only family: an encoder (backbone + projection head) trained on images alone with an image
- * method's loss (simclr, moco, supcon, triplet), two augmented views per sample. Builds the trainee the
+ * method's loss (simclr, moco, supcon, triplet), two augmented views per sample (supcon: `views`). Builds the trainee the
  * loop drives: the encoder (the checkpoint's or fresh), the method's extra state (MoCo's key encoder and
  * queue), the data (cached or streamed), class ids for labelled methods, and the compiled step.
  *
@@ -27,8 +27,13 @@ import { snapshotBuffers, type Trainee, type TraineeContext } from "./trainee.js
 
 const CROP_ONLY: AugmentConfig = { ...AUGMENT_PRESETS.none, crop: AUGMENT_PRESETS.simclr.crop };
 
+/** Augmented views of each sample per step: the method's `views` setting where it has one, else two. */
+export function viewsOf(settings: ImageMethodSettings): number {
+  return settings.views ?? 2;
+}
+
 export interface MethodBatch {
-  /** [2N, 3, S, S], view-major. */
+  /** [V·N, 3, S, S], view-major (V views per sample, `viewsOf`). */
   pixels: Float32Array;
   /** Class ids [N] (labelled methods). */
   labels?: BigInt64Array;
@@ -46,7 +51,7 @@ export interface MethodStep {
 }
 
 export interface MethodStepOptions {
-  /** Samples per batch (N); each contributes two views. */
+  /** Samples per batch (N); each contributes its views (two, or the method's `views`). */
   batch: number;
   /** The method's settings (default: its record's defaults). */
   settings?: ImageMethodSettings;
@@ -55,7 +60,7 @@ export interface MethodStepOptions {
   session?: SessionOptions;
 }
 
-/** An image method's compiled step for `model`: the encoder on both views, the loss, gradients, metrics. */
+/** An image method's compiled step for `model`: the encoder on every view, the loss, gradients, metrics. */
 export async function createMethodStep(
   method: ImageMethod,
   model: ImageEncoder,
@@ -64,13 +69,14 @@ export async function createMethodStep(
   const n = opts.batch;
   const s = model.imageSize;
   const settings = methodSettings(method, opts.settings ?? {});
+  const views = viewsOf(settings);
   const { extras } = opts;
   if (method.extras && !extras)
     throw new Error(`createMethodStep: ${method.name} needs its extra state (the record's extras())`);
   const step = await TrainStep.create({
     model,
     inputs: {
-      images: { shape: [2 * n, 3, s, s] },
+      images: { shape: [views * n, 3, s, s] },
       ...(method.labelled ? { labels: { shape: [n], dtype: "int64" as const } } : {}),
       ...extras?.inputs,
     },
@@ -84,6 +90,7 @@ export async function createMethodStep(
         images: inputs.images as Tensor,
         labels: inputs.labels,
         n,
+        views,
         settings,
         extras,
         extraInputs,
@@ -95,9 +102,9 @@ export async function createMethodStep(
     method,
     params: step.params,
     async run(batch, index) {
-      if (batch.pixels.length !== 2 * n * 3 * s * s)
+      if (batch.pixels.length !== views * n * 3 * s * s)
         throw new Error(
-          `${method.name} step: expected ${2 * n} images of 3×${s}×${s}, got ${batch.pixels.length} values`,
+          `${method.name} step: expected ${views * n} images of 3×${s}×${s}, got ${batch.pixels.length} values`,
         );
       const feeds: Record<string, Float32Array | BigInt64Array> = { images: batch.pixels };
       if (method.labelled) {
@@ -134,7 +141,7 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
   const augment = settings.augment as MethodAugment;
   const loader = data.loader({
     batchSize: o.batch,
-    views: 2,
+    views: viewsOf(settings),
     augment: augment === "crop" ? CROP_ONLY : augment,
     workers: ctx.workers,
   });
@@ -201,7 +208,7 @@ export async function startImages(method: ImageMethod, ctx: TraineeContext<Image
         restoreExtras?.();
       };
     },
-    progress: { label: method.name, unit: "images", perTick: 2 * o.batch },
+    progress: { label: method.name, unit: "images", perTick: viewsOf(settings) * o.batch },
     get skipped() {
       return data.log.total;
     },

@@ -188,6 +188,7 @@ const IMAGE_SETTINGS: readonly ImageMethodSetting[] = [
   "miner",
   "queue",
   "momentum",
+  "views",
 ];
 
 /** The settings keys that define a run of `method`. */

@@ -83,6 +83,58 @@ test("moco: after one step the key encoder is m·key + (1 − m)·query and the 
   await step.release();
 });
 
+test("supcon with one view: the step's loss is SupCon over the batch's own images; other counts are refused", async () => {
+  const n = 6;
+  const s = TINY_ENCODER.backbone.imageSize;
+  const labels = [0, 1, 0, 2, 1, 0];
+  const model = new ImageEncoder(TINY_ENCODER).initialize(4);
+  model.train();
+  const pixels = randomPixels(n, s, "supcon-one-view");
+  // The encoder's training-mode features of these n images (BatchNorm on their batch statistics).
+  bind(model);
+  const probe = await Session.create(
+    compile({ z: model.forward(input("images", [n, 3, s, s])) }, { freeze: stateDict(model) }),
+  );
+  const z = (await probe.run({ images: pixels })).z!.data as Float32Array;
+  await probe.release();
+  const d = z.length / n;
+  const unit = Array.from({ length: n }, (_, i) => {
+    const row = Array.from(z.subarray(i * d, (i + 1) * d));
+    const norm = Math.hypot(...row);
+    return row.map((v) => v / norm);
+  });
+  const t = 0.1;
+  const sim = (a: number, c: number) => unit[a]!.reduce((acc, v, k) => acc + v * unit[c]![k]!, 0) / t;
+  const perAnchor: number[] = [];
+  for (let a = 0; a < n; a++) {
+    const others = [...Array(n).keys()].filter((c) => c !== a);
+    const positives = others.filter((c) => labels[c] === labels[a]);
+    if (!positives.length) continue;
+    const logDenominator = Math.log(others.reduce((acc, c) => acc + Math.exp(sim(a, c)), 0));
+    perAnchor.push(-positives.reduce((acc, p) => acc + sim(a, p) - logDenominator, 0) / positives.length);
+  }
+  const want = perAnchor.reduce((a, b) => a + b, 0) / perAnchor.length;
+
+  const settings = methodSettings(METHODS.supcon, { views: 1 });
+  const step = await createMethodStep(METHODS.supcon, model, { batch: n, settings });
+  const feedsLabels = BigInt64Array.from(labels, BigInt);
+  const r = await step.run({ pixels, labels: feedsLabels }, 0);
+  assert.ok(
+    Math.abs(r.loss - want) < 1e-4 * Math.max(1, Math.abs(want)),
+    `loss ${r.loss}, reference ${want}`,
+  );
+  await assert.rejects(
+    step.run({ pixels: randomPixels(2 * n, s, "two-views"), labels: feedsLabels }, 1),
+    /expected 6 images/,
+  );
+  await step.release();
+  for (const views of [0, 1.5])
+    assert.throws(
+      () => METHODS.supcon.check!({ views }, n),
+      new RegExp(`views ${views}: expected a whole number of views per image, 1 or more`),
+    );
+});
+
 test("resnet: training updates BatchNorm's running statistics from the batch; eval uses them", async () => {
   const net = new ResNet({
     type: "resnet",

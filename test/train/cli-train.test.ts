@@ -36,6 +36,8 @@ describe("juxta train --method", () => {
       "0.2",
       "--augment",
       "crop",
+      "--views",
+      "1",
     ]);
     assert.match(
       printed[0]!,
@@ -46,6 +48,7 @@ describe("juxta train --method", () => {
     assert.equal(o.preset, "resnet-tiny");
     assert.equal(o.temperature, 0.2);
     assert.equal(o.augment, "crop");
+    assert.equal(o.views, 1);
     const saved = JSON.parse(readFileSync(join(out, "juxta.json"), "utf8")) as Record<string, unknown>;
     assert.equal(saved.architecture, "image-encoder");
     assert.deepEqual(saved.classes, ["disc", "square", "triangle"]);

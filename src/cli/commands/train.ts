@@ -284,6 +284,13 @@ export const train = defineCommand({
       defaultHelp: String(METHODS.moco.defaults.momentum),
       help: "moco: key-encoder momentum",
     },
+    views: {
+      type: "integer",
+      arg: "V",
+      min: 1,
+      defaultHelp: String(METHODS.supcon.defaults.views),
+      help: "supcon: augmented views of each image per step (1 holds twice the images)",
+    },
   },
   notes: [
     "Defaults come from each method's record (src/train/methods), which the library's train() reads too.",
@@ -339,6 +346,7 @@ export const train = defineCommand({
       miner: v.miner,
       queue: v.queue,
       momentum: v.momentum,
+      views: v.views,
       dataset: {
         imageField: v["image-field"],
         textField: v["text-field"],

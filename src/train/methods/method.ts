@@ -100,6 +100,11 @@ export interface ImageMethodSettings {
   miner?: TripletMiner;
   queue?: number;
   momentum?: number;
+  /**
+   * Augmented views of each image per step (supcon; default 2). With labels, one view suffices: the other
+   * images of its class are its positives, and the step then holds twice the images for the same cost.
+   */
+  views?: number;
 }
 
 export type ImageMethodSetting = keyof ImageMethodSettings;
@@ -107,12 +112,14 @@ export type ImageMethodSetting = keyof ImageMethodSettings;
 /** What an image method's loss sees while the step is traced. */
 export interface ImageLossInputs {
   model: ImageEncoder;
-  /** [2N, 3, S, S], view-major (rows 0…N−1 are view 1). */
+  /** [V·N, 3, S, S], view-major (rows 0…N−1 are view 1); V = `views`. */
   images: Tensor;
   /** Class ids [N] (labelled methods). */
   labels?: Tensor;
   /** Samples per batch. */
   n: number;
+  /** Views per sample (2 unless the method reads the `views` setting). */
+  views: number;
   settings: ImageMethodSettings;
   /** The method's extra state (`extras`), if it has one. */
   extras?: MethodExtras;
@@ -151,7 +158,7 @@ export interface ImageMethodContext {
   settings: ImageMethodSettings;
 }
 
-/** A method that trains an image-only encoder (backbone + projection head) on images, two views each. */
+/** A method that trains an image-only encoder (backbone + projection head) on images, two views each (supcon: `views`). */
 export interface ImageMethod extends MethodBase {
   name: ImageMethodName;
   family: "images";
