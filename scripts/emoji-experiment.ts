@@ -7,7 +7,7 @@
  * test emoji (beside the Google ones, the same-artist figure on an equal-sized pool).
  *
  *   node --import tsx scripts/emoji-experiment.ts --out runs/emoji-recipe
- *     [--steps 234] [--seeds 1] [--only baseline,several] [--splits all,cross] [--threads 2] [--table]
+ *     [--steps 234] [--seeds 1] [--first-seed 0] [--only baseline,several] [--splits all,cross] [--threads 2] [--table]
  *
  * Runs are defined by a step count, not minutes, so that the machine's load changes how long they take and
  * not what they learn: 234 steps is 9 epochs of 26 batches of 128 pairs, what `juxta train --minutes 10`
@@ -88,8 +88,10 @@ export interface ResultRow {
 export interface EmojiExperimentOptions {
   out: string;
   steps?: number;
-  /** Seeds 0 … seeds − 1. */
+  /** Seeds firstSeed … firstSeed + seeds − 1. */
   seeds?: number;
+  /** The first seed (default 0): another machine or session can add seeds to the same table. */
+  firstSeed?: number;
   /** Lever names to run (default all). */
   only?: readonly string[];
   splits?: readonly Split[];
@@ -198,7 +200,8 @@ export async function runEmojiExperiment(o: EmojiExperimentOptions): Promise<Res
       `unknown lever ${unknown.join(", ")}; the levers: ${LEVERS.map((l) => l.name).join(", ")}`,
     );
   const splits = o.splits ?? SPLITS;
-  for (let seed = 0; seed < (o.seeds ?? 1); seed++)
+  const first = o.firstSeed ?? 0;
+  for (let seed = first; seed < first + (o.seeds ?? 1); seed++)
     for (const lever of levers)
       for (const split of splits) {
         if (done.some((r) => r.config === lever.name && r.split === split && r.seed === seed)) continue;
@@ -320,6 +323,7 @@ async function main() {
       out: { type: "string" },
       steps: { type: "string", default: String(TEN_MINUTE_STEPS) },
       seeds: { type: "string", default: "1" },
+      "first-seed": { type: "string", default: "0" },
       only: { type: "string" },
       splits: { type: "string", default: SPLITS.join(",") },
       limit: { type: "string" },
@@ -330,7 +334,7 @@ async function main() {
   });
   if (!values.out) {
     console.error(
-      `usage: emoji-experiment.ts --out DIR [--steps ${TEN_MINUTE_STEPS}] [--seeds 1] [--only ${LEVERS.map((l) => l.name).join(",")}] [--splits all,cross] [--limit N] [--batch B] [--threads T] [--table]`,
+      `usage: emoji-experiment.ts --out DIR [--steps ${TEN_MINUTE_STEPS}] [--seeds 1] [--first-seed 0] [--only ${LEVERS.map((l) => l.name).join(",")}] [--splits all,cross] [--limit N] [--batch B] [--threads T] [--table]`,
     );
     process.exit(2);
   }
@@ -350,6 +354,7 @@ async function main() {
         out: values.out,
         steps: num("steps", values.steps),
         seeds: num("seeds", values.seeds),
+        firstSeed: values["first-seed"] === "0" ? 0 : num("first-seed", values["first-seed"]),
         only: values.only?.split(","),
         splits,
         limit: num("limit", values.limit),

@@ -142,6 +142,15 @@ const CONFIGS: Config[] = [
     batch: 256,
     lr: 2e-3,
   },
+  {
+    name: "supcon-10min-1view-lr4e-3",
+    label: "SupCon crop + flip (τ 0.1, labels), one view, batch 256, lr 4e-3",
+    method: "supcon",
+    augment: { ...FLIP, crop: { scale: [0.35, 1], ratio: [3 / 4, 4 / 3] } },
+    views: 1,
+    batch: 256,
+    lr: 4e-3,
+  },
 ];
 const only = values.only?.split(",");
 const configs = only ? CONFIGS.filter((c) => only.includes(c.name)) : CONFIGS;

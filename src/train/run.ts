@@ -264,7 +264,7 @@ export class RunClock {
     const budget = this.budget;
     if (budget !== undefined && this.opts.evaluation?.every === undefined && ev.count === undefined) {
       ev.count = Math.max(1, Math.min(DEFAULT_EVALS, Math.floor((EVAL_SHARE * budget) / seconds) - 1));
-      if (this.perStep !== undefined) this.resize(this.perStep);
+      if (this.perStep !== undefined) this.resize(this.perStep, 1);
     }
     return result;
   }
@@ -282,10 +282,15 @@ export class RunClock {
       this.perStep = perStep;
       const last = RESIZE_AT[RESIZE_AT.length - 1] as number;
       if (RESIZE_AT.includes(k) || (k > last && (k - last) % RESIZE_EVERY === 0)) {
-        this.resize(perStep);
+        this.resize(perStep, 0);
         this.paceFrom = { step: s.step, seconds: s.elapsedSeconds };
       } else if (k > (RESIZE_AT[0] as number) && this.projectedEnd(perStep) > budget + perStep)
-        this.resize(perStep); // slower than planned: shrink now rather than overrun
+        this.resize(perStep, 0); // slower than planned: shrink now rather than overrun
+    }
+    // A budget already spent (an evaluation or a step slower than all of it) ends the schedule here.
+    if (budget !== undefined && s.elapsedSeconds >= budget && s.totalSteps > s.step) {
+      s.totalSteps = s.step;
+      this.opts.onResize?.(s.totalSteps - this.startStep);
     }
     const done = s.step >= s.totalSteps;
     const stop =
@@ -317,16 +322,18 @@ export class RunClock {
 
   /**
    * Sizes the schedule to end within the budget: the most steps whose training time at `perStep`, plus the
-   * evaluations still to come, fits the time left (at least one more step).
+   * evaluations still to come, fits the time left — at least `least` more: 0 after a step (the schedule may
+   * end at the step just taken; 'one more' each time would never end an overrun run), 1 after an evaluation
+   * (the loop has already decided to take another step).
    */
-  private resize(perStep: number): void {
+  private resize(perStep: number, least: 0 | 1): void {
     const s = this.state;
     const cost = this.evalCost ?? 0;
     const left = (this.budget as number) - s.elapsedSeconds;
     const fits = (extra: number) => extra * perStep + this.evalsLeft(s.step + extra) * cost <= left;
-    // The largest number of further steps that fits (binary search; at least one).
-    let lo = 1;
-    let hi = Math.max(1, Math.floor(left / perStep));
+    // The largest number of further steps that fits (binary search; at least `least`).
+    let lo: number = least;
+    let hi = Math.max(least, Math.floor(left / perStep));
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (fits(mid)) lo = mid;

@@ -185,6 +185,8 @@ function convRef([n, c, h, wd]: number[], [o, , kh, kw]: number[], s: number, p:
 describe("conv2d against a direct float64 convolution", () => {
   const cases = [
     { name: "3×3, stride 1, pad 1", x: [2, 3, 7, 6], w: [4, 3, 3, 3], s: 1, p: 1, d: 1 },
+    { name: "3×3, stride 1, no padding", x: [2, 3, 6, 7], w: [2, 3, 3, 3], s: 1, p: 0, d: 1 },
+    { name: "5×5, stride 1, pad 2", x: [1, 2, 6, 5], w: [3, 2, 5, 5], s: 1, p: 2, d: 1 },
     { name: "3×3, stride 2, pad 1 (odd size)", x: [2, 2, 9, 8], w: [3, 2, 3, 3], s: 2, p: 1, d: 1 },
     { name: "patchify 4×4, stride 4", x: [2, 3, 8, 8], w: [5, 3, 4, 4], s: 4, p: 0, d: 1 },
     { name: "1×1", x: [1, 4, 5, 5], w: [2, 4, 1, 1], s: 1, p: 0, d: 1 },

@@ -241,3 +241,22 @@ test("the progress line's rate counts training only: a paused evaluation is not 
   bar.done();
   assert.match(lines.at(-2) ?? "", /pairs\/s 64 in 10s$/);
 });
+
+test("a budget already spent (an evaluation or a step slower than the whole budget) ends the run, never runs on", async () => {
+  // The CI hang: a 3 s budget whose first evaluation took 5 s; each re-sizing gave 'one more step' forever.
+  for (const [evalSeconds, stepSeconds] of [
+    [5, 0.1],
+    [0, 4],
+    [1, 0.5],
+  ] as const) {
+    const state = fresh(30);
+    const r = await simulate(state, { budget: 3, stepSeconds: () => stepSeconds, evalSeconds });
+    assert.equal(state.step, state.totalSteps, "the schedule reached its end");
+    assert.ok(r.marks.done);
+    assert.ok(
+      state.step <= 8,
+      `eval ${evalSeconds} s, step ${stepSeconds} s: ${state.step} steps in a 3 s budget`,
+    );
+    assert.equal(r.evaluatedAt.at(-1), state.step, "the final evaluation still runs");
+  }
+});
