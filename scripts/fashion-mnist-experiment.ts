@@ -151,6 +151,15 @@ const CONFIGS: Config[] = [
     batch: 256,
     lr: 4e-3,
   },
+  {
+    name: "supcon-10min-1view-lr4e-3-crop0.6",
+    label: "SupCon crop 0.6–1 + flip (τ 0.1, labels), one view, batch 256, lr 4e-3",
+    method: "supcon",
+    augment: { ...FLIP, crop: { scale: [0.6, 1], ratio: [3 / 4, 4 / 3] } },
+    views: 1,
+    batch: 256,
+    lr: 4e-3,
+  },
 ];
 const only = values.only?.split(",");
 const configs = only ? CONFIGS.filter((c) => only.includes(c.name)) : CONFIGS;
