@@ -77,3 +77,13 @@ test("emoji experiment: splits, recorded figures, resume, no rerun, table", asyn
   assert.match(table[2] ?? "", /^\| today's defaults \(captions one\) \| 2 \| \d\.\d{3} ± \d\.\d{3} \|/);
   assert.match(table[3] ?? "", /^\| captions several \| 2 \|.*\| [+−]\d\.\d{3}( \*\*)? \|/);
 });
+
+test("emoji experiment: a vocabulary lever trains the model with its BPE size", async () => {
+  const out = tempDir();
+  const smoke = { out, steps: 2, limit: 40, batch: 8, config: tinyConfig(600), threads: 1, log: () => {} };
+  const [r] = await runEmojiExperiment({ ...smoke, only: ["several-vocab1k"], splits: ["all"] });
+  assert.equal(r?.config, "several-vocab1k");
+  const run = join(out, "runs", "several-vocab1k", "all-seed0");
+  const saved = JSON.parse(readFileSync(join(run, "juxta.json"), "utf8"));
+  assert.equal(saved.model.text.vocabSize, 1024, "the lever's vocabulary, not the smoke config's 600");
+});
