@@ -34,7 +34,8 @@ const rows = ["train.jsonl", "test.jsonl"].flatMap((f) =>
 );
 const labeled = rows.map((r) => ({
   image: r.image,
-  text: r.text,
+  // Training rows hold several captions (a list); a labeled row needs one.
+  text: Array.isArray(r.text) ? r.text[0] : r.text,
   labels: Object.entries(CONCEPTS)
     .filter(([, c]) => c.emoji.includes(r.emoji))
     .map(([name]) => name),

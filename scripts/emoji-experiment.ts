@@ -48,8 +48,8 @@ export interface Lever {
 }
 
 export const LEVERS: readonly Lever[] = [
-  { name: "baseline", label: "today's defaults (captions one)", captions: "one", train: {} },
-  { name: "several", label: "captions several", captions: "several", train: {} },
+  { name: "baseline", label: "captions one (the defaults before 2026-12-04)", captions: "one", train: {} },
+  { name: "several", label: "captions several (today's defaults)", captions: "several", train: {} },
   {
     name: "several-strong",
     label: "captions several + augment clip-strong",

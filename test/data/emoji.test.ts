@@ -28,7 +28,7 @@ describe("emoji quickstart data set", () => {
   let test_: EmojiRow[];
   before(async () => {
     dir = tempDir();
-    stats = await buildEmojiDataset(dir, { captions: "several" });
+    stats = await buildEmojiDataset(dir); // the default: captions several
     train = rows(join(dir, "train.jsonl"));
     test_ = rows(join(dir, "test.jsonl"));
   });
