@@ -369,11 +369,11 @@ async function main() {
   const splits = values.splits.split(",") as Split[];
   const bad = splits.filter((s) => !SPLITS.includes(s));
   if (bad.length > 0) throw new Error(`--splits: expected ${SPLITS.join(", ")}, got ${bad.join(", ")}`);
-  const num = (flag: string, v: string | undefined) => {
+  const num = (flag: string, v: string | undefined, least = 1) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!(Number.isInteger(n) && n > 0))
-      throw new Error(`--${flag}: expected a whole number above 0, got '${v}'`);
+    if (!(Number.isInteger(n) && n >= least))
+      throw new Error(`--${flag}: expected a whole number from ${least}, got '${v}'`);
     return n;
   };
   const rows = values.table
@@ -382,7 +382,7 @@ async function main() {
         out: values.out,
         steps: num("steps", values.steps),
         seeds: num("seeds", values.seeds),
-        firstSeed: values["first-seed"] === "0" ? 0 : num("first-seed", values["first-seed"]),
+        firstSeed: num("first-seed", values["first-seed"], 0),
         only: values.only?.split(","),
         splits,
         limit: num("limit", values.limit),
