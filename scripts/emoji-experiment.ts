@@ -11,7 +11,8 @@
  *
  * Runs are defined by a step count, not minutes, so that the machine's load changes how long they take and
  * not what they learn: 234 steps is 9 epochs of 26 batches of 128 pairs, what `juxta train --minutes 10`
- * fits on the quiet 2-core machine (2.59 s a step, `juxta bench --suite train`); docs/experiments/
+ * fits on the quiet 2-core machine (2.59 s a step, `juxta bench --suite train`). A lever whose steps cost
+ * less (a smaller image tower, patch dropout) trains `steps / stepCost` of them, the same minutes. docs/experiments/
  * emoji-recipe.md holds the results and their reading. Each result is appended to OUT/results.jsonl as it
  * is measured and skipped when the command runs again; an interrupted training run resumes from its
  * checkpoint. Seeds are the outer loop, so after the first pass every lever has one seed. `--table` prints
@@ -25,7 +26,7 @@ import { parseArgs } from "node:util";
 import { buildEmojiDataset, type EmojiCaptions, type EmojiRow } from "../src/data/emoji.js";
 import { evaluateClip, evalValues } from "../src/eval/clip.js";
 import type { ClipConfig } from "../src/models/clip.js";
-import { presetConfig } from "../src/models/presets.js";
+import { type PresetName, presetConfig } from "../src/models/presets.js";
 import { loadClip } from "../src/models/saved.js";
 import { readState } from "../src/train/checkpoint.js";
 import { trainClip } from "../src/train/loop.js";
@@ -39,7 +40,17 @@ export interface Lever {
   name: string;
   label: string;
   captions: EmojiCaptions;
-  train: Pick<ClipTrainOptions, "augment" | "lr" | "weightDecay" | "warmup" | "batch">;
+  train: Pick<
+    ClipTrainOptions,
+    "method" | "augment" | "lr" | "weightDecay" | "warmup" | "batch" | "patchDropout"
+  >;
+  /** The model's shapes, when not the tiny preset. */
+  preset?: PresetName;
+  /**
+   * A step's time against the default recipe's, measured side by side on a quiet machine, when the lever
+   * changes it: the lever trains for `steps / stepCost` steps, the same 10 minutes.
+   */
+  stepCost?: number;
   /**
    * The BPE vocabulary learned on the training captions, when not the preset's 8192: on 3,436 captions
    * 8192 tokens are nearly one per word, so a caption of an emoji never trained on is mostly rare tokens.
@@ -64,6 +75,45 @@ export const LEVERS: readonly Lever[] = [
   },
   { name: "several-lr1e-3", label: "captions several + lr 1e-3", captions: "several", train: { lr: 1e-3 } },
   {
+    name: "several-siglip",
+    label: "captions several + the SigLIP loss",
+    captions: "several",
+    train: { method: "siglip" },
+  },
+  {
+    name: "several-resnet",
+    label: "captions several + the tiny-resnet image tower",
+    captions: "several",
+    train: {},
+    preset: "tiny-resnet",
+    // juxta bench --suite train --no-peer, Intel Xeon, quiet: 1301 ms a step against tiny's 1937 ms.
+    stepCost: 0.67,
+  },
+  {
+    name: "resnet-lr1e-3",
+    label: "captions several + tiny-resnet + lr 1e-3",
+    captions: "several",
+    train: { lr: 1e-3 },
+    preset: "tiny-resnet",
+    stepCost: 0.67,
+  },
+  {
+    name: "resnet-strong",
+    label: "captions several + tiny-resnet + augment clip-strong",
+    captions: "several",
+    train: { augment: "clip-strong" },
+    preset: "tiny-resnet",
+    stepCost: 0.67,
+  },
+  {
+    name: "several-pd50",
+    label: "captions several + patch dropout 50 %",
+    captions: "several",
+    train: { patchDropout: 0.5 },
+    // Steps 5-20 of juxta train on the emoji set, Intel Xeon, quiet: 1.07 s a step against 1.72 s.
+    stepCost: 0.62,
+  },
+  {
     name: "several-vocab2k",
     label: "captions several + a 2048-token BPE",
     captions: "several",
@@ -79,11 +129,11 @@ export const LEVERS: readonly Lever[] = [
   },
 ];
 
-/** The model a lever trains: the run's (the tiny preset, or a smoke run's) with the lever's vocabulary. */
+/** The model a lever trains: its preset's (a smoke run's shapes instead, when given) with its vocabulary. */
 function leverConfig(lever: Lever, base: ClipConfig | undefined): ClipConfig | undefined {
-  if (lever.vocabSize === undefined) return base;
-  const config = structuredClone(base ?? presetConfig("tiny"));
-  config.text.vocabSize = lever.vocabSize;
+  if (base === undefined && lever.preset === undefined && lever.vocabSize === undefined) return undefined;
+  const config = structuredClone(base ?? presetConfig(lever.preset ?? "tiny"));
+  if (lever.vocabSize !== undefined) config.text.vocabSize = lever.vocabSize;
   return config;
 }
 
@@ -217,7 +267,7 @@ export function readResults(out: string): ResultRow[] {
 /** Run what is not yet in OUT/results.jsonl; returns every result there. */
 export async function runEmojiExperiment(o: EmojiExperimentOptions): Promise<ResultRow[]> {
   const out = resolve(o.out);
-  const steps = o.steps ?? TEN_MINUTE_STEPS;
+  const recipeSteps = o.steps ?? TEN_MINUTE_STEPS;
   const log = o.log ?? ((line: string) => console.error(line));
   mkdirSync(out, { recursive: true });
   const done = readResults(out);
@@ -233,6 +283,7 @@ export async function runEmojiExperiment(o: EmojiExperimentOptions): Promise<Res
     for (const lever of levers)
       for (const split of splits) {
         if (done.some((r) => r.config === lever.name && r.split === split && r.seed === seed)) continue;
+        const steps = Math.round(recipeSteps / (lever.stepCost ?? 1));
         const files = (await dataFiles(out, lever.captions, o.limit))[split];
         const dir = join(out, "runs", lever.name, `${split}-seed${seed}`);
         const state = readState(dir);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { emojiTable, readResults, runEmojiExperiment } from "../../scripts/emoji-experiment.js";
+import { emojiTable, LEVERS, readResults, runEmojiExperiment } from "../../scripts/emoji-experiment.js";
 import type { EmojiRow } from "../../src/data/emoji.js";
 import { readState } from "../../src/train/checkpoint.js";
 import { trainClip } from "../../src/train/loop.js";
@@ -92,4 +92,16 @@ test("emoji experiment: a vocabulary lever trains the model with its BPE size", 
   const run = join(out, "runs", "several-vocab1k", "all-seed0");
   const saved = JSON.parse(readFileSync(join(run, "juxta.json"), "utf8"));
   assert.equal(saved.model.text.vocabSize, 1024, "the lever's vocabulary, not the smoke config's 600");
+});
+
+test("emoji experiment: a lever with cheaper steps trains more of them in the same time", async () => {
+  const out = tempDir();
+  const smoke = { out, steps: 3, limit: 40, batch: 8, config: tinyConfig(600), threads: 1, log: () => {} };
+  const lever = LEVERS.find((l) => l.name === "several-pd50");
+  assert.ok(lever?.stepCost !== undefined && lever.stepCost < 1);
+  const [r] = await runEmojiExperiment({ ...smoke, only: ["several-pd50"], splits: ["all"] });
+  const expected = Math.round(3 / lever.stepCost);
+  assert.ok(expected > 3);
+  assert.equal(r?.steps, expected);
+  assert.equal(readState(join(out, "runs", "several-pd50", "all-seed0"))?.step, expected);
 });
