@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { LoadedClip, Preprocess } from "../models/saved.js";
-import { configToHf } from "../pretrained/hf.js";
+import { onnxConfigToHf } from "../pretrained/hf.js";
 import { saveTokenizerJson, type TextTokenizer } from "../text/index.js";
 import { Tokenizer } from "../text/tokenizer.js";
 import { UserError } from "../util/errors.js";
@@ -14,13 +14,14 @@ import { writeJsonAtomic } from "../util/fs.js";
 type Json = Record<string, unknown>;
 
 /**
- * CLIPModel's config with the tokenizer's own special ids. Padding uses the end token (as OpenAI's
+ * CLIPModel's config with the tokenizer's own special ids (a ResNet image tower's as onnxConfigToHf
+ * writes it; `export --format hf` refuses such a tower before it gets here). Padding uses the end token (as OpenAI's
  * tokenizer does): the text tower pools at the first end token, so trailing copies change nothing.
  */
 export function hfModelConfig(loaded: LoadedClip): Json {
   const tok = clipTokenizer(loaded.tokenizer);
   return {
-    ...configToHf(loaded.model.cfg, { bos: tok.startId, eos: tok.endId, pad: tok.endId }),
+    ...onnxConfigToHf(loaded.model.cfg, { bos: tok.startId, eos: tok.endId, pad: tok.endId }),
     torch_dtype: "float32",
   };
 }

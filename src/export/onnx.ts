@@ -5,7 +5,8 @@
  * Hugging Face config, preprocessor and tokenizer files beside them. `--dtype fp16|q8` writes the same
  * graphs under transformers.js's names for that dtype (`onnx/vision_model_quantized.onnx`,
  * `onnx/text_model_fp16.onnx`, …): standard ONNX ops only (q8 as DynamicQuantizeLinear + MatMulInteger,
- * the form ONNX Runtime's `quantize_dynamic` writes), float32 inputs and outputs.
+ * the form ONNX Runtime's `quantize_dynamic` writes), float32 inputs and outputs. The image tower may be a
+ * ViT or a ResNet (config.json then describes the ResNet under `vision_config.juxta_image_tower`).
  */
 import { join } from "node:path";
 import type { WeightFormat } from "../engine/index.js";
@@ -36,7 +37,9 @@ export const onnxFiles = (dtype: WeightFormat = "fp32"): string[] =>
 export const ONNX_FILES = ["onnx/model.onnx", "onnx/text_model.onnx", "onnx/vision_model.onnx"] as const;
 
 export function exportOnnx(loaded: LoadedClip, out: string, opts: OnnxExportOptions = {}): string[] {
-  requireVit(loaded.model.cfg);
+  // transformers.js runs the graphs as they are, so a ResNet image tower exports too; SigLIP's towers do not
+  // fit the CLIPModel layout.
+  if (loaded.model.cfg.vision.type !== "resnet") requireVit(loaded.model.cfg);
   ensureDir(join(out, "onnx"));
   const graphs = clipOnnxGraphs(loaded.model, opts.dtype);
   const files = onnxFiles(opts.dtype);

@@ -116,7 +116,7 @@ export interface HfTokenIds {
   pad: number;
 }
 
-/** Hugging Face's CLIPModel has a ViT image tower only. */
+/** Hugging Face's CLIPModel has a ViT image tower only (the ONNX export also takes a ResNet: onnxConfigToHf). */
 export function requireVit(cfg: ClipConfig): asserts cfg is ClipConfig & { vision: VisionConfig } {
   if (cfg.vision.type === "siglip")
     throw new UserError(
@@ -124,13 +124,38 @@ export function requireVit(cfg: ClipConfig): asserts cfg is ClipConfig & { visio
     );
   if (cfg.vision.type !== "vit")
     throw new UserError(
-      "this model's image tower is a ResNet; Hugging Face's CLIPModel (and transformers.js) only load ViT towers",
+      "this model's image tower is a ResNet; Hugging Face's CLIPModel only loads ViT towers (`export --format onnx` takes it: transformers.js runs the graph as it is)",
     );
 }
 
+const hfAct = (a: Activation) => (a === "gelu_tanh" ? "gelu_new" : a);
+
 export function configToHf(cfg: ClipConfig, ids?: HfTokenIds): Json {
   requireVit(cfg);
-  const actName = (a: Activation) => (a === "gelu_tanh" ? "gelu_new" : a);
+  return clipConfigJson(cfg, vitVisionConfig(cfg.vision, cfg.embedDim), ids);
+}
+
+/**
+ * The config.json of an ONNX export (transformers.js), which may hold a ResNet image tower: transformers.js
+ * runs vision_model.onnx as it is and reads only the image size from vision_config, so a ResNet tower's
+ * vision_config names the size, channels and projection, and keeps Juxta's description of the tower under
+ * `juxta_image_tower` (Python's CLIPModel cannot build it; `export --format hf` stays ViT-only).
+ */
+export function onnxConfigToHf(cfg: ClipConfig, ids?: HfTokenIds): Json {
+  const v = cfg.vision;
+  if (v.type === "vit") return configToHf(cfg, ids);
+  if (v.type !== "resnet") requireVit(cfg);
+  const vision = {
+    model_type: "clip_vision_model",
+    image_size: v.imageSize,
+    num_channels: 3,
+    projection_dim: cfg.embedDim,
+    juxta_image_tower: v,
+  };
+  return clipConfigJson(cfg, vision, ids);
+}
+
+function clipConfigJson(cfg: ClipConfig, vision: Json, ids?: HfTokenIds): Json {
   return {
     architectures: ["CLIPModel"],
     model_type: "clip",
@@ -144,26 +169,30 @@ export function configToHf(cfg: ClipConfig, ids?: HfTokenIds): Json {
       num_hidden_layers: cfg.text.layers,
       num_attention_heads: cfg.text.heads,
       max_position_embeddings: cfg.text.contextLength,
-      hidden_act: actName(cfg.text.act),
+      hidden_act: hfAct(cfg.text.act),
       layer_norm_eps: cfg.text.lnEps,
       projection_dim: cfg.embedDim,
       bos_token_id: ids?.bos ?? cfg.text.vocabSize - 2,
       eos_token_id: ids?.eos ?? cfg.text.vocabSize - 1,
       pad_token_id: ids?.pad ?? 0,
     },
-    vision_config: {
-      model_type: "clip_vision_model",
-      hidden_size: cfg.vision.width,
-      intermediate_size: Math.round(cfg.vision.width * cfg.vision.mlpRatio),
-      num_hidden_layers: cfg.vision.layers,
-      num_attention_heads: cfg.vision.heads,
-      image_size: cfg.vision.imageSize,
-      patch_size: cfg.vision.patchSize,
-      num_channels: 3,
-      hidden_act: actName(cfg.vision.act),
-      layer_norm_eps: cfg.vision.lnEps,
-      projection_dim: cfg.embedDim,
-    },
+    vision_config: vision,
+  };
+}
+
+function vitVisionConfig(v: VisionConfig, embedDim: number): Json {
+  return {
+    model_type: "clip_vision_model",
+    hidden_size: v.width,
+    intermediate_size: Math.round(v.width * v.mlpRatio),
+    num_hidden_layers: v.layers,
+    num_attention_heads: v.heads,
+    image_size: v.imageSize,
+    patch_size: v.patchSize,
+    num_channels: 3,
+    hidden_act: hfAct(v.act),
+    layer_norm_eps: v.lnEps,
+    projection_dim: embedDim,
   };
 }
 

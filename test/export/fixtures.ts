@@ -31,6 +31,12 @@ export const SMALL: ClipConfig = {
   },
 };
 
+/** SMALL with a small ResNet image tower (the tiny-resnet preset's kind). */
+export const SMALL_RESNET: ClipConfig = {
+  ...SMALL,
+  vision: { type: "resnet", imageSize: 32, stemStride: 2, widths: [8, 16], blocks: [1, 1] },
+};
+
 export const CAPTIONS = [
   "a photo of a cat",
   "a photo of a dog",
@@ -44,12 +50,22 @@ export function tmp(): string {
   return mkdtempSync(join(tmpdir(), "juxta-"));
 }
 
-/** A random SMALL model with a tokenizer trained on CAPTIONS, saved as a Juxta run; returns its folder. */
-export function smallRun(seed = 3): string {
+/**
+ * A random model (SMALL by default) with a tokenizer trained on CAPTIONS, saved as a Juxta run; returns its
+ * folder.
+ */
+export function smallRun(seed = 3, config: ClipConfig = SMALL): string {
   const dir = tmp();
-  const model = new CLIP(structuredClone(SMALL)).initialize(seed);
+  const model = new CLIP(structuredClone(config)).initialize(seed);
   // A non-default temperature, so that a dropped or defaulted logit_scale shows.
   model.logit_scale.data[0] = 2.1;
+  // BatchNorm statistics away from their initial 0 and 1, so that an export ignoring them shows.
+  for (const b of model.buffers()) {
+    for (let i = 0; i < b.data.length; i++) {
+      if (b.name.endsWith("runningMean")) b.data[i] = 0.1 * Math.sin(i + 1);
+      if (b.name.endsWith("runningVar")) b.data[i] = 0.5 + 0.25 * Math.cos(i);
+    }
+  }
   const tokenizer = trainBpe(CAPTIONS, { vocabSize: 560, minFrequency: 1 });
   saveClip(dir, model, tokenizer, { step: 0 });
   return dir;

@@ -12,7 +12,7 @@ import { preprocessImages } from "../../src/image/preprocess.js";
 import { ClipEncoders } from "../../src/models/encoders.js";
 import { loadClipModel } from "../../src/pretrained/open.js";
 import { needsShared, sharedData } from "../helpers.js";
-import { normalizeRows, randomRgb, scaledDots, smallRun, tmp } from "./fixtures.js";
+import { normalizeRows, randomRgb, SMALL_RESNET, scaledDots, smallRun, tmp } from "./fixtures.js";
 
 const PACKAGE = "@huggingface/transformers";
 
@@ -133,6 +133,10 @@ async function checkPipeline(
 describe("transformers.js loads the ONNX export (zero-shot-image-classification)", { skip }, () => {
   it("a random Juxta run: the pipeline ranks labels as Juxta does", async () => {
     await checkPipeline(smallRun(11));
+  });
+
+  it("a run with a ResNet image tower (tiny-resnet's kind): the pipeline ranks labels as Juxta does", async () => {
+    await checkPipeline(smallRun(12, SMALL_RESNET));
   });
 
   it("--dtype fp16 and q8 files load with transformers.js's dtype option and score as Juxta does", async () => {
